@@ -1,0 +1,11 @@
+namespace BlockSim.Crypto;
+
+/// <summary>An implementation of the XTS-AES-256 engine. Every tier gives bit-identical results.</summary>
+public enum XtsTier
+{
+    /// <summary>Constant-time bitsliced AES on plain vector arithmetic: runs anywhere, the reference for the others.</summary>
+    Software,
+
+    /// <summary>The 128-bit AES-NI instructions with carry-less multiply for the tweaks, eight blocks in flight.</summary>
+    AesNi,
+}
