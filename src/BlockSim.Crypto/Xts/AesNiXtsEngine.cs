@@ -252,7 +252,9 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
 
     /// <summary>
     /// Writes the group's tweaks t, t·x, ..., t·x^(Group-1) and returns t·x^Group. The chain is serial but
-    /// independent of the AES work, so it runs in the gaps of the previous group's rounds.
+    /// independent of the AES work, so it runs in the gaps of the previous group's rounds. (Two tweaks per
+    /// 256-bit vector, times x^2 a step, measured about 5% slower on Zen 3: the 128-bit loads of a 256-bit
+    /// store's upper half do not forward. Eight carry-less x^8 steps measured the same as this chain.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<byte> FillTweaks(Vector128<byte>* tweaks, Vector128<byte> t)
