@@ -1,0 +1,11 @@
+namespace BlockSim.Daemon.Commands;
+
+/// <summary>Exit codes scripts can tell apart.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Usage = 2;
+    public const int NotFound = 3;
+    public const int Denied = 4;
+    public const int IOError = 5;
+}

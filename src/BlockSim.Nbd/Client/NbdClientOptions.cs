@@ -1,0 +1,13 @@
+namespace BlockSim.Nbd.Client;
+
+public sealed class NbdClientOptions
+{
+    /// <summary>The export to attach; empty means the server's default.</summary>
+    public string ExportName { get; set; } = "";
+
+    /// <summary>Negotiate structured replies (needed for BLOCK_STATUS and DF).</summary>
+    public bool StructuredReplies { get; set; } = true;
+
+    /// <summary>Select the base:allocation meta context (needs structured replies).</summary>
+    public bool AllocationContext { get; set; } = true;
+}

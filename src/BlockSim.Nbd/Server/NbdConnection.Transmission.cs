@@ -1,0 +1,425 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using BlockSim.Nbd.Exports;
+using BlockSim.Nbd.Protocol;
+
+namespace BlockSim.Nbd.Server;
+
+/// <summary>
+/// The transmission phase. A receive loop parses requests and hands each to the thread pool; requests
+/// run concurrently and finish in any order; one sender loop writes each finished request's reply whole
+/// into the output pipe. Limits on requests and payload bytes in flight stop the receive loop (and so the
+/// socket) when the client runs ahead.
+/// </summary>
+internal sealed partial class NbdConnection
+{
+    private const int CreditSize = 256 * 1024;
+
+    private int MaxCredits { get; }
+
+    private async Task TransmitAsync()
+    {
+        var sender = SendLoopAsync();
+        try
+        {
+            await ReceiveLoopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Let every request already started finish and be answered, then stop the sender.
+            for (var i = 0; i < _options.MaxInFlightRequests; i++)
+            {
+                await _requestSlots.WaitAsync().ConfigureAwait(false);
+            }
+
+            _finished.Writer.TryComplete();
+            await sender.ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var export = Export!;
+        while (true)
+        {
+            var (status, request) = await ReadRequestAsync().ConfigureAwait(false);
+            if (status != OperationStatus.Done)
+            {
+                if (status == OperationStatus.InvalidData)
+                {
+                    Violation("request without the request magic");
+                }
+
+                return;
+            }
+
+            if (request.Command == NbdCommand.Disconnect)
+            {
+                return; // no reply; what is in flight is finished by TransmitAsync
+            }
+
+            await _requestSlots.WaitAsync().ConfigureAwait(false);
+            var context = RentContext();
+            context.Request = request;
+            context.Error = Validate(request, export);
+
+            var payloadBytes = request.Command is NbdCommand.Write or NbdCommand.Read && context.Error == NbdError.None
+                ? (int)request.Length
+                : 0;
+            context.Credits = Math.Min(MaxCredits, (payloadBytes + CreditSize - 1) / CreditSize);
+            for (var i = 0; i < context.Credits; i++)
+            {
+                await _byteCredits.WaitAsync().ConfigureAwait(false);
+            }
+
+            if (request.Command == NbdCommand.Write)
+            {
+                if (context.Error == NbdError.None)
+                {
+                    context.Buffer = ArrayPool<byte>.Shared.Rent(payloadBytes);
+                    if (!await ReadPayloadAsync(context.Buffer.AsMemory(0, payloadBytes)).ConfigureAwait(false))
+                    {
+                        Finish(context);
+                        return;
+                    }
+                }
+                else if (!await SkipAsync(request.Length, CancellationToken.None).ConfigureAwait(false))
+                {
+                    Finish(context);
+                    return;
+                }
+            }
+
+            if (context.Error == NbdError.None && _stopping)
+            {
+                context.Error = NbdError.Shutdown;
+                context.ErrorMessage = "the server is shutting down";
+            }
+
+            if (context.Error != NbdError.None)
+            {
+                Finish(context);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(context, preferLocal: false);
+            }
+        }
+    }
+
+    /// <summary>Reads one request header; NeedMoreData here means the client left (or the server stops).</summary>
+    private async ValueTask<(OperationStatus Status, NbdRequest Request)> ReadRequestAsync()
+    {
+        while (true)
+        {
+            var result = await _input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var reader = new SequenceReader<byte>(buffer);
+            var status = NbdRequest.TryRead(ref reader, out var request);
+            if (status == OperationStatus.Done)
+            {
+                _input.AdvanceTo(reader.Position);
+                return (status, request);
+            }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (status == OperationStatus.InvalidData || result.IsCompleted || result.IsCanceled)
+            {
+                return (status, default);
+            }
+        }
+    }
+
+    /// <summary>Copies a WRITE payload out of the pipe as it arrives; false if the client left mid-payload.</summary>
+    private async ValueTask<bool> ReadPayloadAsync(Memory<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            var result = await _input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var take = (int)Math.Min(destination.Length, buffer.Length);
+            buffer.Slice(0, take).CopyTo(destination.Span);
+            _input.AdvanceTo(buffer.GetPosition(take));
+            destination = destination[take..];
+            if (!destination.IsEmpty && (result.IsCompleted || result.IsCanceled))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Checks a request against the protocol and the export, before anything runs.</summary>
+    private NbdError Validate(NbdRequest request, INbdExport export)
+    {
+        var allowed = request.Command switch
+        {
+            NbdCommand.Read => NbdCommandFlags.Fua | (_structuredReplies ? NbdCommandFlags.DontFragment : 0),
+            NbdCommand.Write or NbdCommand.Flush or NbdCommand.Trim or NbdCommand.Cache => NbdCommandFlags.Fua,
+            NbdCommand.WriteZeroes => NbdCommandFlags.Fua | NbdCommandFlags.NoHole | NbdCommandFlags.FastZero,
+            NbdCommand.BlockStatus => NbdCommandFlags.Fua | NbdCommandFlags.ReqOne,
+            _ => (NbdCommandFlags?)null,
+        };
+        if (allowed is null)
+        {
+            return NbdError.Invalid; // unknown command (RESIZE is not advertised either)
+        }
+
+        if ((request.Flags & ~allowed.Value) != 0)
+        {
+            return NbdError.Invalid;
+        }
+
+        var isWrite = request.Command is NbdCommand.Write or NbdCommand.Trim or NbdCommand.WriteZeroes;
+        if (isWrite && export.IsReadOnly)
+        {
+            return NbdError.NotPermitted;
+        }
+
+        if (request.Command is NbdCommand.Read or NbdCommand.Write && request.Length > NbdLimits.MaxPayload)
+        {
+            return NbdError.Overflow;
+        }
+
+        if (request.Command == NbdCommand.Flush)
+        {
+            return NbdError.None;
+        }
+
+        var end = request.Offset + request.Length;
+        if (end < request.Offset || end > (ulong)export.Size)
+        {
+            return request.Command is NbdCommand.Write or NbdCommand.WriteZeroes ? NbdError.NoSpace : NbdError.Invalid;
+        }
+
+        if (request.Command == NbdCommand.BlockStatus && (!_allocationSelected || request.Length == 0))
+        {
+            return NbdError.Invalid;
+        }
+
+        return NbdError.None;
+    }
+
+    /// <summary>Runs one request on a thread-pool thread (called through <see cref="RequestContext.Execute"/>).</summary>
+    internal void Process(RequestContext context) => _ = ProcessAsync(context);
+
+    private async ValueTask ProcessAsync(RequestContext context)
+    {
+        var export = Export!;
+        var request = context.Request;
+        var offset = (long)request.Offset;
+        var fua = (request.Flags & NbdCommandFlags.Fua) != 0;
+        try
+        {
+            switch (request.Command)
+            {
+                case NbdCommand.Read:
+                    context.Buffer = ArrayPool<byte>.Shared.Rent((int)request.Length);
+                    await export.ReadAsync(offset, context.Buffer.AsMemory(0, (int)request.Length), _stop.Token).ConfigureAwait(false);
+                    break;
+                case NbdCommand.Write:
+                    await export.WriteAsync(offset, context.Buffer.AsMemory(0, (int)request.Length), fua, _stop.Token).ConfigureAwait(false);
+                    break;
+                case NbdCommand.Flush:
+                    await export.FlushAsync(_stop.Token).ConfigureAwait(false);
+                    break;
+                case NbdCommand.Trim:
+                    await export.TrimAsync(offset, request.Length, fua, _stop.Token).ConfigureAwait(false);
+                    break;
+                case NbdCommand.WriteZeroes:
+                    await export.WriteZeroesAsync(
+                        offset,
+                        request.Length,
+                        mayDeallocate: (request.Flags & NbdCommandFlags.NoHole) == 0,
+                        fastOnly: (request.Flags & NbdCommandFlags.FastZero) != 0,
+                        fua,
+                        _stop.Token).ConfigureAwait(false);
+                    break;
+                case NbdCommand.Cache:
+                    break; // advisory; nothing to prefetch for the exports served so far
+                case NbdCommand.BlockStatus:
+                    var extents = (request.Flags & NbdCommandFlags.ReqOne) != 0 ? context.Extents.AsSpan(0, 1) : context.Extents;
+                    context.ExtentCount = export.GetAllocation(offset, request.Length, extents);
+                    break;
+            }
+        }
+        catch (NbdException e)
+        {
+            context.Error = e.Error;
+            context.ErrorMessage = e.Message;
+            ServerLog.RequestFailed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+        }
+        catch (IOException e)
+        {
+            context.Error = NbdError.IO;
+            context.ErrorMessage = e.Message;
+            ServerLog.RequestFailed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            context.Error = NbdError.Shutdown;
+            context.ErrorMessage = "the server is shutting down";
+        }
+        catch (Exception e)
+        {
+            context.Error = NbdError.IO;
+            context.ErrorMessage = "internal error";
+            ServerLog.RequestCrashed(_logger, Id, export.Name, request.Command.ToString(), e);
+        }
+
+        Finish(context);
+    }
+
+    private void Finish(RequestContext context) => _finished.Writer.TryWrite(context);
+
+    /// <summary>Writes each finished request's reply whole, then flushes once per batch.</summary>
+    private async Task SendLoopAsync()
+    {
+        var reader = _finished.Reader;
+        var outputGone = false;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var context))
+            {
+                if (!outputGone)
+                {
+                    WriteReply(context);
+                }
+
+                ReturnContext(context);
+            }
+
+            if (!outputGone)
+            {
+                try
+                {
+                    var flush = await _output.FlushAsync().ConfigureAwait(false);
+                    outputGone = flush.IsCompleted;
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The client is gone; keep draining so the receive loop's slots are released.
+                    outputGone = true;
+                }
+
+                if (outputGone)
+                {
+                    _input.CancelPendingRead();
+                }
+            }
+        }
+    }
+
+    private void WriteReply(RequestContext context)
+    {
+        var request = context.Request;
+        var carriesChunks = _structuredReplies && request.Command is NbdCommand.Read or NbdCommand.BlockStatus;
+        if (context.Error != NbdError.None)
+        {
+            if (carriesChunks)
+            {
+                var message = Encoding.UTF8.GetBytes(context.ErrorMessage ?? ErrorText(context.Error));
+                var size = NbdReplies.ErrorChunkSize(message.Length);
+                NbdReplies.WriteErrorChunk(_output.GetSpan(size), context.Error, request.Cookie, message);
+                _output.Advance(size);
+            }
+            else
+            {
+                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), context.Error, request.Cookie);
+                _output.Advance(NbdReplies.SimpleHeaderSize);
+            }
+
+            return;
+        }
+
+        switch (request.Command)
+        {
+            case NbdCommand.Read when _structuredReplies:
+                WriteStructuredRead(context);
+                break;
+            case NbdCommand.Read:
+                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
+                _output.Advance(NbdReplies.SimpleHeaderSize);
+                _output.Write(context.Buffer.AsSpan(0, (int)request.Length));
+                break;
+            case NbdCommand.BlockStatus:
+                WriteBlockStatus(context);
+                break;
+            default:
+                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
+                _output.Advance(NbdReplies.SimpleHeaderSize);
+                break;
+        }
+    }
+
+    private void WriteStructuredRead(RequestContext context)
+    {
+        var request = context.Request;
+        if (request.Length == 0)
+        {
+            // A data chunk may not be empty; an empty read is answered with a bare NONE chunk.
+            NbdReplies.WriteChunkHeader(_output.GetSpan(NbdReplies.StructuredHeaderSize), NbdReplyFlags.Done, NbdReplyType.None, request.Cookie, 0);
+            _output.Advance(NbdReplies.StructuredHeaderSize);
+            return;
+        }
+
+        var span = _output.GetSpan(NbdReplies.StructuredHeaderSize + 8);
+        NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.OffsetData, request.Cookie, 8 + request.Length);
+        BinaryPrimitives.WriteUInt64BigEndian(span[NbdReplies.StructuredHeaderSize..], request.Offset);
+        _output.Advance(NbdReplies.StructuredHeaderSize + 8);
+        _output.Write(context.Buffer.AsSpan(0, (int)request.Length));
+    }
+
+    private void WriteBlockStatus(RequestContext context)
+    {
+        var request = context.Request;
+        var length = 4 + (8 * context.ExtentCount);
+        var span = _output.GetSpan(NbdReplies.StructuredHeaderSize + length);
+        NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.BlockStatus, request.Cookie, (uint)length);
+        span = span[NbdReplies.StructuredHeaderSize..];
+        BinaryPrimitives.WriteUInt32BigEndian(span, AllocationContextId);
+        for (var i = 0; i < context.ExtentCount; i++)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(span[(4 + (8 * i))..], context.Extents[i].Length);
+            BinaryPrimitives.WriteUInt32BigEndian(span[(8 + (8 * i))..], (uint)context.Extents[i].Flags);
+        }
+
+        _output.Advance(NbdReplies.StructuredHeaderSize + length);
+    }
+
+    private static string ErrorText(NbdError error) => error switch
+    {
+        NbdError.Invalid => "invalid request",
+        NbdError.NotPermitted => "the export is read-only",
+        NbdError.NoSpace => "the request runs past the end of the export",
+        NbdError.Overflow => "the request is longer than the 32 MiB limit",
+        NbdError.NotSupported => "not supported",
+        NbdError.Shutdown => "the server is shutting down",
+        _ => "I/O error",
+    };
+
+    private RequestContext RentContext()
+    {
+        if (!_contextPool.TryPop(out var context))
+        {
+            context = new RequestContext { Connection = this };
+        }
+
+        return context;
+    }
+
+    private void ReturnContext(RequestContext context)
+    {
+        var credits = context.Credits;
+        context.Reset();
+        _contextPool.Push(context);
+        if (credits > 0)
+        {
+            _byteCredits.Release(credits);
+        }
+
+        _requestSlots.Release();
+    }
+}

@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using BlockSim.Nbd.Exports;
+using Microsoft.Extensions.Logging;
+
+namespace BlockSim.Nbd.Server;
+
+/// <summary>
+/// One client connection: the fixed-newstyle handshake (<c>NbdConnection.Handshake.cs</c>), then the
+/// transmission phase (<c>NbdConnection.Transmission.cs</c>). Bytes come and go through a duplex pipe, so
+/// the same code serves TCP, Unix sockets, TLS streams and in-memory pipes (benchmarks).
+/// </summary>
+internal sealed partial class NbdConnection : IAsyncDisposable
+{
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly ExportRegistry _exports;
+    private readonly NbdServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly IAsyncDisposable? _transport;
+
+    // Transmission state: in-flight limits, finished requests waiting for the sender, and a pool of contexts.
+    private readonly SemaphoreSlim _requestSlots;
+    private readonly SemaphoreSlim _byteCredits;
+    private readonly Channel<RequestContext> _finished =
+        Channel.CreateUnbounded<RequestContext>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly ConcurrentStack<RequestContext> _contextPool = new();
+
+    private volatile bool _stopping;
+
+    public NbdConnection(long id, IDuplexPipe pipe, ExportRegistry exports, NbdServerOptions options, ILogger logger, IAsyncDisposable? transport = null)
+    {
+        Id = id;
+        _input = pipe.Input;
+        _output = pipe.Output;
+        _exports = exports;
+        _options = options;
+        _logger = logger;
+        _transport = transport;
+        _requestSlots = new SemaphoreSlim(options.MaxInFlightRequests, options.MaxInFlightRequests);
+        var credits = (int)Math.Max(1, options.MaxInFlightBytes / CreditSize);
+        _byteCredits = new SemaphoreSlim(credits, credits);
+        MaxCredits = credits;
+    }
+
+    public long Id { get; }
+
+    /// <summary>The export attached by the handshake (null until then).</summary>
+    public INbdExport? Export { get; private set; }
+
+    /// <summary>Runs the connection to its end: the client leaves, breaks the protocol, or the server stops.</summary>
+    public async Task RunAsync()
+    {
+        try
+        {
+            var attached = await HandshakeAsync().ConfigureAwait(false);
+            if (attached)
+            {
+                await TransmitAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or ConnectionAbortedException)
+        {
+            // The peer went away or the server is stopping: nothing to report beyond the close.
+        }
+        catch (Exception e)
+        {
+            ServerLog.ConnectionFailed(_logger, Id, e);
+        }
+        finally
+        {
+            await _input.CompleteAsync().ConfigureAwait(false);
+            await _output.CompleteAsync().ConfigureAwait(false);
+            if (_transport is not null)
+            {
+                await _transport.DisposeAsync().ConfigureAwait(false);
+            }
+
+            ServerLog.Closed(_logger, Id);
+        }
+    }
+
+    /// <summary>
+    /// Asks the connection to stop: no new requests are started, requests already read are answered
+    /// (those not yet started with ESHUTDOWN), and then the connection closes.
+    /// </summary>
+    public void BeginStop()
+    {
+        _stopping = true;
+        _stop.Cancel();
+        _input.CancelPendingRead();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        BeginStop();
+        _stop.Dispose();
+        await ValueTask.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads exactly <paramref name="count"/> bytes (cold path: the handshake). Returns null at end of stream.
+    /// </summary>
+    private async ValueTask<byte[]?> ReadExactAsync(int count, CancellationToken cancellationToken)
+    {
+        if (count == 0)
+        {
+            return []; // never wait for bytes that are not needed
+        }
+
+        while (true)
+        {
+            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.Length >= count)
+            {
+                var bytes = buffer.Slice(0, count).ToArray();
+                _input.AdvanceTo(buffer.GetPosition(count));
+                return bytes;
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+                return null;
+            }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Reads and throws away <paramref name="count"/> bytes; false at end of stream.</summary>
+    private async ValueTask<bool> SkipAsync(long count, CancellationToken cancellationToken)
+    {
+        while (count > 0)
+        {
+            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var take = Math.Min(count, buffer.Length);
+            _input.AdvanceTo(buffer.GetPosition(take));
+            count -= take;
+            if (count > 0 && (result.IsCompleted || result.IsCanceled))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Thrown by pipe transports when the peer resets; listed so RunAsync treats it as a normal close.</summary>
+internal sealed class ConnectionAbortedException(string message) : Exception(message);

@@ -1,0 +1,216 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BlockSim.Nbd.Server;
+
+/// <summary>
+/// Serves a set of exports on TCP and Unix-socket listeners. <see cref="StopAsync"/> stops accepting,
+/// lets every connection answer what it has read, and closes them.
+/// </summary>
+public sealed class NbdServer : IAsyncDisposable
+{
+    private readonly ExportRegistry _exports;
+    private readonly NbdServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private long _nextConnectionId;
+
+    public NbdServer(ExportRegistry exports, NbdServerOptions? options = null, ILogger? logger = null)
+    {
+        _exports = exports;
+        _options = options ?? new NbdServerOptions();
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    public ExportRegistry Exports => _exports;
+
+    /// <summary>Where the server listens, as bound (a TCP port of 0 becomes the real port).</summary>
+    public IReadOnlyList<EndPoint> Endpoints => _listeners.Select(l => l.LocalEndPoint!).ToArray();
+
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Listens on a TCP endpoint (port 0 picks a free port; see <see cref="Endpoints"/>).</summary>
+    public IPEndPoint ListenTcp(IPEndPoint endpoint)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(endpoint);
+            socket.Listen(512);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"Cannot listen on {endpoint}: {e.Message}. Is another server using that port? Choose another with --listen.", e);
+        }
+
+        Start(socket);
+        return (IPEndPoint)socket.LocalEndPoint!;
+    }
+
+    /// <summary>Listens on a Unix domain socket; a stale socket file from an earlier run is replaced.</summary>
+    public void ListenUnix(string path)
+    {
+        if (File.Exists(path))
+        {
+            RemoveStaleSocket(path);
+        }
+
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(path));
+            socket.Listen(512);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"Cannot listen on the Unix socket {path}: {e.Message}.", e);
+        }
+
+        Start(socket);
+    }
+
+    /// <summary>
+    /// A socket file left by a server that died can be replaced; a live server's socket, or a regular file
+    /// with contents, cannot.
+    /// </summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                throw new IOException($"Cannot listen on {path}: another server is listening there.");
+            }
+            catch (SocketException)
+            {
+                // Nobody answers: stale.
+            }
+        }
+
+        if (new FileInfo(path).Length != 0)
+        {
+            throw new IOException($"Cannot listen on {path}: a regular file is in the way.");
+        }
+
+        File.Delete(path);
+    }
+
+    /// <summary>Serves one already-connected duplex pipe (in-memory transports, benchmarks, tests).</summary>
+    public Task ServeAsync(IDuplexPipe pipe)
+    {
+        var connection = new NbdConnection(Interlocked.Increment(ref _nextConnectionId), pipe, _exports, _options, _logger);
+        return Track(connection);
+    }
+
+    private void Start(Socket listener)
+    {
+        _listeners.Add(listener);
+        ServerLog.Listening(_logger, listener.LocalEndPoint is UnixDomainSocketEndPoint unix ? $"unix:{unix}" : listener.LocalEndPoint!.ToString()!);
+        _acceptLoops.Add(AcceptLoopAsync(listener));
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue; // a failed accept (the peer reset before we took it) does not stop the listener
+            }
+
+            var remote = ServerLog.Describe(socket.RemoteEndPoint);
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                ServerLog.TooManyConnections(_logger, remote, _connections.Count);
+                socket.Dispose();
+                continue;
+            }
+
+            if (socket.AddressFamily != AddressFamily.Unix)
+            {
+                socket.NoDelay = true; // replies are whole messages; do not hold them back
+            }
+
+            var stream = new NetworkStream(socket, ownsSocket: true);
+            var pipe = new StreamDuplexPipe(stream);
+            var id = Interlocked.Increment(ref _nextConnectionId);
+            ServerLog.Accepted(_logger, id, remote);
+            _ = Track(new NbdConnection(id, pipe, _exports, _options, _logger, stream));
+        }
+    }
+
+    private Task Track(NbdConnection connection)
+    {
+        var run = Task.Run(connection.RunAsync);
+        _connections[connection.Id] = (connection, run);
+        return run.ContinueWith(
+            _ => _connections.TryRemove(connection.Id, out var _),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    public async Task StopAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        ServerLog.Stopping(_logger, _connections.Count);
+        _stopping.Cancel();
+        foreach (var listener in _listeners)
+        {
+            var unixPath = (listener.LocalEndPoint as UnixDomainSocketEndPoint)?.ToString();
+            listener.Dispose();
+            if (!string.IsNullOrEmpty(unixPath) && File.Exists(unixPath))
+            {
+                File.Delete(unixPath);
+            }
+        }
+
+        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+        var open = _connections.Values.ToArray();
+        foreach (var (connection, _) in open)
+        {
+            connection.BeginStop();
+        }
+
+        await Task.WhenAll(open.Select(c => c.Run)).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>Pipes over a stream: the same code then serves plain sockets and (later) TLS streams.</summary>
+    private sealed class StreamDuplexPipe(Stream stream) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+
+        public PipeWriter Output { get; } = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+    }
+}

@@ -1,0 +1,23 @@
+namespace BlockSim.Nbd.Server;
+
+/// <summary>Limits and behaviour of the server. The defaults suit the Linux kernel client (queue depth 128).</summary>
+public sealed class NbdServerOptions
+{
+    /// <summary>Requests one connection may have in flight; past it the server stops reading that socket.</summary>
+    public int MaxInFlightRequests { get; set; } = 128;
+
+    /// <summary>Payload bytes (WRITE data and READ replies) one connection may hold at once.</summary>
+    public long MaxInFlightBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Longest option payload accepted during the handshake; a longer one closes the connection.</summary>
+    public int MaxOptionLength { get; set; } = 64 * 1024;
+
+    /// <summary>Options a client may send before it must choose an export; more closes the connection.</summary>
+    public int MaxOptions { get; set; } = 256;
+
+    /// <summary>Time a client gets to finish the handshake.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Connections served at once; more are closed at once with a log line.</summary>
+    public int MaxConnections { get; set; } = 1024;
+}

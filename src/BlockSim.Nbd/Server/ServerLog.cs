@@ -1,0 +1,47 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace BlockSim.Nbd.Server;
+
+/// <summary>The server's log lines, with stable event ids (1xxx: listeners and connections, 2xxx: protocol).</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(1000, LogLevel.Information, "Listening for NBD on {Endpoint}")]
+    public static partial void Listening(ILogger logger, string endpoint);
+
+    [LoggerMessage(1001, LogLevel.Debug, "Connection {ConnectionId} from {Remote}")]
+    public static partial void Accepted(ILogger logger, long connectionId, string remote);
+
+    [LoggerMessage(1002, LogLevel.Debug, "Connection {ConnectionId} closed")]
+    public static partial void Closed(ILogger logger, long connectionId);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Refusing a connection from {Remote}: {Count} connections already open (limit)")]
+    public static partial void TooManyConnections(ILogger logger, string remote, int count);
+
+    [LoggerMessage(1004, LogLevel.Information, "Connection {ConnectionId} attached export '{Export}' ({Size} bytes, structured replies: {Structured})")]
+    public static partial void Attached(ILogger logger, long connectionId, string export, long size, bool structured);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Connection {ConnectionId} failed")]
+    public static partial void ConnectionFailed(ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(1006, LogLevel.Information, "NBD server stopping: {Count} connections open")]
+    public static partial void Stopping(ILogger logger, int count);
+
+    [LoggerMessage(2000, LogLevel.Warning, "Connection {ConnectionId}: protocol violation, closing: {Reason}")]
+    public static partial void ProtocolViolation(ILogger logger, long connectionId, string reason);
+
+    [LoggerMessage(2001, LogLevel.Debug, "Connection {ConnectionId}: option {Option} answered {Reply}")]
+    public static partial void OptionAnswered(ILogger logger, long connectionId, uint option, string reply);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Connection {ConnectionId}: export '{Export}' failed a {Command}: {Message}")]
+    public static partial void RequestFailed(ILogger logger, long connectionId, string export, string command, string message);
+
+    [LoggerMessage(2003, LogLevel.Error, "Connection {ConnectionId}: unexpected error in a {Command} on export '{Export}'")]
+    public static partial void RequestCrashed(ILogger logger, long connectionId, string export, string command, Exception exception);
+
+    public static string Describe(EndPoint? endpoint) => endpoint?.ToString() switch
+    {
+        null or "" => "unix socket",
+        var s => s,
+    };
+}
