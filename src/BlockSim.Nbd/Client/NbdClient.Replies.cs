@@ -54,7 +54,7 @@ public sealed partial class NbdClient
         catch (Exception e)
         {
             Fail(e);
-            if (e is not (IOException or ObjectDisposedException))
+            if (!_disposing && e is not (IOException or ObjectDisposedException or EndOfStreamException))
             {
                 throw;
             }

@@ -21,6 +21,7 @@ public sealed partial class NbdClient : IAsyncDisposable
     private Task? _receiver;
     private long _nextCookie;
     private Exception? _failure;
+    private volatile bool _disposing;
 
     private NbdClient(Stream stream)
     {
@@ -145,16 +146,12 @@ public sealed partial class NbdClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposing = true;
         await _stream.DisposeAsync().ConfigureAwait(false);
         if (_receiver is not null)
         {
-            try
-            {
-                await _receiver.ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException)
-            {
-            }
+            // The reader fails on the closed stream; that is the close, not an error to report.
+            await _receiver.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
 
         _sendLock.Dispose();

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
@@ -109,6 +110,9 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Reads one request header; NeedMoreData here means the client left (or the server stops).</summary>
+    // Pooled builders: these run once per request and often wait, and an ordinary async ValueTask
+    // method allocates its state machine whenever it has to wait.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(OperationStatus Status, NbdRequest Request)> ReadRequestAsync()
     {
         while (true)
@@ -132,6 +136,7 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Copies a WRITE payload out of the pipe as it arrives; false if the client left mid-payload.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadPayloadAsync(Memory<byte> destination)
     {
         while (!destination.IsEmpty)
@@ -205,6 +210,7 @@ internal sealed partial class NbdConnection
     /// <summary>Runs one request on a thread-pool thread (called through <see cref="RequestContext.Execute"/>).</summary>
     internal void Process(RequestContext context) => _ = ProcessAsync(context);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ProcessAsync(RequestContext context)
     {
         var export = Export!;
@@ -274,45 +280,64 @@ internal sealed partial class NbdConnection
 
     private void Finish(RequestContext context) => _finished.Writer.TryWrite(context);
 
-    /// <summary>Writes each finished request's reply whole, then flushes once per batch.</summary>
+    /// <summary>
+    /// Writes each finished request's reply whole, then flushes once per batch, or sooner once
+    /// <see cref="FlushThreshold"/> bytes are waiting, so a burst of large reads does not pile up in the
+    /// pipe (beyond what the buffer pool keeps, it would allocate).
+    /// </summary>
     private async Task SendLoopAsync()
     {
         var reader = _finished.Reader;
         var outputGone = false;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            long pending = 0;
             while (reader.TryRead(out var context))
             {
                 if (!outputGone)
                 {
-                    WriteReply(context);
+                    pending += WriteReply(context);
                 }
 
                 ReturnContext(context);
+                if (pending >= FlushThreshold && !outputGone)
+                {
+                    outputGone = !await TryFlushAsync().ConfigureAwait(false);
+                    pending = 0;
+                }
             }
 
             if (!outputGone)
             {
-                try
-                {
-                    var flush = await _output.FlushAsync().ConfigureAwait(false);
-                    outputGone = flush.IsCompleted;
-                }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
-                {
-                    // The client is gone; keep draining so the receive loop's slots are released.
-                    outputGone = true;
-                }
-
-                if (outputGone)
-                {
-                    _input.CancelPendingRead();
-                }
+                outputGone = !await TryFlushAsync().ConfigureAwait(false);
             }
         }
     }
 
-    private void WriteReply(RequestContext context)
+    private const int FlushThreshold = 512 * 1024;
+
+    /// <summary>Flushes replies to the client; false once the client is gone (the receive loop is then woken to stop).</summary>
+    private async ValueTask<bool> TryFlushAsync()
+    {
+        try
+        {
+            var flush = await _output.FlushAsync().ConfigureAwait(false);
+            if (!flush.IsCompleted)
+            {
+                return true;
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The client is gone; the caller keeps draining so the receive loop's slots are released.
+        }
+
+        _input.CancelPendingRead();
+        return false;
+    }
+
+    /// <summary>Writes one reply; returns its size in bytes.</summary>
+    private long WriteReply(RequestContext context)
     {
         var request = context.Request;
         var carriesChunks = _structuredReplies && request.Command is NbdCommand.Read or NbdCommand.BlockStatus;
@@ -331,7 +356,7 @@ internal sealed partial class NbdConnection
                 _output.Advance(NbdReplies.SimpleHeaderSize);
             }
 
-            return;
+            return NbdReplies.SimpleHeaderSize;
         }
 
         switch (request.Command)
@@ -352,6 +377,8 @@ internal sealed partial class NbdConnection
                 _output.Advance(NbdReplies.SimpleHeaderSize);
                 break;
         }
+
+        return NbdReplies.StructuredHeaderSize + 8 + (request.Command == NbdCommand.Read ? request.Length : 0);
     }
 
     private void WriteStructuredRead(RequestContext context)
@@ -402,7 +429,7 @@ internal sealed partial class NbdConnection
 
     private RequestContext RentContext()
     {
-        if (!_contextPool.TryPop(out var context))
+        if (!_contextPool.TryDequeue(out var context))
         {
             context = new RequestContext { Connection = this };
         }
@@ -414,7 +441,7 @@ internal sealed partial class NbdConnection
     {
         var credits = context.Credits;
         context.Reset();
-        _contextPool.Push(context);
+        _contextPool.Enqueue(context);
         if (credits > 0)
         {
             _byteCredits.Release(credits);

@@ -27,7 +27,7 @@ internal sealed partial class NbdConnection : IAsyncDisposable
     private readonly SemaphoreSlim _byteCredits;
     private readonly Channel<RequestContext> _finished =
         Channel.CreateUnbounded<RequestContext>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
-    private readonly ConcurrentStack<RequestContext> _contextPool = new();
+    private readonly ConcurrentQueue<RequestContext> _contextPool = new(); // a queue reuses its ring; a stack allocates a node per push
 
     private volatile bool _stopping;
 

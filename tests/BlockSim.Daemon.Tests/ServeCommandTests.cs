@@ -1,0 +1,80 @@
+using BlockSim.Nbd.Client;
+
+namespace BlockSim.Daemon.Tests;
+
+public class ServeCommandTests
+{
+    [Fact]
+    public async Task Serve_with_no_config_serves_the_default_export_and_stops_cleanly_on_sigint()
+    {
+        var directory = Directory.CreateTempSubdirectory("blocksim-serve-").FullName;
+        try
+        {
+            await using var daemon = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0");
+            var port = await daemon.PortAsync();
+            await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }))
+            {
+                Assert.Equal(1L << 30, client.Size);
+                var data = new byte[65536];
+                new Random(5).NextBytes(data);
+                await client.WriteAsync(1 << 20, data);
+                var back = new byte[data.Length];
+                await client.ReadAsync(1 << 20, back);
+                Assert.Equal(data, back);
+            }
+
+            // The default Unix socket lives in the data directory, and serves the same export.
+            var socket = Path.Combine(directory, "blocksim-data", "nbd.sock");
+            await using (var unix = await NbdClient.ConnectUnixAsync(socket))
+            {
+                Assert.Equal(1L << 30, unix.Size);
+            }
+
+            Assert.Equal(0, await daemon.InterruptAsync());
+            Assert.Contains("not encrypted", daemon.Output); // it says plainly what the default is today
+            Assert.False(File.Exists(socket));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--listen", "localhost")]
+    [InlineData("--size", "12Q")]
+    [InlineData("--size", "1000")]
+    public async Task Bad_arguments_are_usage_errors_with_a_hint(string option, string value)
+    {
+        var directory = Directory.CreateTempSubdirectory("blocksim-serve-").FullName;
+        try
+        {
+            await using var daemon = DaemonProcess.Start(directory, "serve", option, value, "--socket", "none");
+            Assert.Equal(2, await daemon.WaitForExitAsync());
+            Assert.Contains(option, daemon.Output);
+            Assert.Contains("e.g.", daemon.Output);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Info_reports_the_xts_tier_and_a_bad_tier_request_is_refused()
+    {
+        var directory = Directory.CreateTempSubdirectory("blocksim-info-").FullName;
+        try
+        {
+            await using (var info = DaemonProcess.Start(directory, "info"))
+            {
+                Assert.Equal(0, await info.WaitForExitAsync());
+                Assert.Matches(@"xts tier: (AesNi|Software)", info.Output);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
