@@ -1,0 +1,59 @@
+namespace BlockSim.Storage.Simulation;
+
+/// <summary>
+/// Adds a delay to every read, write, flush, trim and zero: a fixed <paramref name="mean"/>, or uniformly
+/// within ±<paramref name="jitter"/> of it. Timer granularity is about a millisecond.
+/// </summary>
+public sealed class LatencyDevice(IBlockDevice inner, TimeSpan mean, TimeSpan jitter = default, int seed = 0) : DelegatingBlockDevice(inner)
+{
+    private readonly Random _random = new(seed);
+
+    public override async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        await DelayAsync(cancellationToken).ConfigureAwait(false);
+        await Inner.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua = false, CancellationToken cancellationToken = default)
+    {
+        await DelayAsync(cancellationToken).ConfigureAwait(false);
+        await Inner.WriteAsync(offset, source, fua, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        await DelayAsync(cancellationToken).ConfigureAwait(false);
+        await Inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async ValueTask TrimAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        await DelayAsync(cancellationToken).ConfigureAwait(false);
+        await Inner.TrimAsync(offset, length, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async ValueTask WriteZeroesAsync(long offset, long length, bool mayDeallocate, bool fastOnly = false, CancellationToken cancellationToken = default)
+    {
+        await DelayAsync(cancellationToken).ConfigureAwait(false);
+        await Inner.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The delay the next request gets.</summary>
+    public TimeSpan NextDelay()
+    {
+        double sample;
+        lock (_random)
+        {
+            sample = (_random.NextDouble() * 2) - 1;
+        }
+
+        var delay = mean + (jitter * sample);
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+    }
+
+    private Task DelayAsync(CancellationToken cancellationToken)
+    {
+        var delay = NextDelay();
+        return delay == TimeSpan.Zero ? Task.CompletedTask : Task.Delay(delay, cancellationToken);
+    }
+}

@@ -1,0 +1,177 @@
+using System.Security.Cryptography;
+using BlockSim.Crypto;
+using BlockSim.Storage.Devices;
+using BlockSim.Storage.Native;
+using Microsoft.Win32.SafeHandles;
+
+namespace BlockSim.Storage.Volumes;
+
+/// <summary>
+/// One encrypted volume file: <see cref="VolumeHeader"/> (primary and backup) and a sparse data area whose
+/// sectors are XTS-AES-256 ciphertext. <see cref="Device"/> is the plaintext view. Opening never writes; a
+/// damaged primary header is reported in <see cref="Warnings"/> and the backup used. A read-write volume is
+/// locked against a second writer.
+/// </summary>
+public sealed class Volume : IDisposable
+{
+    private Volume(string path, VolumeHeader header, IBlockDevice device, IReadOnlyList<string> warnings)
+    {
+        Path = path;
+        Header = header;
+        Device = device;
+        Warnings = warnings;
+    }
+
+    public string Path { get; }
+
+    public VolumeHeader Header { get; }
+
+    /// <summary>The decrypted view of the data area.</summary>
+    public IBlockDevice Device { get; }
+
+    public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>Creates a new, empty (sparse) volume file; refuses to overwrite anything.</summary>
+    public static void Create(string path, long capacity, IVolumeKeyProvider keys, string owner = "local", int sectorSize = 4096)
+    {
+        if (sectorSize is not (512 or 4096))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sectorSize), sectorSize, "The encryption sector size must be 512 or 4096.");
+        }
+
+        if (capacity <= 0 || capacity % sectorSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must be a positive multiple of the {sectorSize}-byte sector size.");
+        }
+
+        var volumeId = Guid.NewGuid();
+        var wrapped = keys.GenerateVolumeKey(volumeId, owner);
+        var header = new VolumeHeader(volumeId, capacity, sectorSize, wrapped.KeyId, owner, wrapped.Blob).Serialize();
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        try
+        {
+            using var file = new FileStream(path, options);
+            RandomAccess.Write(file.SafeFileHandle, header, VolumeHeader.PrimaryOffset);
+            RandomAccess.Write(file.SafeFileHandle, header, VolumeHeader.BackupOffset);
+            RandomAccess.SetLength(file.SafeFileHandle, VolumeHeader.DataOffset + capacity);
+            RandomAccess.FlushToDisk(file.SafeFileHandle);
+        }
+        catch (IOException) when (File.Exists(path) && new FileInfo(path).Length == 0)
+        {
+            File.Delete(path); // a failed create leaves nothing half-made behind
+            throw;
+        }
+
+        LibC.SyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+    }
+
+    /// <summary>Opens a volume: validates the header, unwraps the key through <paramref name="keys"/>.</summary>
+    public static Volume Open(string path, IVolumeKeyProvider keys, bool readOnly = false)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            // FileShare.None takes an exclusive lock: a second daemon cannot open the same volume for writing.
+            handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, readOnly ? FileShare.Read : FileShare.None);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new VolumeException($"{path}: no such volume file.");
+        }
+        catch (IOException e)
+        {
+            throw new VolumeException($"{path}: cannot open ({e.Message}). Is another blocksim using it?", e);
+        }
+
+        try
+        {
+            var (header, warnings) = ReadHeader(path, handle);
+            var expected = VolumeHeader.DataOffset + header.Capacity;
+            var length = RandomAccess.GetLength(handle);
+            if (length != expected)
+            {
+                throw new VolumeException(
+                    $"{path}: the file is {length} bytes but its header describes {expected} ({header.Capacity} bytes of data after the 1 MiB header area); it was truncated or resized outside blocksim.");
+            }
+
+            var key = new byte[64];
+            XtsAes256 xts;
+            try
+            {
+                keys.UnwrapVolumeKey(header.VolumeId, header.Owner, new WrappedVolumeKey(header.KeyId, header.WrappedKey), key);
+                xts = new XtsAes256(key);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(key);
+            }
+
+            var data = new FileBlockDevice(handle, VolumeHeader.DataOffset, header.Capacity, readOnly, ownsHandle: true);
+            return new Volume(path, header, new EncryptedBlockDevice(data, xts, header.SectorSize), warnings);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads the header without the key (for <c>volume info</c> and checks).</summary>
+    public static (VolumeHeader Header, IReadOnlyList<string> Warnings) ReadHeader(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return ReadHeader(path, handle);
+    }
+
+    public void Dispose() => Device.Dispose();
+
+    private static (VolumeHeader, IReadOnlyList<string>) ReadHeader(string path, SafeFileHandle handle)
+    {
+        var primary = ReadCopy(handle, VolumeHeader.PrimaryOffset);
+        var header = VolumeHeader.TryParse(primary, out var primaryProblem);
+        if (header is not null)
+        {
+            return (header, []);
+        }
+
+        var backup = ReadCopy(handle, VolumeHeader.BackupOffset);
+        header = VolumeHeader.TryParse(backup, out var backupProblem);
+        if (header is not null)
+        {
+            return (header, [$"{path}: the primary header is unusable ({primaryProblem}); using the backup copy."]);
+        }
+
+        if (primaryProblem == "no BlockSim volume magic" && backupProblem == "no BlockSim volume magic")
+        {
+            throw new VolumeException($"{path} is not a BlockSim volume (no volume header found).");
+        }
+
+        throw new VolumeException($"{path}: both volume headers are unusable (primary: {primaryProblem}; backup: {backupProblem}). The data cannot be located safely.");
+    }
+
+    private static byte[] ReadCopy(SafeFileHandle handle, long offset)
+    {
+        var bytes = new byte[VolumeHeader.Size];
+        var read = 0;
+        while (read < bytes.Length)
+        {
+            var n = RandomAccess.Read(handle, bytes.AsSpan(read), offset + read);
+            if (n == 0)
+            {
+                break;
+            }
+
+            read += n;
+        }
+
+        return bytes;
+    }
+}
+
+/// <summary>A volume file is missing, damaged, of another format or locked; the message names the file.</summary>
+public sealed class VolumeException(string message, Exception? inner = null) : IOException(message, inner);
