@@ -5,34 +5,47 @@ namespace BlockSim.Daemon.Tests;
 public class ServeCommandTests
 {
     [Fact]
-    public async Task Serve_with_no_config_serves_the_default_export_and_stops_cleanly_on_sigint()
+    public async Task Serve_with_no_config_serves_an_encrypted_volume_that_survives_a_restart()
     {
         var directory = Directory.CreateTempSubdirectory("blocksim-serve-").FullName;
         try
         {
-            await using var daemon = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0");
-            var port = await daemon.PortAsync();
-            await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }))
+            var data = new byte[65536];
+            new Random(5).NextBytes(data);
+            await using (var daemon = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0"))
             {
-                Assert.Equal(1L << 30, client.Size);
-                var data = new byte[65536];
-                new Random(5).NextBytes(data);
-                await client.WriteAsync(1 << 20, data);
+                var port = await daemon.PortAsync();
+                await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }))
+                {
+                    Assert.Equal(1L << 30, client.Size);
+                    await client.WriteAsync(1 << 20, data);
+                    await client.FlushAsync();
+                }
+
+                // The default Unix socket lives in the data directory, and serves the same export.
+                var socket = Path.Combine(directory, "blocksim-data", "nbd.sock");
+                await using (var unix = await NbdClient.ConnectUnixAsync(socket))
+                {
+                    Assert.Equal(1L << 30, unix.Size);
+                }
+
+                Assert.Equal(0, await daemon.InterruptAsync());
+                Assert.Contains("DEVELOPMENT-ONLY master key", daemon.Output); // it says plainly what protects the data
+                Assert.False(File.Exists(socket));
+            }
+
+            var volume = Path.Combine(directory, "blocksim-data", "volumes", "default.vol");
+            Assert.True(File.Exists(volume));
+            Assert.Equal(-1, File.ReadAllBytes(volume).AsSpan().IndexOf(data.AsSpan(0, 64))); // ciphertext only
+
+            await using (var again = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0"))
+            {
+                var port = await again.PortAsync();
+                await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
                 var back = new byte[data.Length];
                 await client.ReadAsync(1 << 20, back);
                 Assert.Equal(data, back);
             }
-
-            // The default Unix socket lives in the data directory, and serves the same export.
-            var socket = Path.Combine(directory, "blocksim-data", "nbd.sock");
-            await using (var unix = await NbdClient.ConnectUnixAsync(socket))
-            {
-                Assert.Equal(1L << 30, unix.Size);
-            }
-
-            Assert.Equal(0, await daemon.InterruptAsync());
-            Assert.Contains("not encrypted", daemon.Output); // it says plainly what the default is today
-            Assert.False(File.Exists(socket));
         }
         finally
         {
@@ -44,6 +57,7 @@ public class ServeCommandTests
     [InlineData("--listen", "localhost")]
     [InlineData("--size", "12Q")]
     [InlineData("--size", "1000")]
+    [InlineData("--size", "4097")]
     public async Task Bad_arguments_are_usage_errors_with_a_hint(string option, string value)
     {
         var directory = Directory.CreateTempSubdirectory("blocksim-serve-").FullName;

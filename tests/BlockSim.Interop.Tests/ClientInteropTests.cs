@@ -2,7 +2,7 @@ using Xunit.Abstractions;
 
 namespace BlockSim.Interop.Tests;
 
-/// <summary>The real clients of NBD.md against our server, each on its own export.</summary>
+/// <summary>The real clients of NBD.md against our server, each on its own encrypted, file-backed volume.</summary>
 public class ClientInteropTests(ITestOutputHelper output)
 {
     [SkippableFact]
@@ -95,6 +95,8 @@ public class ClientInteropTests(ITestOutputHelper output)
         var back = server.File("back.img");
         Assert.Equal(0, (await Run("nbdcopy", "-C", "4", server.Uri, back)).ExitCode);
         Assert.Equal(File.ReadAllBytes(source), File.ReadAllBytes(back));
+        var stored = await server.StopAndReadVolumeFileAsync();
+        Assert.Equal(-1, stored.AsSpan().IndexOf(File.ReadAllBytes(source).AsSpan(0, 256))); // stored encrypted
     }
 
     [SkippableFact]

@@ -1,21 +1,33 @@
 using System.Net;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
+using BlockSim.Storage.Volumes;
 
 namespace BlockSim.Interop.Tests;
 
-/// <summary>A server on a free loopback port with one fresh export per test, and a scratch folder.</summary>
+/// <summary>
+/// A server on a free loopback port for one test, serving a fresh encrypted, file-backed volume (as the
+/// daemon does) plus a small in-memory export, and a scratch folder.
+/// </summary>
 public sealed class InteropServer : IAsyncDisposable
 {
     public InteropServer(string exportName, long size = 64L * 1024 * 1024)
     {
-        Export = new MemoryExport(exportName, size, $"interop export {exportName}");
+        Directory = System.IO.Directory.CreateTempSubdirectory("blocksim-interop-").FullName;
+        var keys = DevelopmentKeyProvider.OpenOrCreate(File("dev.key"));
+        VolumePath = File(exportName + ".vol");
+        Volume.Create(VolumePath, size, keys);
+        Volume = Volume.Open(VolumePath, keys);
+        Export = new BlockDeviceExport(exportName, Volume.Device, $"interop export {exportName}");
         Server = new NbdServer(new ExportRegistry([Export, new MemoryExport("other", 1 << 20)]));
         Port = Server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0)).Port;
-        Directory = System.IO.Directory.CreateTempSubdirectory("blocksim-interop-").FullName;
     }
 
-    public MemoryExport Export { get; }
+    public Volume Volume { get; }
+
+    public string VolumePath { get; }
+
+    public BlockDeviceExport Export { get; }
 
     public NbdServer Server { get; }
 
@@ -27,9 +39,18 @@ public sealed class InteropServer : IAsyncDisposable
 
     public string File(string name) => Path.Combine(Directory, name);
 
+    /// <summary>Stops serving and closes the volume (releasing its lock), then returns the raw file.</summary>
+    public async Task<byte[]> StopAndReadVolumeFileAsync()
+    {
+        await Server.StopAsync();
+        Volume.Dispose();
+        return await System.IO.File.ReadAllBytesAsync(VolumePath);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();
+        Volume.Dispose();
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 }

@@ -3,19 +3,20 @@ using System.Net;
 using BlockSim.Crypto;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
+using BlockSim.Storage.Volumes;
 using Microsoft.Extensions.Logging;
 
 namespace BlockSim.Daemon.Commands;
 
 /// <summary>
-/// <c>blocksim serve</c>: with no arguments, an embedded default that needs no configuration. Until the
-/// volume and key-store layers land, the default export is a sparse in-memory device (its data is lost
-/// when the daemon stops, and it is not encrypted); the command says so when it starts.
+/// <c>blocksim serve</c>: with no arguments, an embedded default that needs no configuration: a data
+/// directory with a 1 GiB encrypted, file-backed volume named <c>default</c>, created on the first run and
+/// reused after. Until the sealed key store lands, its key is wrapped by a development-only master key file
+/// beside it; the command says so when it starts.
 /// </summary>
 internal static class ServeCommand
 {
     public const int DefaultPort = 10809;
-    public const string DefaultDataDirectory = "blocksim-data";
 
     public static Command Create()
     {
@@ -26,27 +27,39 @@ internal static class ServeCommand
         };
         var socket = new Option<string?>("--socket")
         {
-            Description = $"Unix socket to listen on, or 'none'. Default: {DefaultDataDirectory}/nbd.sock.",
+            Description = "Unix socket to listen on, or 'none'. Default: DATA-DIR/nbd.sock.",
         };
         var size = new Option<string>("--size")
         {
-            Description = "Size of the default export (bytes, or with K, M, G, T). Default: 1G.",
+            Description = "Size of the default volume when it is first created (bytes, or with K, M, G, T). Default: 1G.",
             DefaultValueFactory = _ => "1G",
         };
+        var dataDir = new Option<string>("--data-dir")
+        {
+            Description = $"Where the key file and volumes live. Default: ./{DataDirectory.DefaultPath}.",
+            DefaultValueFactory = _ => DataDirectory.DefaultPath,
+        };
+        var memory = new Option<bool>("--memory") { Description = "Serve an in-memory export instead (not persistent, not encrypted)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each connection and option." };
 
-        var command = new Command("serve", "Serve block devices over NBD.") { listen, socket, size, verbose };
+        var command = new Command("serve", "Serve block devices over NBD.") { listen, socket, size, dataDir, memory, verbose };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(listen) ?? [],
-            result.GetValue(socket),
-            result.GetValue(size)!,
-            result.GetValue(verbose),
+            new ServeSettings(
+                result.GetValue(listen) ?? [],
+                result.GetValue(socket),
+                result.GetValue(size)!,
+                new DataDirectory(result.GetValue(dataDir)!),
+                result.GetValue(memory),
+                result.GetValue(verbose)),
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] listen, string? socketPath, string sizeText, bool verbose, CancellationToken cancellationToken)
+    private sealed record ServeSettings(string[] Listen, string? Socket, string Size, DataDirectory Data, bool Memory, bool Verbose);
+
+    private static async Task<int> RunAsync(ServeSettings settings, CancellationToken cancellationToken)
     {
+        var (listen, socketPath, sizeText, verbose) = (settings.Listen, settings.Socket, settings.Size, settings.Verbose);
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .AddSimpleConsole(o =>
             {
@@ -56,9 +69,9 @@ internal static class ServeCommand
             .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information));
         var logger = loggerFactory.CreateLogger("blocksim");
 
-        if (!Sizes.TryParse(sizeText, out var size) || size <= 0 || size % 512 != 0)
+        if (!Sizes.TryParse(sizeText, out var size) || size <= 0 || size % 4096 != 0)
         {
-            Console.Error.WriteLine($"--size {sizeText}: give a positive size in bytes (a multiple of 512), or with K, M, G or T, e.g. 1G.");
+            Console.Error.WriteLine($"--size {sizeText}: give a positive size in bytes (a multiple of 4096), or with K, M, G or T, e.g. 1G.");
             return ExitCodes.Usage;
         }
 
@@ -84,8 +97,18 @@ internal static class ServeCommand
             return ExitCodes.Usage;
         }
 
-        var export = new MemoryExport("default", size, "in-memory export (not persistent, not encrypted)");
-        logger.LogWarning("The default export is an in-memory device of {Size} bytes: its data is lost when blocksim stops, and it is not encrypted yet.", size);
+        BlockDeviceExport export;
+        try
+        {
+            export = settings.Memory ? MemoryDefault(size, logger) : OpenDefaultVolume(settings.Data, size, logger);
+        }
+        catch (Exception e) when (e is IOException or VolumeKeyException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.IOError;
+        }
+
+        using var exportLifetime = export; // disposing zeroes the volume key
         await using var server = new NbdServer(new ExportRegistry([export]), new NbdServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
         try
         {
@@ -94,7 +117,7 @@ internal static class ServeCommand
                 server.ListenTcp(endpoint);
             }
 
-            socketPath ??= Path.Combine(DefaultDataDirectory, "nbd.sock");
+            socketPath ??= settings.Data.DefaultSocket;
             if (socketPath != "none")
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(socketPath))!);
@@ -118,7 +141,42 @@ internal static class ServeCommand
         }
 
         await server.StopAsync().ConfigureAwait(false);
+        await export.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         return ExitCodes.Ok;
+    }
+
+    private static BlockDeviceExport MemoryDefault(long size, ILogger logger)
+    {
+        logger.LogWarning("--memory: the default export is an in-memory device of {Size} bytes, not encrypted, lost when blocksim stops.", size);
+        return new MemoryExport("default", size, "in-memory export (not persistent, not encrypted)");
+    }
+
+    /// <summary>Creates the default volume on the first run; later runs open what is there.</summary>
+    private static BlockDeviceExport OpenDefaultVolume(DataDirectory data, long size, ILogger logger)
+    {
+        var keys = data.EnsureCreated();
+        var path = data.VolumePath("default");
+        if (!File.Exists(path))
+        {
+            Volume.Create(path, size, keys);
+            logger.LogInformation("Created the encrypted volume {Path} ({Size} bytes, sparse).", path, size);
+        }
+
+        var volume = Volume.Open(path, keys);
+        foreach (var warning in volume.Warnings)
+        {
+            logger.LogWarning("{Warning}", warning);
+        }
+
+        if (volume.Header.Capacity != size)
+        {
+            logger.LogInformation("Volume {Path} is {Capacity} bytes; --size only applies when a volume is created.", path, volume.Header.Capacity);
+        }
+
+        logger.LogWarning(
+            "The volume key is wrapped by a DEVELOPMENT-ONLY master key in {KeyFile} (mode 0600). That protects the volume file if it is copied alone, not if the machine or that key file is taken.",
+            data.MasterKeyPath);
+        return new BlockDeviceExport("default", volume.Device, $"encrypted volume {volume.Header.VolumeId} (aes-xts-plain64, {volume.Header.SectorSize}-byte sectors)");
     }
 
     private static void PrintAttachHelp(NbdServer server, string socketPath)
