@@ -56,13 +56,26 @@ public sealed partial class DaemonProcess : IAsyncDisposable
     /// <summary>SIGINT, as Ctrl+C; returns the exit code.</summary>
     public async Task<int> InterruptAsync()
     {
-        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString()]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
+        await SignalAsync("INT");
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         return _process.ExitCode;
+    }
+
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString()]);
+        await kill.WaitForExitAsync();
+    }
+
+    /// <summary>Waits until the daemon has printed <paramref name="text"/>.</summary>
+    public async Task WaitForOutputAsync(string text)
+    {
+        for (var i = 0; i < 300 && !Output.Contains(text, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Contains(text, Output);
     }
 
     public async Task<int> WaitForExitAsync()

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Runtime.InteropServices;
 using BlockSim.Crypto;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
@@ -42,20 +43,47 @@ internal static class ServeCommand
         var memory = new Option<bool>("--memory") { Description = "Serve an in-memory export instead (not persistent, not encrypted)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each connection and option." };
 
+        var simulation = new SimulationOptions();
         var command = new Command("serve", "Serve block devices over NBD.") { listen, socket, size, dataDir, memory, verbose };
-        command.SetAction((result, cancellationToken) => RunAsync(
-            new ServeSettings(
-                result.GetValue(listen) ?? [],
-                result.GetValue(socket),
-                result.GetValue(size)!,
-                new DataDirectory(result.GetValue(dataDir)!),
-                result.GetValue(memory),
-                result.GetValue(verbose)),
-            cancellationToken));
+        foreach (var option in simulation.All)
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((result, cancellationToken) =>
+        {
+            if (!simulation.TryBuild(result, out var wrap, out var cache, out var error))
+            {
+                Console.Error.WriteLine(error);
+                return Task.FromResult(ExitCodes.Usage);
+            }
+
+            return RunAsync(
+                new ServeSettings(
+                    result.GetValue(listen) ?? [],
+                    result.GetValue(socket),
+                    result.GetValue(size)!,
+                    new DataDirectory(result.GetValue(dataDir)!),
+                    result.GetValue(memory),
+                    result.GetValue(verbose),
+                    wrap,
+                    cache,
+                    SimulationOptions.Describe(result, simulation)),
+                cancellationToken);
+        });
         return command;
     }
 
-    private sealed record ServeSettings(string[] Listen, string? Socket, string Size, DataDirectory Data, bool Memory, bool Verbose);
+    private sealed record ServeSettings(
+        string[] Listen,
+        string? Socket,
+        string Size,
+        DataDirectory Data,
+        bool Memory,
+        bool Verbose,
+        Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? Simulation,
+        Func<BlockSim.Storage.Simulation.VolatileCacheDevice?> Cache,
+        string SimulationSummary);
 
     private static async Task<int> RunAsync(ServeSettings settings, CancellationToken cancellationToken)
     {
@@ -100,7 +128,7 @@ internal static class ServeCommand
         BlockDeviceExport export;
         try
         {
-            export = settings.Memory ? MemoryDefault(size, logger) : OpenDefaultVolume(settings.Data, size, logger);
+            export = settings.Memory ? MemoryDefault(size, logger) : OpenDefaultVolume(settings.Data, size, settings.Simulation, logger);
         }
         catch (Exception e) when (e is IOException or VolumeKeyException or UnauthorizedAccessException)
         {
@@ -130,6 +158,25 @@ internal static class ServeCommand
             return ExitCodes.IOError;
         }
 
+        if (settings.SimulationSummary.Length > 0)
+        {
+            logger.LogWarning("Simulating device behaviour under the encryption: {Simulation}", settings.SimulationSummary);
+        }
+
+        // SIGUSR1 (10 on Linux) is the simulated power cut: unflushed writes in the volatile cache are lost.
+        using var powerCut = PosixSignalRegistration.Create((PosixSignal)10, context =>
+        {
+            context.Cancel = true;
+            if (settings.Cache() is { } cache)
+            {
+                logger.LogWarning("Simulated power cut: {Lost} unflushed sectors lost.", cache.PowerCut());
+            }
+            else
+            {
+                logger.LogInformation("SIGUSR1 ignored: no --volatile-cache to cut power to.");
+            }
+        });
+
         PrintAttachHelp(server, socketPath);
         try
         {
@@ -152,7 +199,7 @@ internal static class ServeCommand
     }
 
     /// <summary>Creates the default volume on the first run; later runs open what is there.</summary>
-    private static BlockDeviceExport OpenDefaultVolume(DataDirectory data, long size, ILogger logger)
+    private static BlockDeviceExport OpenDefaultVolume(DataDirectory data, long size, Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? simulation, ILogger logger)
     {
         var keys = data.EnsureCreated();
         var path = data.VolumePath("default");
@@ -162,7 +209,7 @@ internal static class ServeCommand
             logger.LogInformation("Created the encrypted volume {Path} ({Size} bytes, sparse).", path, size);
         }
 
-        var volume = Volume.Open(path, keys);
+        var volume = Volume.Open(path, keys, underEncryption: simulation);
         foreach (var warning in volume.Warnings)
         {
             logger.LogWarning("{Warning}", warning);

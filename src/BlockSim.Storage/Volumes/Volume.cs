@@ -71,7 +71,11 @@ public sealed class Volume : IDisposable
     }
 
     /// <summary>Opens a volume: validates the header, unwraps the key through <paramref name="keys"/>.</summary>
-    public static Volume Open(string path, IVolumeKeyProvider keys, bool readOnly = false)
+    /// <param name="underEncryption">
+    /// Optionally wraps the ciphertext device before encryption is layered on, where a real disk's behaviour
+    /// belongs (device simulation: a volatile cache then holds ciphertext, as a disk would).
+    /// </param>
+    public static Volume Open(string path, IVolumeKeyProvider keys, bool readOnly = false, Func<IBlockDevice, IBlockDevice>? underEncryption = null)
     {
         SafeFileHandle handle;
         try
@@ -111,7 +115,8 @@ public sealed class Volume : IDisposable
                 CryptographicOperations.ZeroMemory(key);
             }
 
-            var data = new FileBlockDevice(handle, VolumeHeader.DataOffset, header.Capacity, readOnly, ownsHandle: true);
+            IBlockDevice data = new FileBlockDevice(handle, VolumeHeader.DataOffset, header.Capacity, readOnly, ownsHandle: true);
+            data = underEncryption?.Invoke(data) ?? data;
             return new Volume(path, header, new EncryptedBlockDevice(data, xts, header.SectorSize), warnings);
         }
         catch
