@@ -1,4 +1,5 @@
 using BlockSim.Nbd.Client;
+using BlockSim.Storage.Tests;
 
 namespace BlockSim.Daemon.Tests;
 
@@ -7,49 +8,43 @@ public class ServeCommandTests
     [Fact]
     public async Task Serve_with_no_config_serves_an_encrypted_volume_that_survives_a_restart()
     {
-        var directory = Directory.CreateTempSubdirectory("blocksim-serve-").FullName;
-        try
+        using var temp = new TempDirectory();
+        var directory = temp.Path;
+        var data = new byte[65536];
+        new Random(5).NextBytes(data);
+        await using (var daemon = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0"))
         {
-            var data = new byte[65536];
-            new Random(5).NextBytes(data);
-            await using (var daemon = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0"))
+            var port = await daemon.PortAsync();
+            await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }))
             {
-                var port = await daemon.PortAsync();
-                await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }))
-                {
-                    Assert.Equal(1L << 30, client.Size);
-                    await client.WriteAsync(1 << 20, data);
-                    await client.FlushAsync();
-                }
-
-                // The default Unix socket lives in the data directory, and serves the same export.
-                var socket = Path.Combine(directory, "blocksim-data", "nbd.sock");
-                await using (var unix = await NbdClient.ConnectUnixAsync(socket))
-                {
-                    Assert.Equal(1L << 30, unix.Size);
-                }
-
-                Assert.Equal(0, await daemon.InterruptAsync());
-                Assert.Contains("DEVELOPMENT-ONLY master key", daemon.Output); // it says plainly what protects the data
-                Assert.False(File.Exists(socket));
+                Assert.Equal(1L << 30, client.Size);
+                await client.WriteAsync(1 << 20, data);
+                await client.FlushAsync();
             }
 
-            var volume = Path.Combine(directory, "blocksim-data", "volumes", "default.vol");
-            Assert.True(File.Exists(volume));
-            Assert.Equal(-1, File.ReadAllBytes(volume).AsSpan().IndexOf(data.AsSpan(0, 64))); // ciphertext only
-
-            await using (var again = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0"))
+            // The default Unix socket lives in the data directory, and serves the same export.
+            var socket = Path.Combine(directory, "blocksim-data", "nbd.sock");
+            await using (var unix = await NbdClient.ConnectUnixAsync(socket))
             {
-                var port = await again.PortAsync();
-                await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
-                var back = new byte[data.Length];
-                await client.ReadAsync(1 << 20, back);
-                Assert.Equal(data, back);
+                Assert.Equal(1L << 30, unix.Size);
             }
+
+            Assert.Equal(0, await daemon.InterruptAsync());
+            Assert.Contains("DEVELOPMENT-ONLY master key", daemon.Output); // it says plainly what protects the data
+            Assert.False(File.Exists(socket));
         }
-        finally
+
+        var volume = Path.Combine(directory, "blocksim-data", "volumes", "default.vol");
+        Assert.True(File.Exists(volume));
+        Assert.Equal(-1, File.ReadAllBytes(volume).AsSpan().IndexOf(data.AsSpan(0, 64))); // ciphertext only
+
+        await using (var again = DaemonProcess.Start(directory, "serve", "--listen", "127.0.0.1:0"))
         {
-            Directory.Delete(directory, recursive: true);
+            var port = await again.PortAsync();
+            await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+            var back = new byte[data.Length];
+            await client.ReadAsync(1 << 20, back);
+            Assert.Equal(data, back);
         }
     }
 
@@ -60,35 +55,23 @@ public class ServeCommandTests
     [InlineData("--size", "4097")]
     public async Task Bad_arguments_are_usage_errors_with_a_hint(string option, string value)
     {
-        var directory = Directory.CreateTempSubdirectory("blocksim-serve-").FullName;
-        try
-        {
-            await using var daemon = DaemonProcess.Start(directory, "serve", option, value, "--socket", "none");
-            Assert.Equal(2, await daemon.WaitForExitAsync());
-            Assert.Contains(option, daemon.Output);
-            Assert.Contains("e.g.", daemon.Output);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        using var temp = new TempDirectory();
+        var directory = temp.Path;
+        await using var daemon = DaemonProcess.Start(directory, "serve", option, value, "--socket", "none");
+        Assert.Equal(2, await daemon.WaitForExitAsync());
+        Assert.Contains(option, daemon.Output);
+        Assert.Contains("e.g.", daemon.Output);
     }
 
     [Fact]
     public async Task Info_reports_the_xts_tier_and_a_bad_tier_request_is_refused()
     {
-        var directory = Directory.CreateTempSubdirectory("blocksim-info-").FullName;
-        try
+        using var temp = new TempDirectory();
+        var directory = temp.Path;
+        await using (var info = DaemonProcess.Start(directory, "info"))
         {
-            await using (var info = DaemonProcess.Start(directory, "info"))
-            {
-                Assert.Equal(0, await info.WaitForExitAsync());
-                Assert.Matches(@"xts tier: (AesNi|Software)", info.Output);
-            }
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
+            Assert.Equal(0, await info.WaitForExitAsync());
+            Assert.Matches(@"xts tier: (AesNi|Software)", info.Output);
         }
     }
 }
