@@ -1,0 +1,138 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using BlockSim.KeyStore.Sealing;
+
+namespace BlockSim.KeyStore.Audit;
+
+/// <summary>
+/// JSON Lines, one record per request, allowed or denied. Each record carries its sequence number, the
+/// SHA-256 of the previous line and an HMAC under a key derived from the root key; a head file keeps the
+/// last sequence and hash (HMAC-protected too), so edits, deletions, reordering and truncation are all
+/// detected by <see cref="Verify"/>. A record is on disk (flushed) before the request it describes returns.
+/// </summary>
+internal sealed class AuditLog
+{
+    private readonly string _path;
+    private readonly string _headPath;
+    private readonly byte[] _macKey;
+    private readonly object _gate = new();
+
+    public AuditLog(string directory, byte[] macKey)
+    {
+        _path = Path.Combine(directory, "audit.jsonl");
+        _headPath = Path.Combine(directory, "audit.head");
+        _macKey = macKey;
+    }
+
+    public string FilePath => _path;
+
+    /// <summary>Appends and flushes one record; throws if it cannot, so the caller fails closed.</summary>
+    public void Append(AuditRecord record)
+    {
+        lock (_gate)
+        {
+            var (sequence, previousHash) = ReadHead();
+            record.Sequence = sequence + 1;
+            record.PreviousHash = previousHash;
+            record.Hmac = "";
+            record.Hmac = Convert.ToHexString(HMACSHA256.HashData(_macKey, Serialize(record)));
+            var line = Serialize(record);
+            var options = new FileStreamOptions
+            {
+                Mode = FileMode.Append,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            };
+            using (var file = new FileStream(_path, options))
+            {
+                file.Write(line);
+                file.WriteByte((byte)'\n');
+                file.Flush(flushToDisk: true);
+            }
+
+            WriteHead(record.Sequence, Convert.ToHexString(SHA256.HashData(line)));
+        }
+    }
+
+    /// <summary>Checks the whole chain; returns the problems found (empty when intact) and the record count.</summary>
+    public (IReadOnlyList<string> Problems, long Records) Verify()
+    {
+        var problems = new List<string>();
+        var previousHash = "";
+        long expected = 1;
+        var lines = File.Exists(_path) ? File.ReadAllLines(_path) : [];
+        foreach (var line in lines)
+        {
+            AuditRecord? record;
+            try
+            {
+                record = JsonSerializer.Deserialize<AuditRecord>(line, StoreFile.Json);
+            }
+            catch (JsonException)
+            {
+                problems.Add($"record {expected}: not valid JSON");
+                break;
+            }
+
+            if (record is null)
+            {
+                problems.Add($"record {expected}: empty");
+                break;
+            }
+
+            var mac = record.Hmac;
+            record.Hmac = "";
+            if (!CryptographicOperations.FixedTimeEquals(Convert.FromHexString(mac), HMACSHA256.HashData(_macKey, Serialize(record))))
+            {
+                problems.Add($"record {record.Sequence}: HMAC mismatch (edited)");
+            }
+
+            if (record.Sequence != expected)
+            {
+                problems.Add($"record {expected}: found sequence {record.Sequence} (deleted or reordered)");
+            }
+
+            if (record.PreviousHash != previousHash)
+            {
+                problems.Add($"record {record.Sequence}: does not follow the previous record (chain broken)");
+            }
+
+            previousHash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(line)));
+            expected = record.Sequence + 1;
+        }
+
+        var (headSequence, headHash) = ReadHead();
+        if (headSequence != lines.Length || headHash != previousHash)
+        {
+            problems.Add($"the log holds {lines.Length} records but its head says {headSequence} (truncated or extended outside the store)");
+        }
+
+        return (problems, lines.Length);
+    }
+
+    private static byte[] Serialize(AuditRecord record) =>
+        JsonSerializer.SerializeToUtf8Bytes(record, new JsonSerializerOptions(StoreFile.Json) { WriteIndented = false });
+
+    private (long Sequence, string Hash) ReadHead()
+    {
+        if (!File.Exists(_headPath))
+        {
+            return (0, "");
+        }
+
+        var parts = File.ReadAllText(_headPath).Trim().Split(' ');
+        if (parts.Length != 3 || !long.TryParse(parts[0], out var sequence)
+            || !CryptographicOperations.FixedTimeEquals(Convert.FromHexString(parts[2]), HeadMac(sequence, parts[1])))
+        {
+            throw new KeyStoreException("AuditLogDamaged", $"{_headPath} is damaged; run audit verify and restore the log before using the store.");
+        }
+
+        return (sequence, parts[1]);
+    }
+
+    private void WriteHead(long sequence, string hash) =>
+        DurableFile.Replace(_headPath, Encoding.ASCII.GetBytes($"{sequence} {hash} {Convert.ToHexString(HeadMac(sequence, hash))}\n"));
+
+    private byte[] HeadMac(long sequence, string hash) => HMACSHA256.HashData(_macKey, Encoding.ASCII.GetBytes($"head {sequence} {hash}"));
+}

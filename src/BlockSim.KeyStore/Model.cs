@@ -1,0 +1,95 @@
+namespace BlockSim.KeyStore;
+
+public enum KeyState
+{
+    Enabled,
+    Disabled,
+    PendingDeletion,
+    Destroyed,
+}
+
+/// <summary>Who asks: the principal, and the service acting for it (the daemon for a volume owner).</summary>
+public sealed record KeyRequestContext(string Principal, string? InvokedBy = null, string? SourceAddress = null);
+
+/// <summary>What DescribeKey shows: everything but key material.</summary>
+public sealed record KeyDescription(
+    string KeyId,
+    IReadOnlyList<string> Aliases,
+    string Description,
+    DateTimeOffset Created,
+    KeyState State,
+    DateTimeOffset? DeletionDate,
+    int CurrentVersion,
+    int MinimumDecryptVersion);
+
+/// <summary>A narrow permission: the grantee may perform the operations, optionally only with this encryption context.</summary>
+public sealed record GrantInfo(
+    string GrantId,
+    string KeyId,
+    string Grantee,
+    IReadOnlyList<string> Operations,
+    IReadOnlyDictionary<string, string> EncryptionContextEquals,
+    string? RetiringPrincipal);
+
+/// <summary>The persisted state (the store file's body).</summary>
+internal sealed class StoreBody
+{
+    public long Sequence { get; set; }
+
+    public List<MasterKey> Keys { get; set; } = [];
+
+    public List<StoredGrant> Grants { get; set; } = [];
+}
+
+internal sealed class MasterKey
+{
+    public string KeyId { get; set; } = "";
+
+    public List<string> Aliases { get; set; } = [];
+
+    public string Description { get; set; } = "";
+
+    public DateTimeOffset Created { get; set; }
+
+    public KeyState State { get; set; }
+
+    public DateTimeOffset? DeletionDate { get; set; }
+
+    public string Policy { get; set; } = "";
+
+    public int MinimumDecryptVersion { get; set; } = 1;
+
+    public List<KeyMaterial> Versions { get; set; } = [];
+
+    public KeyDescription Describe() =>
+        new(KeyId, Aliases, Description, Created, State, DeletionDate, Versions.Count == 0 ? 0 : Versions.Max(v => v.Version), MinimumDecryptVersion);
+}
+
+/// <summary>One version of a master key: 32 random bytes sealed under the root key (AES-256-GCM).</summary>
+internal sealed class KeyMaterial
+{
+    public int Version { get; set; }
+
+    public DateTimeOffset Created { get; set; }
+
+    public byte[] Nonce { get; set; } = [];
+
+    public byte[] Sealed { get; set; } = [];
+}
+
+internal sealed class StoredGrant
+{
+    public string GrantId { get; set; } = "";
+
+    public string KeyId { get; set; } = "";
+
+    public string Grantee { get; set; } = "";
+
+    public List<string> Operations { get; set; } = [];
+
+    public Dictionary<string, string> EncryptionContextEquals { get; set; } = [];
+
+    public string? RetiringPrincipal { get; set; }
+
+    public GrantInfo ToInfo() => new(GrantId, KeyId, Grantee, Operations, EncryptionContextEquals, RetiringPrincipal);
+}

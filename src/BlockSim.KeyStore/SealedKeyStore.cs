@@ -1,0 +1,421 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using BlockSim.KeyStore.Audit;
+using BlockSim.KeyStore.Policies;
+using BlockSim.KeyStore.Sealing;
+
+namespace BlockSim.KeyStore;
+
+/// <summary>
+/// The sealed key store: a directory with the store file (primary and backup), a lock file and the audit
+/// log. The root key is unwrapped from a keyslot at open and held in pinned memory zeroed on Dispose; master
+/// key material is unsealed only for the request that needs it. Every request re-reads the store under the
+/// lock, so several processes see one state and never write at once.
+/// </summary>
+public sealed partial class SealedKeyStore : IKeyService, IDisposable
+{
+    public const string DefaultAlias = "alias/blocksim/default";
+    private const string PrimaryName = "keystore.json";
+    private const string BackupName = "keystore.backup.json";
+    private readonly string _directory;
+    private readonly byte[] _root = GC.AllocateArray<byte>(32, pinned: true);
+    private readonly byte[] _bodyMacKey = GC.AllocateArray<byte>(32, pinned: true);
+    private readonly byte[] _auditMacKey = GC.AllocateArray<byte>(32, pinned: true);
+    private readonly TimeProvider _time;
+    private readonly AuditLog _audit;
+    private readonly SemaphoreSlim _inProcess = new(1, 1);
+    private List<KeySlot> _slots = [];
+
+    private SealedKeyStore(string directory, TimeProvider? time)
+    {
+        _directory = directory;
+        _time = time ?? TimeProvider.System;
+        _audit = new AuditLog(directory, _auditMacKey);
+    }
+
+    public string Directory => _directory;
+
+    public string AuditLogPath => _audit.FilePath;
+
+    /// <summary>
+    /// Creates a new store in an empty or new directory (0700), sealed for <paramref name="unlocker"/>, with the
+    /// service-managed default key (alias/blocksim/default) administered by <paramref name="administrator"/>.
+    /// </summary>
+    public static SealedKeyStore Create(string directory, Unlocker unlocker, string administrator, TimeProvider? time = null)
+    {
+        System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (File.Exists(Path.Combine(directory, PrimaryName)) || File.Exists(Path.Combine(directory, BackupName)))
+        {
+            throw new KeyStoreException("AlreadyExistsException", $"{directory} already holds a key store; open it instead.");
+        }
+
+        var store = new SealedKeyStore(directory, time);
+        RandomNumberGenerator.Fill(store._root);
+        store.DeriveSubkeys();
+        store._slots = [StoreFile.Seal(unlocker, store._root)];
+        using (store.Lock())
+        {
+            var body = new StoreBody();
+            body.Keys.Add(store.NewKey(administrator, "service-managed default key for BlockSim volumes", [DefaultAlias]));
+            store.Save(body);
+        }
+
+        store.Record("CreateKey", new KeyRequestContext(administrator), body => body.Keys[0].KeyId, null, null);
+        return store;
+    }
+
+    /// <summary>Opens a store: the first valid copy with the highest sequence number, unsealed by <paramref name="unlocker"/>.</summary>
+    public static SealedKeyStore Open(string directory, Unlocker unlocker, TimeProvider? time = null)
+    {
+        var store = new SealedKeyStore(directory, time);
+        try
+        {
+            var copies = new[] { PrimaryName, BackupName }.Select(name => store.TryReadFile(Path.Combine(directory, name))).Where(f => f is not null).ToList();
+            if (copies.Count == 0)
+            {
+                throw new KeyStoreException("NotFoundException", $"No key store in {directory} (neither {PrimaryName} nor {BackupName} is readable).");
+            }
+
+            copies[0]!.UnwrapRootKey(unlocker, store._root);
+            store.DeriveSubkeys();
+            store._slots = copies[0]!.Slots;
+            using (store.Lock())
+            {
+                store.Load(); // checks the MACs now, so a tampered store is reported at open
+            }
+
+            return store;
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Problems found in the store copies (empty when both verify), for <c>blocksim</c> to report.</summary>
+    public IReadOnlyList<string> CheckCopies()
+    {
+        var problems = new List<string>();
+        foreach (var name in new[] { PrimaryName, BackupName })
+        {
+            var path = Path.Combine(_directory, name);
+            var file = TryReadFile(path);
+            if (file is null || !MacMatches(file))
+            {
+                problems.Add($"{path} is missing, damaged or tampered with");
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>Adds another way to open the store (a passphrase beside the key file, say).</summary>
+    public void AddUnlocker(Unlocker unlocker)
+    {
+        using (Lock())
+        {
+            var body = Load();
+            _slots = [.. _slots, StoreFile.Seal(unlocker, _root)];
+            Save(body);
+        }
+    }
+
+    /// <summary>Verifies the audit log's chain: an empty list means intact.</summary>
+    public (IReadOnlyList<string> Problems, long Records) VerifyAuditLog() => _audit.Verify();
+
+    public void Dispose()
+    {
+        CryptographicOperations.ZeroMemory(_root);
+        CryptographicOperations.ZeroMemory(_bodyMacKey);
+        CryptographicOperations.ZeroMemory(_auditMacKey);
+        _inProcess.Dispose();
+    }
+
+    public override string ToString() => $"SealedKeyStore({_directory})";
+
+    private void DeriveSubkeys()
+    {
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, _root, _bodyMacKey, [], "blocksim-keystore-body-mac"u8);
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, _root, _auditMacKey, [], "blocksim-keystore-audit-mac"u8);
+    }
+
+    private StoreFile? TryReadFile(string path)
+    {
+        try
+        {
+            var file = JsonSerializer.Deserialize<StoreFile>(File.ReadAllBytes(path), StoreFile.Json);
+            return file?.Format == StoreFile.CurrentFormat && file.Slots.Count > 0 ? file : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private bool MacMatches(StoreFile file) =>
+        CryptographicOperations.FixedTimeEquals(file.Mac, HMACSHA256.HashData(_bodyMacKey, file.Body));
+
+    /// <summary>Reads the newest copy whose MAC verifies; a bad copy is skipped (the next save repairs it).</summary>
+    private StoreBody Load()
+    {
+        StoreBody? best = null;
+        foreach (var name in new[] { PrimaryName, BackupName })
+        {
+            var file = TryReadFile(Path.Combine(_directory, name));
+            if (file is null || !MacMatches(file))
+            {
+                continue;
+            }
+
+            var body = JsonSerializer.Deserialize<StoreBody>(file.Body, StoreFile.Json)!;
+            if (best is null || body.Sequence > best.Sequence)
+            {
+                best = body;
+            }
+        }
+
+        return best ?? throw new KeyStoreException(
+            "StoreDamaged",
+            $"Neither copy of the key store in {_directory} verifies (damaged or tampered with); restore one from a backup.");
+    }
+
+    /// <summary>Writes the primary, then the backup, each atomically and durably, with the next sequence number.</summary>
+    private void Save(StoreBody body)
+    {
+        body.Sequence++;
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, StoreFile.Json);
+        var file = new StoreFile { Slots = _slots, Body = bytes, Mac = HMACSHA256.HashData(_bodyMacKey, bytes) };
+        var serialized = JsonSerializer.SerializeToUtf8Bytes(file, StoreFile.Json);
+        DurableFile.Replace(Path.Combine(_directory, PrimaryName), serialized);
+        DurableFile.Replace(Path.Combine(_directory, BackupName), serialized);
+    }
+
+    /// <summary>The store's lock: in this process a semaphore, across processes an exclusive lock file.</summary>
+    private IDisposable Lock()
+    {
+        _inProcess.Wait();
+        var path = Path.Combine(_directory, "keystore.lock");
+        var deadline = Environment.TickCount64 + 10_000;
+        while (true)
+        {
+            try
+            {
+                var handle = File.Open(path, new FileStreamOptions
+                {
+                    Mode = FileMode.OpenOrCreate,
+                    Access = FileAccess.ReadWrite,
+                    Share = FileShare.None,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+                return new Releaser(handle, _inProcess);
+            }
+            catch (IOException) when (Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(20); // another process holds it
+            }
+            catch
+            {
+                _inProcess.Release();
+                throw;
+            }
+        }
+    }
+
+    private sealed class Releaser(FileStream handle, SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose()
+        {
+            handle.Dispose();
+            gate.Release();
+        }
+    }
+
+    private MasterKey NewKey(string administrator, string description, List<string> aliases)
+    {
+        var key = new MasterKey
+        {
+            KeyId = Guid.NewGuid().ToString(),
+            Aliases = aliases,
+            Description = description,
+            Created = _time.GetUtcNow(),
+            State = KeyState.Enabled,
+            Policy = KeyPolicy.Default(administrator),
+        };
+        key.Versions.Add(NewMaterial(key.KeyId, 1));
+        return key;
+    }
+
+    private KeyMaterial NewMaterial(string keyId, int version)
+    {
+        var material = GC.AllocateArray<byte>(32, pinned: true);
+        try
+        {
+            RandomNumberGenerator.Fill(material);
+            var sealedMaterial = new KeyMaterial { Version = version, Created = _time.GetUtcNow(), Nonce = RandomNumberGenerator.GetBytes(12), Sealed = new byte[48] };
+            using var gcm = new AesGcm(_root, 16);
+            gcm.Encrypt(sealedMaterial.Nonce, material, sealedMaterial.Sealed.AsSpan(0, 32), sealedMaterial.Sealed.AsSpan(32), MaterialContext(keyId, version));
+            return sealedMaterial;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(material);
+        }
+    }
+
+    /// <summary>Unseals one master key version into <paramref name="material"/> (32 bytes; the caller zeroes it).</summary>
+    private void Unseal(MasterKey key, KeyMaterial version, Span<byte> material)
+    {
+        using var gcm = new AesGcm(_root, 16);
+        gcm.Decrypt(version.Nonce, version.Sealed.AsSpan(0, 32), version.Sealed.AsSpan(32), material, MaterialContext(key.KeyId, version.Version));
+    }
+
+    private static byte[] MaterialContext(string keyId, int version) => System.Text.Encoding.UTF8.GetBytes($"blocksim-master-key|{keyId}|{version}");
+
+    /// <summary>Keys whose waiting period is over are destroyed: their material is erased from both copies.</summary>
+    private bool DestroyDueKeys(StoreBody body)
+    {
+        var changed = false;
+        foreach (var key in body.Keys.Where(k => k.State == KeyState.PendingDeletion && k.DeletionDate <= _time.GetUtcNow()))
+        {
+            key.State = KeyState.Destroyed;
+            key.Versions.Clear();
+            body.Grants.RemoveAll(g => g.KeyId == key.KeyId);
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    private static MasterKey Find(StoreBody body, string keyIdOrAlias) =>
+        body.Keys.FirstOrDefault(k => k.KeyId == keyIdOrAlias || k.Aliases.Contains(keyIdOrAlias))
+        ?? throw new KeyStoreException("NotFoundException", $"There is no key '{keyIdOrAlias}' in the store.");
+
+    private bool IsAllowed(StoreBody body, MasterKey key, string action, KeyRequestContext context, IReadOnlyDictionary<string, string>? encryptionContext)
+    {
+        var decision = KeyPolicy.Parse(key.Policy).Evaluate(
+            new PolicyRequest(context.Principal, action, context.InvokedBy, context.SourceAddress, encryptionContext));
+        if (decision != PolicyDecision.NotApplicable)
+        {
+            return decision == PolicyDecision.Allow;
+        }
+
+        return body.Grants.Any(g =>
+            g.KeyId == key.KeyId
+            && (g.Grantee == context.Principal || g.Grantee == context.InvokedBy)
+            && g.Operations.Contains(action)
+            && g.EncryptionContextEquals.All(c => encryptionContext is not null && encryptionContext.TryGetValue(c.Key, out var v) && v == c.Value));
+    }
+
+    private void Authorize(StoreBody body, MasterKey key, string action, KeyRequestContext context, IReadOnlyDictionary<string, string>? encryptionContext)
+    {
+        if (!IsAllowed(body, key, action, context, encryptionContext))
+        {
+            var via = context.InvokedBy is null ? "" : $" (via {context.InvokedBy})";
+            throw new KeyStoreException("AccessDeniedException", $"{context.Principal}{via} is not allowed to {action} with key {key.KeyId}.");
+        }
+    }
+
+    private static void RequireState(MasterKey key, params KeyState[] allowed)
+    {
+        if (allowed.Contains(key.State))
+        {
+            return;
+        }
+
+        throw key.State switch
+        {
+            KeyState.Disabled => new KeyStoreException("DisabledException", $"Key {key.KeyId} is disabled; enable it to use it."),
+            KeyState.PendingDeletion => new KeyStoreException("KMSInvalidStateException", $"Key {key.KeyId} is pending deletion (on {key.DeletionDate:u}); cancel the deletion to use it."),
+            KeyState.Destroyed => new KeyStoreException("KMSInvalidStateException", $"Key {key.KeyId} was destroyed: everything encrypted under it is unrecoverable."),
+            _ => new KeyStoreException("KMSInvalidStateException", $"Key {key.KeyId} is {key.State}."),
+        };
+    }
+
+    /// <summary>
+    /// Runs one request under the lock and writes its audit record, allowed or denied. The record is on disk
+    /// before the result is returned; if it cannot be written the request fails (fail closed).
+    /// </summary>
+    private T Request<T>(string eventName, KeyRequestContext context, string? keyIdForAudit, IReadOnlyDictionary<string, string>? encryptionContext, Func<StoreBody, (T Result, bool Changed, string? KeyId, int? KeyVersion)> operation, Action<T>? discard = null)
+    {
+        string? keyId = keyIdForAudit;
+        int? keyVersion = null;
+        T result;
+        try
+        {
+            using (Lock())
+            {
+                var body = Load();
+                var destroyed = DestroyDueKeys(body);
+                bool changed;
+                try
+                {
+                    (result, changed, keyId, keyVersion) = operation(body);
+                }
+                finally
+                {
+                    // Destruction of due keys is saved even when the request itself is refused.
+                    if (destroyed)
+                    {
+                        Save(body);
+                    }
+                }
+
+                if (changed)
+                {
+                    Save(body);
+                }
+            }
+        }
+        catch (KeyStoreException e)
+        {
+            Audit(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message);
+            throw;
+        }
+
+        try
+        {
+            Audit(eventName, context, keyId, encryptionContext, keyVersion, null, null);
+        }
+        catch (Exception e)
+        {
+            discard?.Invoke(result);
+            throw new KeyStoreException("AuditWriteFailed", $"The audit record for {eventName} could not be written, so the request was refused: {e.Message}", e);
+        }
+
+        return result;
+    }
+
+    private void Record(string eventName, KeyRequestContext context, Func<StoreBody, string> keyId, IReadOnlyDictionary<string, string>? encryptionContext, int? version)
+    {
+        StoreBody body;
+        using (Lock())
+        {
+            body = Load();
+        }
+
+        Audit(eventName, context, keyId(body), encryptionContext, version, null, null);
+    }
+
+    private void Audit(string eventName, KeyRequestContext context, string? keyId, IReadOnlyDictionary<string, string>? encryptionContext, int? keyVersion, string? errorCode, string? errorMessage)
+    {
+        _audit.Append(new AuditRecord
+        {
+            EventTime = _time.GetUtcNow(),
+            EventName = eventName,
+            UserIdentity = new AuditIdentity { Type = context.InvokedBy is null ? "Principal" : "ServiceActingForPrincipal", Principal = context.Principal },
+            InvokedBy = context.InvokedBy,
+            SourceAddress = context.SourceAddress,
+            RequestParameters = new AuditRequestParameters
+            {
+                KeyId = keyId,
+                EncryptionContext = encryptionContext is null ? null : new Dictionary<string, string>(encryptionContext),
+            },
+            AdditionalEventData = keyVersion is { } v ? new Dictionary<string, string> { ["keyMaterialVersion"] = v.ToString(System.Globalization.CultureInfo.InvariantCulture) } : null,
+            RequestId = Guid.NewGuid().ToString(),
+            EventId = Guid.NewGuid().ToString(),
+            ErrorCode = errorCode,
+            ErrorMessage = errorMessage,
+        });
+    }
+}

@@ -1,0 +1,61 @@
+using System.Runtime.InteropServices;
+
+namespace BlockSim.KeyStore.Sealing;
+
+/// <summary>
+/// Crash-safe replacement of a small file: write a temporary file (0600) in the same directory, flush it
+/// to disk, rename it over the old one, and fsync the directory so the rename itself survives a crash.
+/// </summary>
+internal static partial class DurableFile
+{
+    public static void Replace(string path, ReadOnlySpan<byte> contents)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using (var file = new FileStream(temp, options))
+        {
+            file.Write(contents);
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+        SyncDirectory(directory);
+    }
+
+    public static void SyncDirectory(string directory)
+    {
+        const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY
+        var fd = open(directory, ReadOnlyDirectory);
+        if (fd < 0)
+        {
+            throw new IOException($"Cannot open {directory} to sync it (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (fsync(fd) != 0)
+            {
+                throw new IOException($"fsync of {directory} failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+}
