@@ -30,7 +30,8 @@ public class ServeCommandTests
             }
 
             Assert.Equal(0, await daemon.InterruptAsync());
-            Assert.Contains("DEVELOPMENT-ONLY master key", daemon.Output); // it says plainly what protects the data
+            Assert.Contains("sealed by the key file", daemon.Output); // it says plainly what protects the data
+                Assert.Contains("Attached volume", daemon.Output);
             Assert.False(File.Exists(socket));
         }
 

@@ -1,10 +1,11 @@
-using BlockSim.Storage.Volumes;
+using BlockSim.KeyStore;
+using BlockSim.KeyStore.Sealing;
 
 namespace BlockSim.Daemon.Commands;
 
 /// <summary>
-/// The embedded default's files: a data directory (0700) holding the development master key and the
-/// volumes. Created on first use, reused afterwards.
+/// The embedded default's files: a data directory (0700) with the sealed key store, the key file that
+/// unseals it (0600), and the volumes. Created on first use, reused afterwards.
 /// </summary>
 internal sealed class DataDirectory
 {
@@ -17,7 +18,9 @@ internal sealed class DataDirectory
 
     public string Root { get; }
 
-    public string MasterKeyPath => Path.Combine(Root, "dev-master.key");
+    public string KeyStorePath => Path.Combine(Root, "keystore");
+
+    public string KeyFilePath => Path.Combine(Root, "keystore.key");
 
     public string VolumesPath => Path.Combine(Root, "volumes");
 
@@ -25,11 +28,21 @@ internal sealed class DataDirectory
 
     public string VolumePath(string name) => Path.Combine(VolumesPath, name + ".vol");
 
-    public DevelopmentKeyProvider EnsureCreated()
+    /// <summary>The local user, as the key store names principals.</summary>
+    public static string LocalPrincipal => $"user:{Environment.UserName}";
+
+    /// <summary>Opens the key store, creating it (with its key file and the default key) on the first run.</summary>
+    public SealedKeyStore OpenOrCreateKeyStore(out bool created)
     {
         const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         Directory.CreateDirectory(Root, Private);
         Directory.CreateDirectory(VolumesPath, Private);
-        return DevelopmentKeyProvider.OpenOrCreate(MasterKeyPath);
+        created = !File.Exists(KeyFilePath);
+        if (created)
+        {
+            return SealedKeyStore.Create(KeyStorePath, KeyFileUnlocker.Create(KeyFilePath), LocalPrincipal);
+        }
+
+        return SealedKeyStore.Open(KeyStorePath, new KeyFileUnlocker(KeyFilePath));
     }
 }

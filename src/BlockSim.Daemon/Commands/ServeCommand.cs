@@ -3,6 +3,8 @@ using System.Net;
 using System.Runtime.InteropServices;
 using BlockSim.Crypto;
 using BlockSim.Nbd.Exports;
+using BlockSim.Daemon.Volumes;
+using BlockSim.KeyStore;
 using BlockSim.Nbd.Server;
 using BlockSim.Storage.Volumes;
 using Microsoft.Extensions.Logging;
@@ -125,18 +127,20 @@ internal static class ServeCommand
             return ExitCodes.Usage;
         }
 
-        BlockDeviceExport export;
+        INbdExport export;
+        IDisposable? keyStore = null;
         try
         {
-            export = settings.Memory ? MemoryDefault(size, logger) : OpenDefaultVolume(settings.Data, size, settings.Simulation, logger);
+            export = settings.Memory ? MemoryDefault(size, logger) : OpenDefaultVolume(settings.Data, size, settings.Simulation, logger, out keyStore);
         }
-        catch (Exception e) when (e is IOException or VolumeKeyException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or VolumeKeyException or KeyStoreException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine(e.Message);
-            return ExitCodes.IOError;
+            return e is KeyStoreException { ErrorCode: "AccessDeniedException" } ? ExitCodes.Denied : ExitCodes.IOError;
         }
 
-        using var exportLifetime = export; // disposing zeroes the volume key
+        using var keyStoreLifetime = keyStore;                // disposing zeroes the store's root key
+        using var exportLifetime = export as IDisposable;     // disposing zeroes the volume key
         await using var server = new NbdServer(new ExportRegistry([export]), new NbdServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
         try
         {
@@ -192,38 +196,46 @@ internal static class ServeCommand
         return ExitCodes.Ok;
     }
 
-    private static BlockDeviceExport MemoryDefault(long size, ILogger logger)
+    private static INbdExport MemoryDefault(long size, ILogger logger)
     {
         logger.LogWarning("--memory: the default export is an in-memory device of {Size} bytes, not encrypted, lost when blocksim stops.", size);
         return new MemoryExport("default", size, "in-memory export (not persistent, not encrypted)");
     }
 
-    /// <summary>Creates the default volume on the first run; later runs open what is there.</summary>
-    private static BlockDeviceExport OpenDefaultVolume(DataDirectory data, long size, Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? simulation, ILogger logger)
+    /// <summary>Creates the default volume on the first run; later runs open what is there. The key is fetched at attach.</summary>
+    private static INbdExport OpenDefaultVolume(DataDirectory data, long size, Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? simulation, ILogger logger, out IDisposable keyStore)
     {
-        var keys = data.EnsureCreated();
+        var store = data.OpenOrCreateKeyStore(out var created);
+        keyStore = store;
+        if (created)
+        {
+            logger.LogInformation("Created the sealed key store {Store} with the default key {Alias}.", data.KeyStorePath, SealedKeyStore.DefaultAlias);
+        }
+
+        foreach (var problem in store.CheckCopies())
+        {
+            logger.LogWarning("Key store: {Problem}; the good copy is used and the next change rewrites both.", problem);
+        }
+
+        var keys = new KeyStoreVolumeKeys(store);
         var path = data.VolumePath("default");
         if (!File.Exists(path))
         {
-            Volume.Create(path, size, keys);
+            Volume.Create(path, size, keys, owner: DataDirectory.LocalPrincipal);
             logger.LogInformation("Created the encrypted volume {Path} ({Size} bytes, sparse).", path, size);
         }
 
-        var volume = Volume.Open(path, keys, underEncryption: simulation);
-        foreach (var warning in volume.Warnings)
+        var export = new VolumeExport("default", path, keys, simulation, logger);
+        if (export.Size != size)
         {
-            logger.LogWarning("{Warning}", warning);
-        }
-
-        if (volume.Header.Capacity != size)
-        {
-            logger.LogInformation("Volume {Path} is {Capacity} bytes; --size only applies when a volume is created.", path, volume.Header.Capacity);
+            logger.LogInformation("Volume {Path} is {Capacity} bytes; --size only applies when a volume is created.", path, export.Size);
         }
 
         logger.LogWarning(
-            "The volume key is wrapped by a DEVELOPMENT-ONLY master key in {KeyFile} (mode 0600). That protects the volume file if it is copied alone, not if the machine or that key file is taken.",
-            data.MasterKeyPath);
-        return new BlockDeviceExport("default", volume.Device, $"encrypted volume {volume.Header.VolumeId} (aes-xts-plain64, {volume.Header.SectorSize}-byte sectors)");
+            "The key store is sealed by the key file {KeyFile} (mode 0600) beside it. That protects the volumes and the store if they are copied without it, not if the machine or that file is taken. Key use is audited in {Audit}.",
+            data.KeyFilePath,
+            store.AuditLogPath);
+        return export;
     }
 
     private static void PrintAttachHelp(NbdServer server, string socketPath)

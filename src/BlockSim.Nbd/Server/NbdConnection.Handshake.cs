@@ -92,7 +92,7 @@ internal sealed partial class NbdConnection
         switch (option)
         {
             case NbdOption.ExportName:
-                return ValueTask.FromResult(ExportName(payload));
+                return ExportNameAsync(payload, ct);
             case NbdOption.Abort:
                 ReplyOption(option, NbdOptionReplyType.Ack);
                 return ValueTask.FromResult(OptionOutcome.Close);
@@ -104,7 +104,7 @@ internal sealed partial class NbdConnection
                 break;
             case NbdOption.Info:
             case NbdOption.Go:
-                return ValueTask.FromResult(InfoOrGo(option, payload));
+                return InfoOrGoAsync(option, payload, ct);
             case NbdOption.StructuredReply:
                 if (payload.Length != 0)
                 {
@@ -126,17 +126,22 @@ internal sealed partial class NbdConnection
                 break;
         }
 
-        _ = ct;
         return ValueTask.FromResult(OptionOutcome.Continue);
     }
 
     /// <summary>NBD_OPT_EXPORT_NAME: no error reply exists, so an unknown export closes the connection.</summary>
-    private OptionOutcome ExportName(byte[] payload)
+    private async ValueTask<OptionOutcome> ExportNameAsync(byte[] payload, CancellationToken ct)
     {
         var name = Encoding.UTF8.GetString(payload);
         if (payload.Length > NbdLimits.MaxString || !_exports.TryGet(name, out var export))
         {
             Violation($"NBD_OPT_EXPORT_NAME for unknown export '{Truncate(name)}' (this option has no error reply)");
+            return OptionOutcome.Close;
+        }
+
+        if (await RefusalAsync(export, ct).ConfigureAwait(false) is { } reason)
+        {
+            Violation($"export '{export.Name}' refused: {reason} (NBD_OPT_EXPORT_NAME has no error reply)");
             return OptionOutcome.Close;
         }
 
@@ -177,8 +182,8 @@ internal sealed partial class NbdConnection
         ReplyOption(NbdOption.List, NbdOptionReplyType.Ack);
     }
 
-    /// <summary>NBD_OPT_INFO and NBD_OPT_GO: the same answer; GO then starts transmission.</summary>
-    private OptionOutcome InfoOrGo(NbdOption option, byte[] payload)
+    /// <summary>NBD_OPT_INFO and NBD_OPT_GO: the same answer; GO then attaches the export and starts transmission.</summary>
+    private async ValueTask<OptionOutcome> InfoOrGoAsync(NbdOption option, byte[] payload, CancellationToken ct)
     {
         if (!TryParseInfoRequest(payload, out var name, out var requests))
         {
@@ -192,6 +197,42 @@ internal sealed partial class NbdConnection
             return OptionOutcome.Continue;
         }
 
+        if (option == NbdOption.Go && await RefusalAsync(export, ct).ConfigureAwait(false) is { } reason)
+        {
+            ReplyError(option, NbdOptionReplyType.ErrorPolicy, $"export '{export.Name}' is refused: {reason}");
+            return OptionOutcome.Continue;
+        }
+
+        WriteInfoReplies(option, export, requests);
+        ReplyOption(option, NbdOptionReplyType.Ack);
+        if (option != NbdOption.Go)
+        {
+            return OptionOutcome.Continue;
+        }
+
+        Attach(export);
+        return OptionOutcome.Transmit;
+    }
+
+    /// <summary>Attaches an export that needs it; returns the refusal reason, or null when it may be served.</summary>
+    private async ValueTask<string?> RefusalAsync(INbdExport export, CancellationToken ct)
+    {
+        if (export is not IAttachableExport attachable)
+        {
+            return null;
+        }
+
+        var reason = await attachable.AttachAsync($"connection {Id}", ct).ConfigureAwait(false);
+        if (reason is not null)
+        {
+            ServerLog.ExportRefused(_logger, Id, export.Name, reason);
+        }
+
+        return reason;
+    }
+
+    private void WriteInfoReplies(NbdOption option, INbdExport export, HashSet<NbdInfoType> requests)
+    {
         Span<byte> info = stackalloc byte[14];
         BinaryPrimitives.WriteUInt16BigEndian(info, (ushort)NbdInfoType.Export);
         BinaryPrimitives.WriteUInt64BigEndian(info[2..], (ulong)export.Size);
@@ -226,15 +267,6 @@ internal sealed partial class NbdConnection
             BinaryPrimitives.WriteUInt32BigEndian(sizes[10..], NbdLimits.MaxPayload);
             ReplyOption(option, NbdOptionReplyType.Info, sizes);
         }
-
-        ReplyOption(option, NbdOptionReplyType.Ack);
-        if (option != NbdOption.Go)
-        {
-            return OptionOutcome.Continue;
-        }
-
-        Attach(export);
-        return OptionOutcome.Transmit;
     }
 
     private static bool TryParseInfoRequest(byte[] payload, out string name, out HashSet<NbdInfoType> requests)

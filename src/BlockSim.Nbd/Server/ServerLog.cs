@@ -39,6 +39,9 @@ internal static partial class ServerLog
     [LoggerMessage(2003, LogLevel.Error, "Connection {ConnectionId}: unexpected error in a {Command} on export '{Export}'")]
     public static partial void RequestCrashed(ILogger logger, long connectionId, string export, string command, Exception exception);
 
+    [LoggerMessage(2004, LogLevel.Warning, "Connection {ConnectionId}: export '{Export}' refused: {Reason}")]
+    public static partial void ExportRefused(ILogger logger, long connectionId, string export, string reason);
+
     public static string Describe(EndPoint? endpoint) => endpoint?.ToString() switch
     {
         null or "" => "unix socket",

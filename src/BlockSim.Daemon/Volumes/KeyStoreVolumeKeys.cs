@@ -1,0 +1,50 @@
+using BlockSim.KeyStore;
+using BlockSim.Storage.Volumes;
+
+namespace BlockSim.Daemon.Volumes;
+
+/// <summary>
+/// Volume keys from the key store. Creating a volume asks for a data key wrapped under the chosen master key
+/// with encryption context {volumeId}, and grants the daemon Decrypt on that key for that volume only.
+/// Attaching asks the store to Decrypt as the daemon acting for the volume's owner; the store checks the key's
+/// state, policy and grants and writes the audit record before the key is released.
+/// </summary>
+internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias = SealedKeyStore.DefaultAlias) : IVolumeKeyProvider
+{
+    public const string DaemonPrincipal = "blocksim-daemon";
+
+    public WrappedVolumeKey GenerateVolumeKey(Guid volumeId, string owner)
+    {
+        var context = Context(volumeId);
+        var caller = new KeyRequestContext(owner);
+        try
+        {
+            var blob = keys.GenerateDataKeyWithoutPlaintext(keyIdOrAlias, context, 64, caller);
+            var (keyId, _) = SealedKeyStore.InspectWrappedKey(blob);
+            if (keys is SealedKeyStore store)
+            {
+                store.CreateGrant(keyId, DaemonPrincipal, ["Decrypt"], context, caller, retiringPrincipal: owner);
+            }
+
+            return new WrappedVolumeKey(keyId, blob);
+        }
+        catch (KeyStoreException e)
+        {
+            throw new VolumeKeyException($"The key store refused a key for volume {volumeId}: {e.ErrorCode}: {e.Message}", e);
+        }
+    }
+
+    public void UnwrapVolumeKey(Guid volumeId, string owner, WrappedVolumeKey wrapped, Span<byte> key)
+    {
+        try
+        {
+            keys.Decrypt(wrapped.Blob, Context(volumeId), key, new KeyRequestContext(owner, DaemonPrincipal));
+        }
+        catch (KeyStoreException e)
+        {
+            throw new VolumeKeyException($"{e.ErrorCode}: {e.Message}", e);
+        }
+    }
+
+    private static Dictionary<string, string> Context(Guid volumeId) => new() { ["volumeId"] = volumeId.ToString() };
+}

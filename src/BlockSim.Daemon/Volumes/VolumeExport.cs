@@ -1,0 +1,114 @@
+using BlockSim.Nbd.Exports;
+using BlockSim.Storage;
+using BlockSim.Storage.Volumes;
+using Microsoft.Extensions.Logging;
+
+namespace BlockSim.Daemon.Volumes;
+
+/// <summary>
+/// An encrypted volume served as an export. Its size and description come from the header (no key needed);
+/// the key is fetched when the first client chooses the export (attach). A refused attach (key disabled,
+/// pending deletion, destroyed, or denied by policy) refuses that client with ERR_POLICY and is tried again
+/// for the next client, so enabling the key needs no restart. Once attached, the volume stays attached until
+/// the daemon stops, as an attached cloud volume keeps working; disposing zeroes its key.
+/// </summary>
+internal sealed class VolumeExport : IAttachableExport, IDisposable
+{
+    private readonly string _path;
+    private readonly IVolumeKeyProvider _keys;
+    private readonly Func<IBlockDevice, IBlockDevice>? _simulation;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _attach = new(1, 1);
+    private Volume? _volume;
+    private BlockDeviceExport? _served;
+
+    public VolumeExport(string name, string path, IVolumeKeyProvider keys, Func<IBlockDevice, IBlockDevice>? simulation, ILogger logger)
+    {
+        Name = name;
+        _path = path;
+        _keys = keys;
+        _simulation = simulation;
+        _logger = logger;
+        var (header, warnings) = Volume.ReadHeader(path);
+        Header = header;
+        foreach (var warning in warnings)
+        {
+            logger.LogWarning("{Warning}", warning);
+        }
+    }
+
+    public string Name { get; }
+
+    public VolumeHeader Header { get; }
+
+    public string? Description => $"encrypted volume {Header.VolumeId} (aes-xts-plain64, {Header.SectorSize}-byte sectors, key {Header.KeyId})";
+
+    public long Size => Header.Capacity;
+
+    public bool IsReadOnly => false;
+
+    public bool CanMultiConn => true;
+
+    public int MinimumBlockSize => 1;
+
+    public int PreferredBlockSize => Math.Max(4096, Header.SectorSize);
+
+    /// <summary>The attached volume's device (null until a client has attached).</summary>
+    public IBlockDevice? Device => _volume?.Device;
+
+    public async ValueTask<string?> AttachAsync(string client, CancellationToken cancellationToken)
+    {
+        if (_served is not null)
+        {
+            return null;
+        }
+
+        await _attach.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_served is not null)
+            {
+                return null;
+            }
+
+            _volume = Volume.Open(_path, _keys, underEncryption: _simulation);
+            _served = new BlockDeviceExport(Name, _volume.Device, Description);
+            _logger.LogInformation("Attached volume {VolumeId} for export '{Export}' ({Client}).", Header.VolumeId, Name, client);
+            return null;
+        }
+        catch (VolumeKeyException e)
+        {
+            return e.Message;
+        }
+        catch (IOException e)
+        {
+            return $"the volume cannot be opened: {e.Message}";
+        }
+        finally
+        {
+            _attach.Release();
+        }
+    }
+
+    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) => Served.ReadAsync(offset, destination, cancellationToken);
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua, CancellationToken cancellationToken) => Served.WriteAsync(offset, source, fua, cancellationToken);
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => _served?.FlushAsync(cancellationToken) ?? ValueTask.CompletedTask;
+
+    public ValueTask TrimAsync(long offset, long length, bool fua, CancellationToken cancellationToken) => Served.TrimAsync(offset, length, fua, cancellationToken);
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool mayDeallocate, bool fastOnly, bool fua, CancellationToken cancellationToken) =>
+        Served.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, fua, cancellationToken);
+
+    public int GetAllocation(long offset, long length, Span<Nbd.Exports.NbdExtent> extents) => Served.GetAllocation(offset, length, extents);
+
+    public void Dispose()
+    {
+        _volume?.Dispose();
+        _attach.Dispose();
+    }
+
+    // The server only sends I/O after a successful attach.
+    private BlockDeviceExport Served => _served ?? throw new InvalidOperationException($"Export '{Name}' is not attached.");
+}
