@@ -78,3 +78,53 @@ public class AttachTests
     private static Task<NbdClient> Connect(int port, string export) =>
         NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = export });
 }
+
+public class VolumeLifecycleTests
+{
+    [Fact]
+    public async Task The_audit_log_tells_the_story_of_a_volume_from_creation_to_cancelled_deletion()
+    {
+        using var temp = new TempDirectory();
+        var owner = new KeyRequestContext("user:owner");
+        using var store = SealedKeyStore.Create(temp.File("store"), KeyFileUnlocker.Create(temp.File("store.key")), owner.Principal);
+        var keys = new KeyStoreVolumeKeys(store);
+        var path = temp.File("v.vol");
+        Volume.Create(path, 4 << 20, keys, owner: owner.Principal);           // GenerateDataKeyWithoutPlaintext + CreateGrant
+        var data = new byte[4096];
+        new Random(3).NextBytes(data);
+        using (var volume = Volume.Open(path, keys))                          // attach: Decrypt by the daemon for the owner
+        {
+            await volume.Device.WriteAsync(0, data);
+        }
+
+        store.DisableKey(SealedKeyStore.DefaultAlias, owner);
+        Assert.Throws<VolumeKeyException>(() => Volume.Open(path, keys));      // attach refused, audited as denied
+        store.EnableKey(SealedKeyStore.DefaultAlias, owner);
+        store.RotateKey(SealedKeyStore.DefaultAlias, owner);
+        var before = File.ReadAllBytes(path).AsSpan((int)VolumeHeader.DataOffset).ToArray();
+        var rewrapped = keys.Rewrap(path, owner);                             // ReEncrypt: the header moves to version 2
+        Assert.Equal(2, SealedKeyStore.InspectWrappedKey(rewrapped.WrappedKey).KeyVersion);
+        Assert.Equal(before, File.ReadAllBytes(path).AsSpan((int)VolumeHeader.DataOffset).ToArray()); // no data re-encrypted
+        using (var volume = Volume.Open(path, keys))
+        {
+            var back = new byte[4096];
+            await volume.Device.ReadAsync(0, back);
+            Assert.Equal(data, back);
+        }
+
+        store.ScheduleKeyDeletion(SealedKeyStore.DefaultAlias, owner);
+        store.CancelKeyDeletion(SealedKeyStore.DefaultAlias, owner);
+
+        var events = File.ReadAllLines(store.AuditLogPath)
+            .Select(line => JsonDocument.Parse(line).RootElement)
+            .Select(e => e.GetProperty("eventName").GetString() + (e.TryGetProperty("errorCode", out var c) ? "!" + c.GetString() : ""))
+            .ToArray();
+        Assert.Equal(
+            [
+                "CreateKey", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "Decrypt", "DisableKey", "Decrypt!DisabledException",
+                "EnableKey", "RotateKey", "ReEncrypt", "Decrypt", "ScheduleKeyDeletion", "CancelKeyDeletion",
+            ],
+            events);
+        Assert.Empty(store.VerifyAuditLog().Problems);
+    }
+}

@@ -46,5 +46,23 @@ internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias =
         }
     }
 
+    /// <summary>
+    /// Re-wraps a volume header's key under the newest version of its master key (or another key), through
+    /// the store's ReEncrypt: the volume key never leaves the store in clear and no data is re-encrypted.
+    /// </summary>
+    public VolumeHeader Rewrap(string volumePath, KeyRequestContext caller, string? destinationKeyIdOrAlias = null) =>
+        Volume.Rewrap(volumePath, header =>
+        {
+            try
+            {
+                var blob = keys.ReEncrypt(header.WrappedKey, Context(header.VolumeId), destinationKeyIdOrAlias, caller);
+                return new WrappedVolumeKey(SealedKeyStore.InspectWrappedKey(blob).KeyId, blob);
+            }
+            catch (KeyStoreException e)
+            {
+                throw new VolumeKeyException($"The key store refused to re-wrap volume {header.VolumeId}: {e.ErrorCode}: {e.Message}", e);
+            }
+        });
+
     private static Dictionary<string, string> Context(Guid volumeId) => new() { ["volumeId"] = volumeId.ToString() };
 }

@@ -103,7 +103,7 @@ public sealed class Volume : IDisposable
                     $"{path}: the file is {length} bytes but its header describes {expected} ({header.Capacity} bytes of data after the 1 MiB header area); it was truncated or resized outside blocksim.");
             }
 
-            var key = new byte[64];
+            var key = GC.AllocateArray<byte>(64, pinned: true); // pinned: the GC never leaves a copy behind
             XtsAes256 xts;
             try
             {
@@ -124,6 +124,26 @@ public sealed class Volume : IDisposable
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Replaces the wrapped key in both header copies (after a master-key rotation, or to move the volume to
+    /// another master key). The volume key itself does not change, so no data is re-encrypted. The volume
+    /// must not be open elsewhere; the primary is written and synced before the backup, so a crash leaves one
+    /// valid header either way.
+    /// </summary>
+    public static VolumeHeader Rewrap(string path, Func<VolumeHeader, WrappedVolumeKey> rewrap)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        var (header, _) = ReadHeader(path, handle);
+        var wrapped = rewrap(header);
+        var updated = header with { KeyId = wrapped.KeyId, WrappedKey = wrapped.Blob };
+        var bytes = updated.Serialize();
+        RandomAccess.Write(handle, bytes, VolumeHeader.PrimaryOffset);
+        RandomAccess.FlushToDisk(handle);
+        RandomAccess.Write(handle, bytes, VolumeHeader.BackupOffset);
+        RandomAccess.FlushToDisk(handle);
+        return updated;
     }
 
     /// <summary>Reads the header without the key (for <c>volume info</c> and checks).</summary>
