@@ -4,6 +4,12 @@ using BlockSim.Daemon.Commands;
 var root = new RootCommand("BlockSim: an encrypted NBD block device server and block-device simulator.")
 {
     ServeCommand.Create(),
+    VolumeCommands.Create(),
+    KeyCommands.Create(),
+    PolicyCommands.CreatePolicy(),
+    PolicyCommands.CreateGrant(),
+    AuditCommands.Create(),
     InfoCommand.Create(),
 };
+CliContext.AddGlobalOptions(root);
 return await root.Parse(args).InvokeAsync();

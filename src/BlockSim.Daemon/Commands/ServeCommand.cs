@@ -37,16 +37,11 @@ internal static class ServeCommand
             Description = "Size of the default volume when it is first created (bytes, or with K, M, G, T). Default: 1G.",
             DefaultValueFactory = _ => "1G",
         };
-        var dataDir = new Option<string>("--data-dir")
-        {
-            Description = $"Where the key file and volumes live. Default: ./{DataDirectory.DefaultPath}.",
-            DefaultValueFactory = _ => DataDirectory.DefaultPath,
-        };
         var memory = new Option<bool>("--memory") { Description = "Serve an in-memory export instead (not persistent, not encrypted)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each connection and option." };
 
         var simulation = new SimulationOptions();
-        var command = new Command("serve", "Serve block devices over NBD.") { listen, socket, size, dataDir, memory, verbose };
+        var command = new Command("serve", "Serve block devices over NBD.") { listen, socket, size, memory, verbose };
         foreach (var option in simulation.All)
         {
             command.Options.Add(option);
@@ -65,7 +60,7 @@ internal static class ServeCommand
                     result.GetValue(listen) ?? [],
                     result.GetValue(socket),
                     result.GetValue(size)!,
-                    new DataDirectory(result.GetValue(dataDir)!),
+                    CliContext.Data(result),
                     result.GetValue(memory),
                     result.GetValue(verbose),
                     wrap,
@@ -127,11 +122,11 @@ internal static class ServeCommand
             return ExitCodes.Usage;
         }
 
-        INbdExport export;
+        IReadOnlyList<INbdExport> exports;
         IDisposable? keyStore = null;
         try
         {
-            export = settings.Memory ? MemoryDefault(size, logger) : OpenDefaultVolume(settings.Data, size, settings.Simulation, logger, out keyStore);
+            exports = settings.Memory ? [MemoryDefault(size, logger)] : OpenVolumes(settings.Data, size, settings.Simulation, logger, out keyStore);
         }
         catch (Exception e) when (e is IOException or VolumeKeyException or KeyStoreException or UnauthorizedAccessException)
         {
@@ -139,9 +134,8 @@ internal static class ServeCommand
             return e is KeyStoreException { ErrorCode: "AccessDeniedException" } ? ExitCodes.Denied : ExitCodes.IOError;
         }
 
-        using var keyStoreLifetime = keyStore;                // disposing zeroes the store's root key
-        using var exportLifetime = export as IDisposable;     // disposing zeroes the volume key
-        await using var server = new NbdServer(new ExportRegistry([export]), new NbdServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
+        using var keyStoreLifetime = keyStore; // disposing zeroes the store's root key
+        await using var server = new NbdServer(new ExportRegistry(exports, "default"), new NbdServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
         try
         {
             foreach (var endpoint in endpoints)
@@ -192,7 +186,12 @@ internal static class ServeCommand
         }
 
         await server.StopAsync().ConfigureAwait(false);
-        await export.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        foreach (var export in exports)
+        {
+            await export.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            (export as IDisposable)?.Dispose(); // zeroes the volume key
+        }
+
         return ExitCodes.Ok;
     }
 
@@ -202,8 +201,11 @@ internal static class ServeCommand
         return new MemoryExport("default", size, "in-memory export (not persistent, not encrypted)");
     }
 
-    /// <summary>Creates the default volume on the first run; later runs open what is there. The key is fetched at attach.</summary>
-    private static INbdExport OpenDefaultVolume(DataDirectory data, long size, Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? simulation, ILogger logger, out IDisposable keyStore)
+    /// <summary>
+    /// Creates the default volume on the first run, then serves every volume in the data directory (each
+    /// NAME.vol as export NAME). Keys are fetched when a client attaches.
+    /// </summary>
+    private static IReadOnlyList<INbdExport> OpenVolumes(DataDirectory data, long size, Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? simulation, ILogger logger, out IDisposable keyStore)
     {
         var store = data.OpenOrCreateKeyStore(out var created);
         keyStore = store;
@@ -225,17 +227,20 @@ internal static class ServeCommand
             logger.LogInformation("Created the encrypted volume {Path} ({Size} bytes, sparse).", path, size);
         }
 
-        var export = new VolumeExport("default", path, keys, simulation, logger);
-        if (export.Size != size)
+        var exports = Directory.GetFiles(data.VolumesPath, "*.vol").Order()
+            .Select(volume => new VolumeExport(Path.GetFileNameWithoutExtension(volume), volume, keys, simulation, logger))
+            .ToList();
+        var defaultExport = exports.Single(e => e.Name == "default");
+        if (defaultExport.Size != size)
         {
-            logger.LogInformation("Volume {Path} is {Capacity} bytes; --size only applies when a volume is created.", path, export.Size);
+            logger.LogInformation("Volume {Path} is {Capacity} bytes; --size only applies when a volume is created.", path, defaultExport.Size);
         }
 
         logger.LogWarning(
             "The key store is sealed by the key file {KeyFile} (mode 0600) beside it. That protects the volumes and the store if they are copied without it, not if the machine or that file is taken. Key use is audited in {Audit}.",
             data.KeyFilePath,
             store.AuditLogPath);
-        return export;
+        return exports;
     }
 
     private static void PrintAttachHelp(NbdServer server, string socketPath)
@@ -244,7 +249,7 @@ internal static class ServeCommand
         var host = tcp.Address.Equals(IPAddress.Any) ? "127.0.0.1" : tcp.Address.ToString();
         var url = tcp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"nbd://[{host}]:{tcp.Port}/default" : $"nbd://{host}:{tcp.Port}/default";
         Console.WriteLine();
-        Console.WriteLine("Serving export 'default'. Attach it with:");
+        Console.WriteLine($"Serving exports: {string.Join(", ", server.Exports.All.Select(e => e.Name))}. Attach the default one with:");
         Console.WriteLine($"  nbdinfo {url}");
         Console.WriteLine($"  qemu-img info {url}");
         Console.WriteLine($"  sudo nbd-client {host} {tcp.Port} /dev/nbd0 -N default");

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using System.Text.Json;
+
+namespace BlockSim.Daemon.Commands;
+
+/// <summary><c>blocksim audit show|verify</c>: the key store's tamper-evident log.</summary>
+internal static class AuditCommands
+{
+    public static Command Create()
+    {
+        var audit = new Command("audit", "Read and verify the key store's audit log.");
+        var tail = new Option<int>("--tail") { Description = "Only the last N records.", DefaultValueFactory = _ => 50 };
+        var show = new Command("show", "Show audit records.") { tail };
+        show.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            var lines = File.Exists(store.AuditLogPath) ? File.ReadAllLines(store.AuditLogPath) : [];
+            foreach (var line in lines.TakeLast(Math.Max(1, r.GetValue(tail))))
+            {
+                if (r.GetValue(CliContext.Json))
+                {
+                    Console.WriteLine(line);
+                    continue;
+                }
+
+                var e = JsonDocument.Parse(line).RootElement;
+                var error = e.TryGetProperty("errorCode", out var code) ? $"  DENIED {code.GetString()}" : "";
+                var via = e.TryGetProperty("invokedBy", out var by) ? $" via {by.GetString()}" : "";
+                var keyId = e.GetProperty("requestParameters").TryGetProperty("keyId", out var k) ? k.GetString() : "-";
+                Console.WriteLine($"{e.GetProperty("sequence").GetInt64(),5} {e.GetProperty("eventTime").GetDateTimeOffset():u} {e.GetProperty("eventName").GetString(),-32} {e.GetProperty("userIdentity").GetProperty("principal").GetString()}{via}  key {keyId}{error}");
+            }
+
+            return ExitCodes.Ok;
+        }));
+
+        var verify = new Command("verify", "Check the hash and HMAC chain: detects edited, deleted, reordered or truncated records.");
+        verify.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            var (problems, records) = store.VerifyAuditLog();
+            CliContext.Print(r, new { records, problems }, v => v.problems.Count == 0
+                ? $"audit log intact: {v.records} records"
+                : $"audit log NOT intact ({v.records} records):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", v.problems));
+            return problems.Count == 0 ? ExitCodes.Ok : ExitCodes.IOError;
+        }));
+
+        audit.Subcommands.Add(show);
+        audit.Subcommands.Add(verify);
+        return audit;
+    }
+}

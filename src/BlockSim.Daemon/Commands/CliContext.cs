@@ -1,0 +1,197 @@
+using System.CommandLine;
+using System.Text.Json;
+using BlockSim.Daemon.Volumes;
+using BlockSim.KeyStore;
+using BlockSim.KeyStore.Sealing;
+using BlockSim.Storage.Volumes;
+
+namespace BlockSim.Daemon.Commands;
+
+/// <summary>
+/// What the management commands share: the data directory, how to unseal the store (its key file, or a
+/// passphrase from --passphrase-file, BLOCKSIM_PASSPHRASE or a prompt without echo; never an argument), the
+/// acting principal, output for people or --json, and exit codes that say what kind of failure it was.
+/// </summary>
+internal static class CliContext
+{
+    public const string PassphraseVariable = "BLOCKSIM_PASSPHRASE";
+
+    public static readonly Option<string> DataDir = new("--data-dir")
+    {
+        Description = $"Where the key store and volumes live. Default: ./{DataDirectory.DefaultPath}.",
+        DefaultValueFactory = _ => DataDirectory.DefaultPath,
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Json = new("--json") { Description = "Print JSON for scripts.", Recursive = true };
+
+    public static readonly Option<string?> PassphraseFile = new("--passphrase-file")
+    {
+        Description = $"Unseal the store with the passphrase in this file (or set {PassphraseVariable}) instead of its key file.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> As = new("--as")
+    {
+        Description = "Act as this principal (default: user:<your login name>).",
+        Recursive = true,
+    };
+
+    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    public static void AddGlobalOptions(RootCommand root)
+    {
+        root.Options.Add(DataDir);
+        root.Options.Add(Json);
+        root.Options.Add(PassphraseFile);
+        root.Options.Add(As);
+    }
+
+    public static DataDirectory Data(ParseResult result) => new(result.GetValue(DataDir)!);
+
+    public static KeyRequestContext Caller(ParseResult result) => new(result.GetValue(As) ?? DataDirectory.LocalPrincipal);
+
+    /// <summary>Opens the existing store; a missing one is an error that says how to create it.</summary>
+    public static SealedKeyStore OpenStore(ParseResult result)
+    {
+        var data = Data(result);
+        if (!Directory.Exists(data.KeyStorePath))
+        {
+            throw new KeyStoreException("NotFoundException", $"No key store in {data.Root}. Run 'blocksim serve' once (it creates one), or pass --data-dir.");
+        }
+
+        return SealedKeyStore.Open(data.KeyStorePath, Unlocker(result, data));
+    }
+
+    /// <summary>Runs a command body, printing errors plainly and mapping them to exit codes.</summary>
+    public static int Run(ParseResult result, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (KeyStoreException e)
+        {
+            Console.Error.WriteLine($"{e.ErrorCode}: {e.Message}");
+            return e.ErrorCode switch
+            {
+                "NotFoundException" => ExitCodes.NotFound,
+                "AccessDeniedException" or "DisabledException" or "KMSInvalidStateException" or "UnlockFailed" => ExitCodes.Denied,
+                "ValidationException" or "MalformedPolicyDocumentException" or "AlreadyExistsException" => ExitCodes.Usage,
+                _ => ExitCodes.IOError,
+            };
+        }
+        catch (VolumeKeyException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.Denied;
+        }
+        catch (FileNotFoundException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.NotFound;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.IOError;
+        }
+    }
+
+    /// <summary>Prints a result: JSON with --json, else the human text.</summary>
+    public static void Print<T>(ParseResult result, T value, Func<T, string> human)
+    {
+        Console.WriteLine(result.GetValue(Json) ? JsonSerializer.Serialize(value, s_json) : human(value));
+    }
+
+    /// <summary>
+    /// Destructive steps need --yes, or, on a terminal, typing the expected word back. Without a terminal and
+    /// without --yes the answer is no.
+    /// </summary>
+    public static bool Confirm(bool yes, string warning, string expected)
+    {
+        Console.Error.WriteLine(warning);
+        if (yes)
+        {
+            return true;
+        }
+
+        if (Console.IsInputRedirected)
+        {
+            Console.Error.WriteLine("Not confirmed: pass --yes to confirm without a terminal.");
+            return false;
+        }
+
+        Console.Error.Write($"Type '{expected}' to confirm: ");
+        return Console.ReadLine()?.Trim() == expected;
+    }
+
+    public static Dictionary<string, string> ParseContext(IEnumerable<string> pairs)
+    {
+        var context = new Dictionary<string, string>();
+        foreach (var pair in pairs)
+        {
+            var at = pair.IndexOf('=');
+            if (at <= 0)
+            {
+                throw new KeyStoreException("ValidationException", $"--context {pair}: give FIELD=VALUE, e.g. volumeId=1234.");
+            }
+
+            context[pair[..at]] = pair[(at + 1)..];
+        }
+
+        return context;
+    }
+
+    public static KeyStoreVolumeKeys VolumeKeys(SealedKeyStore store, string? key) => new(store, key ?? SealedKeyStore.DefaultAlias);
+
+    private static Unlocker Unlocker(ParseResult result, DataDirectory data)
+    {
+        var passphraseFile = result.GetValue(PassphraseFile);
+        if (passphraseFile is not null)
+        {
+            return new PassphraseUnlocker(File.ReadAllText(passphraseFile).TrimEnd('\r', '\n'));
+        }
+
+        if (Environment.GetEnvironmentVariable(PassphraseVariable) is { Length: > 0 } fromEnvironment)
+        {
+            return new PassphraseUnlocker(fromEnvironment);
+        }
+
+        if (File.Exists(data.KeyFilePath))
+        {
+            return new KeyFileUnlocker(data.KeyFilePath);
+        }
+
+        if (!Console.IsInputRedirected)
+        {
+            return new PassphraseUnlocker(ReadHidden("Key store passphrase: "));
+        }
+
+        throw new KeyStoreException("UnlockFailed", $"No key file at {data.KeyFilePath}; give --passphrase-file or set {PassphraseVariable}.");
+    }
+
+    private static string ReadHidden(string prompt)
+    {
+        Console.Error.Write(prompt);
+        var text = new System.Text.StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter)
+            {
+                Console.Error.WriteLine();
+                return text.ToString();
+            }
+
+            if (key.Key == ConsoleKey.Backspace && text.Length > 0)
+            {
+                text.Length--;
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                text.Append(key.KeyChar);
+            }
+        }
+    }
+}

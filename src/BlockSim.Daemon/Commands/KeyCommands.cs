@@ -1,0 +1,108 @@
+using System.CommandLine;
+using BlockSim.KeyStore;
+
+namespace BlockSim.Daemon.Commands;
+
+/// <summary><c>blocksim key ...</c>: master keys in the sealed store.</summary>
+internal static class KeyCommands
+{
+    public static Command Create()
+    {
+        var key = new Command("key", "Manage master keys: create, list, describe, enable, disable, rotate, schedule or cancel deletion, alias.");
+        var keyArgument = () => new Argument<string>("key") { Description = "Key id or alias (alias/...)." };
+
+        var description = new Option<string>("--description") { Description = "What the key is for.", DefaultValueFactory = _ => "" };
+        var alias = new Option<string?>("--alias") { Description = "An alias for the new key, alias/NAME." };
+        var create = new Command("create", "Create a customer-managed key; you become its administrator.") { description, alias };
+        create.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            var created = store.CreateKey(r.GetValue(description)!, CliContext.Caller(r), r.GetValue(alias));
+            CliContext.Print(r, created, Describe);
+            return ExitCodes.Ok;
+        }));
+
+        var list = new Command("list", "List keys and their states.");
+        list.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            var keys = store.ListKeys(CliContext.Caller(r));
+            CliContext.Print(r, keys, all => string.Join(Environment.NewLine, all.Select(k => $"{k.KeyId}  {k.State,-15} v{k.CurrentVersion}  {string.Join(",", k.Aliases)}  {k.Description}")));
+            return ExitCodes.Ok;
+        }));
+
+        var describeArgument = keyArgument();
+        var describe = new Command("describe", "Show a key (never its material).") { describeArgument };
+        describe.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            CliContext.Print(r, store.DescribeKey(r.GetValue(describeArgument)!, CliContext.Caller(r)), Describe);
+            return ExitCodes.Ok;
+        }));
+
+        key.Subcommands.Add(create);
+        key.Subcommands.Add(list);
+        key.Subcommands.Add(describe);
+        key.Subcommands.Add(Simple("enable", "Enable a disabled key.", keyArgument(), (s, k, c) => s.EnableKey(k, c)));
+        key.Subcommands.Add(Simple("disable", "Disable a key: every use is refused (volumes under it cannot be attached) until it is enabled.", keyArgument(), (s, k, c) => s.DisableKey(k, c)));
+        key.Subcommands.Add(Simple("cancel-deletion", "Cancel a scheduled deletion; the key comes back disabled.", keyArgument(), (s, k, c) => s.CancelKeyDeletion(k, c)));
+
+        var rotateArgument = keyArgument();
+        var minimum = new Option<int?>("--min-decrypt-version") { Description = "Refuse to decrypt with versions older than this." };
+        var rotate = new Command("rotate", "Add a new key-material version; old versions still decrypt. Re-wrap volumes with 'volume rewrap'.") { rotateArgument, minimum };
+        rotate.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            CliContext.Print(r, store.RotateKey(r.GetValue(rotateArgument)!, CliContext.Caller(r), r.GetValue(minimum)), Describe);
+            return ExitCodes.Ok;
+        }));
+
+        var deleteArgument = keyArgument();
+        var days = new Option<int>("--days") { Description = "Waiting period, 7 to 30 days.", DefaultValueFactory = _ => SealedKeyStore.MaximumDeletionDays };
+        var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
+        var schedule = new Command("schedule-deletion", "Schedule a key's destruction (crypto-shredding of every volume under it).") { deleteArgument, days, yes };
+        schedule.SetAction(r => CliContext.Run(r, () =>
+        {
+            var id = r.GetValue(deleteArgument)!;
+            var warning = $"WARNING: when the waiting period of {r.GetValue(days)} days ends, key {id} is destroyed and every volume whose key it wraps becomes unreadable for good, backups of the store included. It can be cancelled until then.";
+            if (!CliContext.Confirm(r.GetValue(yes), warning, id))
+            {
+                return ExitCodes.Usage;
+            }
+
+            using var store = CliContext.OpenStore(r);
+            CliContext.Print(r, store.ScheduleKeyDeletion(id, CliContext.Caller(r), r.GetValue(days)), Describe);
+            return ExitCodes.Ok;
+        }));
+        key.Subcommands.Add(rotate);
+        key.Subcommands.Add(schedule);
+
+        var aliasName = new Argument<string>("alias") { Description = "alias/NAME" };
+        var aliasTarget = keyArgument();
+        var aliasCommand = new Command("alias", "Give a key another alias.") { aliasName, aliasTarget };
+        aliasCommand.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            store.CreateAlias(r.GetValue(aliasName)!, r.GetValue(aliasTarget)!, CliContext.Caller(r));
+            CliContext.Print(r, store.DescribeKey(r.GetValue(aliasName)!, CliContext.Caller(r)), Describe);
+            return ExitCodes.Ok;
+        }));
+        key.Subcommands.Add(aliasCommand);
+        return key;
+    }
+
+    public static string Describe(KeyDescription k) =>
+        $"key {k.KeyId}\n  state: {k.State}{(k.DeletionDate is { } d ? $" (destroyed on {d:u})" : "")}\n  aliases: {string.Join(", ", k.Aliases)}\n  description: {k.Description}\n  created: {k.Created:u}\n  version: {k.CurrentVersion} (decrypts from version {k.MinimumDecryptVersion})";
+
+    private static Command Simple(string name, string description, Argument<string> keyArgument, Func<SealedKeyStore, string, KeyRequestContext, KeyDescription> action)
+    {
+        var command = new Command(name, description) { keyArgument };
+        command.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            CliContext.Print(r, action(store, r.GetValue(keyArgument)!, CliContext.Caller(r)), Describe);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+
+namespace BlockSim.Daemon.Commands;
+
+/// <summary><c>blocksim policy ...</c> and <c>blocksim grant ...</c>: who may use a key.</summary>
+internal static class PolicyCommands
+{
+    public static Command CreatePolicy()
+    {
+        var policy = new Command("policy", "Read, replace or test a key's policy.");
+        var getKey = new Argument<string>("key");
+        var get = new Command("get", "Print a key's policy (JSON).") { getKey };
+        get.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            Console.WriteLine(store.GetKeyPolicy(r.GetValue(getKey)!, CliContext.Caller(r)));
+            return ExitCodes.Ok;
+        }));
+
+        var putKey = new Argument<string>("key");
+        var file = new Argument<string>("file") { Description = "The policy JSON file." };
+        var put = new Command("put", "Replace a key's policy with the JSON in FILE.") { putKey, file };
+        put.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            store.PutKeyPolicy(r.GetValue(putKey)!, File.ReadAllText(r.GetValue(file)!), CliContext.Caller(r));
+            Console.WriteLine("policy replaced");
+            return ExitCodes.Ok;
+        }));
+
+        var testKey = new Argument<string>("key");
+        var principal = new Option<string>("--principal") { Required = true, Description = "Who asks, e.g. user:alice." };
+        var action = new Option<string>("--action") { Required = true, Description = "e.g. Decrypt, GenerateDataKey, DisableKey." };
+        var context = new Option<string[]>("--context") { Description = "Encryption context FIELD=VALUE (repeatable)." };
+        var invokedBy = new Option<string?>("--invoked-by") { Description = "The service acting for the principal, e.g. blocksim-daemon." };
+        var test = new Command("test", "Would PRINCIPAL be allowed ACTION on the key (policy and grants)? Exit code 0 yes, 4 no.") { testKey, principal, action, context, invokedBy };
+        test.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            var allowed = store.TestPolicy(r.GetValue(testKey)!, r.GetValue(principal)!, r.GetValue(action)!, CliContext.ParseContext(r.GetValue(context) ?? []), r.GetValue(invokedBy));
+            CliContext.Print(r, new { allowed }, a => a.allowed ? "allowed" : "denied");
+            return allowed ? ExitCodes.Ok : ExitCodes.Denied;
+        }));
+
+        policy.Subcommands.Add(get);
+        policy.Subcommands.Add(put);
+        policy.Subcommands.Add(test);
+        return policy;
+    }
+
+    public static Command CreateGrant()
+    {
+        var grant = new Command("grant", "Narrow, revocable permissions on a key.");
+        var key = new Argument<string>("key");
+        var grantee = new Option<string>("--grantee") { Required = true, Description = "Who gets the permission." };
+        var operations = new Option<string[]>("--operation") { Required = true, Description = "e.g. Decrypt (repeatable)." };
+        var context = new Option<string[]>("--context") { Description = "Only with this encryption context FIELD=VALUE (repeatable)." };
+        var retiring = new Option<string?>("--retiring-principal") { Description = "Who may retire the grant." };
+        var create = new Command("create", "Create a grant.") { key, grantee, operations, context, retiring };
+        create.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            var created = store.CreateGrant(r.GetValue(key)!, r.GetValue(grantee)!, r.GetValue(operations)!, CliContext.ParseContext(r.GetValue(context) ?? []), CliContext.Caller(r), r.GetValue(retiring));
+            CliContext.Print(r, created, g => $"grant {g.GrantId}: {g.Grantee} may {string.Join(",", g.Operations)} with key {g.KeyId}");
+            return ExitCodes.Ok;
+        }));
+
+        var listKey = new Argument<string>("key");
+        var list = new Command("list", "List a key's grants.") { listKey };
+        list.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            CliContext.Print(r, store.ListGrants(r.GetValue(listKey)!, CliContext.Caller(r)), all => string.Join(
+                Environment.NewLine,
+                all.Select(g => $"{g.GrantId}  {g.Grantee}  {string.Join(",", g.Operations)}  {string.Join(",", g.EncryptionContextEquals.Select(p => $"{p.Key}={p.Value}"))}")));
+            return ExitCodes.Ok;
+        }));
+
+        var id = new Argument<string>("grant-id");
+        var retire = new Command("retire", "Retire a grant.") { id };
+        retire.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            store.RetireGrant(r.GetValue(id)!, CliContext.Caller(r));
+            Console.WriteLine("grant retired");
+            return ExitCodes.Ok;
+        }));
+
+        grant.Subcommands.Add(create);
+        grant.Subcommands.Add(list);
+        grant.Subcommands.Add(retire);
+        return grant;
+    }
+}

@@ -1,0 +1,138 @@
+using System.CommandLine;
+using System.Text.RegularExpressions;
+using BlockSim.KeyStore;
+using BlockSim.Storage.Volumes;
+
+namespace BlockSim.Daemon.Commands;
+
+/// <summary><c>blocksim volume ...</c>: encrypted volumes in the data directory (NAME.vol, served as export NAME).</summary>
+internal static partial class VolumeCommands
+{
+    public static Command Create()
+    {
+        var volume = new Command("volume", "Create, list, inspect, re-wrap and delete encrypted volumes.");
+
+        var name = new Argument<string>("name") { Description = "Volume (and export) name: letters, digits, '.', '_', '-'." };
+        var size = new Option<string>("--size") { Required = true, Description = "Capacity (bytes, or with K, M, G, T), a multiple of the sector size." };
+        var key = new Option<string?>("--key") { Description = $"Master key id or alias. Default: {SealedKeyStore.DefaultAlias}." };
+        var sector = new Option<int>("--sector-size") { Description = "Encryption sector size, 512 or 4096.", DefaultValueFactory = _ => 4096 };
+        var create = new Command("create", "Create a sparse encrypted volume; its key comes from the key store.") { name, size, key, sector };
+        create.SetAction(r => CliContext.Run(r, () =>
+        {
+            var volumeName = CheckName(r.GetValue(name)!);
+            if (!Sizes.TryParse(r.GetValue(size)!, out var bytes) || bytes <= 0 || bytes % r.GetValue(sector) != 0)
+            {
+                Console.Error.WriteLine($"--size {r.GetValue(size)}: give a positive multiple of {r.GetValue(sector)} bytes, e.g. 10G.");
+                return ExitCodes.Usage;
+            }
+
+            var data = CliContext.Data(r);
+            using var store = data.OpenOrCreateKeyStore(out _);
+            var path = data.VolumePath(volumeName);
+            if (File.Exists(path))
+            {
+                Console.Error.WriteLine($"A volume named '{volumeName}' already exists ({path}).");
+                return ExitCodes.Usage;
+            }
+
+            var caller = CliContext.Caller(r);
+            Volume.Create(path, bytes, CliContext.VolumeKeys(store, r.GetValue(key)), caller.Principal, r.GetValue(sector));
+            CliContext.Print(r, Info(volumeName, path), Describe);
+            return ExitCodes.Ok;
+        }));
+
+        var list = new Command("list", "List volumes.");
+        list.SetAction(r => CliContext.Run(r, () =>
+        {
+            var data = CliContext.Data(r);
+            var volumes = Directory.Exists(data.VolumesPath)
+                ? Directory.GetFiles(data.VolumesPath, "*.vol").Order().Select(p => Info(Path.GetFileNameWithoutExtension(p), p)).ToList()
+                : [];
+            CliContext.Print(r, volumes, all => string.Join(Environment.NewLine, all.Select(v => $"{v.Name,-16} {v.Capacity,16} bytes  {v.SectorSize}-byte sectors  key {v.KeyId} v{v.KeyVersion}")));
+            return ExitCodes.Ok;
+        }));
+
+        var infoName = new Argument<string>("name");
+        var info = new Command("info", "Show a volume's header (no key needed).") { infoName };
+        info.SetAction(r => CliContext.Run(r, () =>
+        {
+            var volumeName = CheckName(r.GetValue(infoName)!);
+            var path = Existing(CliContext.Data(r), volumeName);
+            CliContext.Print(r, Info(volumeName, path), Describe);
+            return ExitCodes.Ok;
+        }));
+
+        var rewrapName = new Argument<string>("name");
+        var rewrapKey = new Option<string?>("--key") { Description = "Move the volume to another master key (default: the newest version of its own)." };
+        var rewrap = new Command("rewrap", "Re-wrap the volume's key under the newest master-key version, or another key. No data is re-encrypted.") { rewrapName, rewrapKey };
+        rewrap.SetAction(r => CliContext.Run(r, () =>
+        {
+            var volumeName = CheckName(r.GetValue(rewrapName)!);
+            var data = CliContext.Data(r);
+            var path = Existing(data, volumeName);
+            using var store = CliContext.OpenStore(r);
+            CliContext.VolumeKeys(store, null).Rewrap(path, CliContext.Caller(r), r.GetValue(rewrapKey));
+            CliContext.Print(r, Info(volumeName, path), Describe);
+            return ExitCodes.Ok;
+        }));
+
+        var deleteName = new Argument<string>("name");
+        var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
+        var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it.") { deleteName, yes };
+        delete.SetAction(r => CliContext.Run(r, () =>
+        {
+            var volumeName = CheckName(r.GetValue(deleteName)!);
+            var data = CliContext.Data(r);
+            var path = Existing(data, volumeName);
+            if (!CliContext.Confirm(r.GetValue(yes), $"WARNING: this deletes {path} and everything on it.", volumeName))
+            {
+                return ExitCodes.Usage;
+            }
+
+            var (header, _) = Volume.ReadHeader(path);
+            using var store = CliContext.OpenStore(r);
+            var caller = CliContext.Caller(r);
+            foreach (var grant in store.ListGrants(header.KeyId, caller).Where(g => g.EncryptionContextEquals.TryGetValue("volumeId", out var id) && id == header.VolumeId.ToString()))
+            {
+                store.RetireGrant(grant.GrantId, caller);
+            }
+
+            File.Delete(path);
+            Console.WriteLine($"deleted volume '{volumeName}'");
+            return ExitCodes.Ok;
+        }));
+
+        volume.Subcommands.Add(create);
+        volume.Subcommands.Add(list);
+        volume.Subcommands.Add(info);
+        volume.Subcommands.Add(rewrap);
+        volume.Subcommands.Add(delete);
+        return volume;
+    }
+
+    public sealed record VolumeInfo(string Name, string Path, Guid VolumeId, long Capacity, int SectorSize, string Cipher, string KeyId, int KeyVersion, string Owner, IReadOnlyList<string> Warnings);
+
+    private static VolumeInfo Info(string name, string path)
+    {
+        var (header, warnings) = Volume.ReadHeader(path);
+        var version = header.WrappedKey.Length > 0 ? SealedKeyStore.InspectWrappedKey(header.WrappedKey).KeyVersion : 0;
+        return new VolumeInfo(name, path, header.VolumeId, header.Capacity, header.SectorSize, VolumeHeader.Cipher, header.KeyId, version, header.Owner, warnings);
+    }
+
+    private static string Describe(VolumeInfo v) =>
+        $"volume {v.Name} ({v.Path})\n  id: {v.VolumeId}\n  capacity: {v.Capacity} bytes\n  cipher: {v.Cipher}, {v.SectorSize}-byte sectors\n  key: {v.KeyId} version {v.KeyVersion}\n  owner: {v.Owner}"
+        + string.Concat(v.Warnings.Select(w => $"\n  WARNING: {w}"));
+
+    private static string CheckName(string name) => ValidName().IsMatch(name)
+        ? name
+        : throw new KeyStoreException("ValidationException", $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
+
+    private static string Existing(DataDirectory data, string name)
+    {
+        var path = data.VolumePath(name);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"There is no volume named '{name}' in {data.VolumesPath}.");
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex ValidName();
+}

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using BlockSim.Nbd.Client;
+using BlockSim.Storage.Tests;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>The commands end to end on a temporary data directory, as a user types them.</summary>
+public class CliStoryTests
+{
+    [Fact]
+    public async Task Create_serve_attach_disable_refuse_audit_enable()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "a", "--size", "16M")).Exit);
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "b", "--size", "16M")).Exit);
+        var list = await Cli(temp.Path, "--json", "volume", "list");
+        Assert.Equal(["a", "b"], JsonDocument.Parse(list.Output).RootElement.EnumerateArray().Select(v => v.GetProperty("Name").GetString()!).ToArray());
+
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--listen", "127.0.0.1:0", "--socket", "none");
+        var port = await daemon.PortAsync();
+        await using (var a = await Connect(port, "a"))
+        {
+            await a.WriteAsync(0, new byte[] { 7, 7, 7 });
+            var back = new byte[3];
+            await a.ReadAsync(0, back);
+            Assert.Equal(new byte[] { 7, 7, 7 }, back);
+        }
+
+        Assert.Equal(0, (await Cli(temp.Path, "key", "disable", "alias/blocksim/default")).Exit);
+        var refused = await Assert.ThrowsAsync<NbdClientException>(() => Connect(port, "b"));
+        Assert.Contains("ErrorPolicy", refused.Message);
+        await using (var stillAttached = await Connect(port, "a"))
+        {
+            await stillAttached.FlushAsync(); // attached volumes keep working, as attached cloud volumes do
+        }
+
+        var audit = await Cli(temp.Path, "audit", "show", "--tail", "3");
+        Assert.Contains("DENIED DisabledException", audit.Output);
+        Assert.Contains("via blocksim-daemon", audit.Output);
+        Assert.Equal(0, (await Cli(temp.Path, "audit", "verify")).Exit);
+
+        Assert.Equal(0, (await Cli(temp.Path, "key", "enable", "alias/blocksim/default")).Exit);
+        await using (var b = await Connect(port, "b"))
+        {
+            await b.FlushAsync(); // no restart needed
+        }
+
+        Assert.Equal(0, await daemon.InterruptAsync());
+    }
+
+    [Fact]
+    public async Task Exit_codes_tell_usage_not_found_and_denied_apart()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "v", "--size", "1M")).Exit);
+        Assert.Equal(3, (await Cli(temp.Path, "key", "describe", "alias/nope")).Exit);
+        Assert.Equal(3, (await Cli(temp.Path, "volume", "info", "nope")).Exit);
+        Assert.Equal(4, (await Cli(temp.Path, "--as", "user:eve", "key", "disable", "alias/blocksim/default")).Exit);
+        Assert.Equal(2, (await Cli(temp.Path, "volume", "create", "bad/name", "--size", "1M")).Exit);
+        Assert.Equal(2, (await Cli(temp.Path, "key", "schedule-deletion", "alias/blocksim/default")).Exit); // not confirmed
+        Assert.Equal(4, (await Cli(temp.Path, "policy", "test", "alias/blocksim/default", "--principal", "user:eve", "--action", "Decrypt")).Exit);
+    }
+
+    [Fact]
+    public async Task Rotation_and_rewrap_move_a_volume_to_the_new_key_version()
+    {
+        using var temp = new TempDirectory();
+        await Cli(temp.Path, "volume", "create", "v", "--size", "1M");
+        Assert.Equal(0, (await Cli(temp.Path, "key", "rotate", "alias/blocksim/default")).Exit);
+        var rewrapped = await Cli(temp.Path, "--json", "volume", "rewrap", "v");
+        Assert.Equal(0, rewrapped.Exit);
+        Assert.Equal(2, JsonDocument.Parse(rewrapped.Output).RootElement.GetProperty("KeyVersion").GetInt32());
+    }
+
+    private static Task<NbdClient> Connect(int port, string export) =>
+        NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = export });
+
+    private static async Task<(int Exit, string Output)> Cli(string directory, params string[] arguments)
+    {
+        await using var process = DaemonProcess.Start(directory, arguments);
+        var exit = await process.WaitForExitAsync();
+        return (exit, process.Output);
+    }
+}
