@@ -1,6 +1,7 @@
 using System.Net;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
+using BlockSim.Storage.Tests;
 using BlockSim.Storage.Volumes;
 
 namespace BlockSim.Interop.Tests;
@@ -14,7 +15,7 @@ public sealed class InteropServer : IAsyncDisposable
     public InteropServer(string exportName, long size = 64L * 1024 * 1024)
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("blocksim-interop-").FullName;
-        var keys = DevelopmentKeyProvider.OpenOrCreate(File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(File("dev.key"));
         VolumePath = File(exportName + ".vol");
         Volume.Create(VolumePath, size, keys);
         Volume = Volume.Open(VolumePath, keys);

@@ -15,7 +15,7 @@ public class VolumeTests
     public async Task A_volume_keeps_data_across_close_and_open(int sectorSize)
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys, sectorSize: sectorSize);
         var data = RandomBytes(100_000, 1);
@@ -39,7 +39,7 @@ public class VolumeTests
     public async Task Plaintext_never_reaches_the_file_and_openssl_decrypts_its_sectors()
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys, sectorSize: 4096);
         var pattern = new byte[8192];
@@ -72,7 +72,7 @@ public class VolumeTests
     public async Task A_damaged_primary_header_falls_back_to_the_backup()
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys);
         using (var volume = Volume.Open(path, keys))
@@ -97,7 +97,7 @@ public class VolumeTests
     public void Both_headers_damaged_is_a_clear_error_naming_the_file_and_nothing_is_written()
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys);
         Corrupt(path, 100);
@@ -115,7 +115,7 @@ public class VolumeTests
         using var dir = new TempDirectory();
         var path = dir.File("random.img");
         File.WriteAllBytes(path, RandomBytes(2 << 20, 3));
-        var e = Assert.Throws<VolumeException>(() => Volume.Open(path, new DevelopmentKeyProvider(dir.File("none"))));
+        var e = Assert.Throws<VolumeException>(() => Volume.Open(path, new TestKeyProvider(dir.File("none"))));
         Assert.Contains("is not a BlockSim volume", e.Message);
     }
 
@@ -123,7 +123,7 @@ public class VolumeTests
     public void A_newer_format_version_is_refused_with_advice()
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys);
         foreach (var at in new[] { VolumeHeader.PrimaryOffset, VolumeHeader.BackupOffset })
@@ -139,7 +139,7 @@ public class VolumeTests
     public void A_file_whose_size_disagrees_with_its_header_is_refused()
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys);
         using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
@@ -156,8 +156,8 @@ public class VolumeTests
     {
         using var dir = new TempDirectory();
         var path = dir.File("v.vol");
-        Volume.Create(path, Capacity, DevelopmentKeyProvider.OpenOrCreate(dir.File("a.key")));
-        var e = Assert.Throws<VolumeKeyException>(() => Volume.Open(path, DevelopmentKeyProvider.OpenOrCreate(dir.File("b.key"))));
+        Volume.Create(path, Capacity, TestKeyProvider.OpenOrCreate(dir.File("a.key")));
+        var e = Assert.Throws<VolumeKeyException>(() => Volume.Open(path, TestKeyProvider.OpenOrCreate(dir.File("b.key"))));
         Assert.Contains("does not unwrap", e.Message);
     }
 
@@ -165,7 +165,7 @@ public class VolumeTests
     public void A_second_writer_is_locked_out_and_existing_files_are_never_overwritten()
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys);
         Assert.ThrowsAny<IOException>(() => Volume.Create(path, Capacity, keys));
@@ -178,7 +178,7 @@ public class VolumeTests
     public void Volume_and_key_files_are_private_to_their_owner()
     {
         using var dir = new TempDirectory();
-        var keys = DevelopmentKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         Volume.Create(dir.File("v.vol"), Capacity, keys);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(dir.File("dev.key")));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(dir.File("v.vol")));

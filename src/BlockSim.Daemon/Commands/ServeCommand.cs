@@ -13,9 +13,9 @@ namespace BlockSim.Daemon.Commands;
 
 /// <summary>
 /// <c>blocksim serve</c>: with no arguments, an embedded default that needs no configuration: a data
-/// directory with a 1 GiB encrypted, file-backed volume named <c>default</c>, created on the first run and
-/// reused after. Until the sealed key store lands, its key is wrapped by a development-only master key file
-/// beside it; the command says so when it starts.
+/// directory with a sealed key store (unsealed by a generated key file beside it, which the command states
+/// at start-up) and a 1 GiB encrypted, file-backed volume named <c>default</c>, created on the first run and
+/// reused after. Every volume in the directory is served.
 /// </summary>
 internal static class ServeCommand
 {

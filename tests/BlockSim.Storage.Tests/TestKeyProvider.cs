@@ -2,29 +2,29 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace BlockSim.Storage.Volumes;
+using BlockSim.Storage.Volumes;
+
+namespace BlockSim.Storage.Tests;
 
 /// <summary>
-/// DEVELOPMENT ONLY, until the sealed key store exists: one 32-byte master key in a plain file (mode 0600),
-/// used to wrap volume keys with AES-256-GCM. Anyone who can read that file can read every volume that uses
-/// it. The wrapped blob has the shape the key store will produce: magic "BSWK", version 1, key id, key
-/// version, 12-byte nonce, ciphertext, 16-byte tag; the associated data binds key id, version, volume id,
-/// owner and purpose, so a blob moved to another volume does not unwrap.
+/// TESTS ONLY: a volume key provider without the key store (the storage layer must not depend on it). One
+/// 32-byte master key in a file (0600) wraps volume keys with AES-256-GCM, bound to volume id and owner, in
+/// the key store's blob shape. The daemon uses the sealed key store instead.
 /// </summary>
-public sealed class DevelopmentKeyProvider : IVolumeKeyProvider
+public sealed class TestKeyProvider : IVolumeKeyProvider
 {
-    public const string KeyId = "development-only";
+    public const string KeyId = "test-only";
     private const uint KeyVersion = 1;
     private const int VolumeKeySize = 64;
     private readonly string _masterKeyPath;
 
-    public DevelopmentKeyProvider(string masterKeyPath)
+    public TestKeyProvider(string masterKeyPath)
     {
         _masterKeyPath = masterKeyPath;
     }
 
     /// <summary>Creates the master key file (0600) if it does not exist yet.</summary>
-    public static DevelopmentKeyProvider OpenOrCreate(string masterKeyPath)
+    public static TestKeyProvider OpenOrCreate(string masterKeyPath)
     {
         if (!File.Exists(masterKeyPath))
         {
@@ -47,7 +47,7 @@ public sealed class DevelopmentKeyProvider : IVolumeKeyProvider
             }
         }
 
-        return new DevelopmentKeyProvider(masterKeyPath);
+        return new TestKeyProvider(masterKeyPath);
     }
 
     public WrappedVolumeKey GenerateVolumeKey(Guid volumeId, string owner)
@@ -75,7 +75,7 @@ public sealed class DevelopmentKeyProvider : IVolumeKeyProvider
         var header = 4 + 1 + 1 + KeyId.Length + 4;
         if (wrapped.KeyId != KeyId || blob.Length != header + 12 + VolumeKeySize + 16 || !blob.AsSpan(0, 4).SequenceEqual("BSWK"u8))
         {
-            throw new VolumeKeyException($"The volume's key is wrapped under key '{wrapped.KeyId}', which the development key provider does not hold.");
+            throw new VolumeKeyException($"The volume's key is wrapped under key '{wrapped.KeyId}', which the test key provider does not hold.");
         }
 
         Span<byte> master = stackalloc byte[32];
@@ -91,7 +91,7 @@ public sealed class DevelopmentKeyProvider : IVolumeKeyProvider
         catch (AuthenticationTagMismatchException e)
         {
             throw new VolumeKeyException(
-                $"The key of volume {volumeId} does not unwrap with the development master key in {_masterKeyPath}: wrong master key file, or the header was copied from another volume.", e);
+                $"The key of volume {volumeId} does not unwrap with the test master key in {_masterKeyPath}: wrong master key file, or the header was copied from another volume.", e);
         }
         finally
         {
@@ -140,7 +140,7 @@ public sealed class DevelopmentKeyProvider : IVolumeKeyProvider
         using var file = File.OpenHandle(_masterKeyPath);
         if (RandomAccess.GetLength(file) != 32 || RandomAccess.Read(file, master, 0) != 32)
         {
-            throw new VolumeKeyException($"{_masterKeyPath} is not a 32-byte development master key.");
+            throw new VolumeKeyException($"{_masterKeyPath} is not a 32-byte test master key.");
         }
     }
 }
