@@ -1,0 +1,100 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using BlockSim.KeyStore.Sealing;
+
+namespace BlockSim.KeyStore;
+
+/// <summary>Reading and writing the two store copies, and the lock that keeps writers apart.</summary>
+public sealed partial class SealedKeyStore
+{
+    private StoreFile? TryReadFile(string path)
+    {
+        try
+        {
+            var file = JsonSerializer.Deserialize<StoreFile>(File.ReadAllBytes(path), StoreFile.Json);
+            return file?.Format == StoreFile.CurrentFormat && file.Slots.Count > 0 ? file : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private bool MacMatches(StoreFile file) =>
+        CryptographicOperations.FixedTimeEquals(file.Mac, HMACSHA256.HashData(_bodyMacKey, file.Body));
+
+    /// <summary>Reads the newest copy whose MAC verifies; a bad copy is skipped (the next save repairs it).</summary>
+    private StoreBody Load()
+    {
+        StoreBody? best = null;
+        foreach (var name in new[] { PrimaryName, BackupName })
+        {
+            var file = TryReadFile(Path.Combine(_directory, name));
+            if (file is null || !MacMatches(file))
+            {
+                continue;
+            }
+
+            var body = JsonSerializer.Deserialize<StoreBody>(file.Body, StoreFile.Json)!;
+            if (best is null || body.Sequence > best.Sequence)
+            {
+                best = body;
+            }
+        }
+
+        return best ?? throw new KeyStoreException(
+            "StoreDamaged",
+            $"Neither copy of the key store in {_directory} verifies (damaged or tampered with); restore one from a backup.");
+    }
+
+    /// <summary>Writes the primary, then the backup, each atomically and durably, with the next sequence number.</summary>
+    private void Save(StoreBody body)
+    {
+        body.Sequence++;
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, StoreFile.Json);
+        var file = new StoreFile { Slots = _slots, Body = bytes, Mac = HMACSHA256.HashData(_bodyMacKey, bytes) };
+        var serialized = JsonSerializer.SerializeToUtf8Bytes(file, StoreFile.Json);
+        DurableFile.Replace(Path.Combine(_directory, PrimaryName), serialized);
+        DurableFile.Replace(Path.Combine(_directory, BackupName), serialized);
+    }
+
+    /// <summary>The store's lock: in this process a semaphore, across processes an exclusive lock file.</summary>
+    private IDisposable Lock()
+    {
+        _inProcess.Wait();
+        var path = Path.Combine(_directory, "keystore.lock");
+        var deadline = Environment.TickCount64 + 10_000;
+        while (true)
+        {
+            try
+            {
+                var handle = File.Open(path, new FileStreamOptions
+                {
+                    Mode = FileMode.OpenOrCreate,
+                    Access = FileAccess.ReadWrite,
+                    Share = FileShare.None,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+                return new Releaser(handle, _inProcess);
+            }
+            catch (IOException) when (Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(20); // another process holds it
+            }
+            catch
+            {
+                _inProcess.Release();
+                throw;
+            }
+        }
+    }
+
+    private sealed class Releaser(FileStream handle, SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose()
+        {
+            handle.Dispose();
+            gate.Release();
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using BlockSim.Nbd.Protocol;
+
+namespace BlockSim.Nbd.Server;
+
+/// <summary>Writing replies: simple, structured data chunks, block status and errors.</summary>
+internal sealed partial class NbdConnection
+{
+    /// <summary>Writes one reply; returns its size in bytes.</summary>
+    private long WriteReply(RequestContext context)
+    {
+        var request = context.Request;
+        var carriesChunks = _structuredReplies && request.Command is NbdCommand.Read or NbdCommand.BlockStatus;
+        if (context.Error != NbdError.None)
+        {
+            if (carriesChunks)
+            {
+                var message = Encoding.UTF8.GetBytes(context.ErrorMessage ?? ErrorText(context.Error));
+                var size = NbdReplies.ErrorChunkSize(message.Length);
+                NbdReplies.WriteErrorChunk(_output.GetSpan(size), context.Error, request.Cookie, message);
+                _output.Advance(size);
+            }
+            else
+            {
+                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), context.Error, request.Cookie);
+                _output.Advance(NbdReplies.SimpleHeaderSize);
+            }
+
+            return NbdReplies.SimpleHeaderSize;
+        }
+
+        switch (request.Command)
+        {
+            case NbdCommand.Read when _structuredReplies:
+                WriteStructuredRead(context);
+                break;
+            case NbdCommand.Read:
+                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
+                _output.Advance(NbdReplies.SimpleHeaderSize);
+                _output.Write(context.Buffer.AsSpan(0, (int)request.Length));
+                break;
+            case NbdCommand.BlockStatus:
+                WriteBlockStatus(context);
+                break;
+            default:
+                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
+                _output.Advance(NbdReplies.SimpleHeaderSize);
+                break;
+        }
+
+        return NbdReplies.StructuredHeaderSize + 8 + (request.Command == NbdCommand.Read ? request.Length : 0);
+    }
+
+    private void WriteStructuredRead(RequestContext context)
+    {
+        var request = context.Request;
+        if (request.Length == 0)
+        {
+            // A data chunk may not be empty; an empty read is answered with a bare NONE chunk.
+            NbdReplies.WriteChunkHeader(_output.GetSpan(NbdReplies.StructuredHeaderSize), NbdReplyFlags.Done, NbdReplyType.None, request.Cookie, 0);
+            _output.Advance(NbdReplies.StructuredHeaderSize);
+            return;
+        }
+
+        var span = _output.GetSpan(NbdReplies.StructuredHeaderSize + 8);
+        NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.OffsetData, request.Cookie, 8 + request.Length);
+        BinaryPrimitives.WriteUInt64BigEndian(span[NbdReplies.StructuredHeaderSize..], request.Offset);
+        _output.Advance(NbdReplies.StructuredHeaderSize + 8);
+        _output.Write(context.Buffer.AsSpan(0, (int)request.Length));
+    }
+
+    private void WriteBlockStatus(RequestContext context)
+    {
+        var request = context.Request;
+        var length = 4 + (8 * context.ExtentCount);
+        var span = _output.GetSpan(NbdReplies.StructuredHeaderSize + length);
+        NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.BlockStatus, request.Cookie, (uint)length);
+        span = span[NbdReplies.StructuredHeaderSize..];
+        BinaryPrimitives.WriteUInt32BigEndian(span, AllocationContextId);
+        for (var i = 0; i < context.ExtentCount; i++)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(span[(4 + (8 * i))..], context.Extents[i].Length);
+            BinaryPrimitives.WriteUInt32BigEndian(span[(8 + (8 * i))..], (uint)context.Extents[i].Flags);
+        }
+
+        _output.Advance(NbdReplies.StructuredHeaderSize + length);
+    }
+
+    private static string ErrorText(NbdError error) => error switch
+    {
+        NbdError.Invalid => "invalid request",
+        NbdError.NotPermitted => "the export is read-only",
+        NbdError.NoSpace => "the request runs past the end of the export",
+        NbdError.Overflow => "the request is longer than the 32 MiB limit",
+        NbdError.NotSupported => "not supported",
+        NbdError.Shutdown => "the server is shutting down",
+        _ => "I/O error",
+    };
+}
