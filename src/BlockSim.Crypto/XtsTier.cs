@@ -6,6 +6,6 @@ public enum XtsTier
     /// <summary>Constant-time bitsliced AES on plain vector arithmetic: runs anywhere, the reference for the others.</summary>
     Software,
 
-    /// <summary>The 128-bit AES-NI instructions with carry-less multiply for the tweaks, eight blocks in flight.</summary>
+    /// <summary>The 128-bit AES-NI instructions, twelve blocks in flight.</summary>
     AesNi,
 }

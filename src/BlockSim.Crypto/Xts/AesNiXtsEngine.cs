@@ -6,9 +6,9 @@ using X86Aes = System.Runtime.Intrinsics.X86.Aes;
 namespace BlockSim.Crypto.Xts;
 
 /// <summary>
-/// XTS-AES-256 on the 128-bit AES-NI instructions. Eight blocks are in flight at once so both AES units
-/// stay busy through the 4-cycle round latency; the tweak XORs are folded into the first and last round
-/// keys; the next eight tweaks come from one carry-less multiply each (t·x^8) while the AES units work.
+/// XTS-AES-256 on the 128-bit AES-NI instructions. Twelve blocks are in flight at once so the AES units
+/// stay busy through the round latency; the tweak XORs are folded into the first and last round keys; each
+/// group's tweaks are a doubling chain that runs while the previous group is in the AES units.
 /// </summary>
 // The tweak buffer of each group is written by FillTweaks before it is read.
 [SkipLocalsInit]

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 using System.Runtime.Intrinsics;
 
 namespace BlockSim.Crypto.Xts;
@@ -23,17 +22,6 @@ internal static class Gf128
         var signs = Vector128.ShiftRightArithmetic(t.AsInt32(), 31);
         var carries = Vector128.Shuffle(signs, Vector128.Create(3, 0, 1, 0)) & Vector128.Create((int)Reduction, 0, 1, 0);
         return (Vector128.ShiftLeft(t.AsUInt64(), 1).AsInt32() ^ carries).AsByte();
-    }
-
-    /// <summary>t·x^8 in one step with a carry-less multiply (the caller checks <see cref="Pclmulqdq.IsSupported"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> MulX8(Vector128<byte> t)
-    {
-        // Shift the whole 128-bit value left one byte; the byte that falls out (at most x^127..x^120)
-        // times 0x87 is at most 15 bits wide, so one carry-less multiply folds it back in.
-        var top = Sse2.ShiftRightLogical128BitLane(t, 15).AsUInt64();
-        var folded = Pclmulqdq.CarrylessMultiply(top, Vector128.CreateScalar(Reduction), 0x00);
-        return Sse2.ShiftLeftLogical128BitLane(t, 1) ^ folded.AsByte();
     }
 
     /// <summary>t·x on a tweak held as two 64-bit halves (the software tier's form).</summary>

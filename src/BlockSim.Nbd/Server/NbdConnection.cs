@@ -12,13 +12,14 @@ namespace BlockSim.Nbd.Server;
 /// transmission phase (<c>NbdConnection.Transmission.cs</c>). Bytes come and go through a duplex pipe, so
 /// the same code serves TCP, Unix sockets, TLS streams and in-memory pipes (benchmarks).
 /// </summary>
-internal sealed partial class NbdConnection : IAsyncDisposable
+internal sealed partial class NbdConnection
 {
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly ExportRegistry _exports;
     private readonly NbdServerOptions _options;
     private readonly ILogger _logger;
+    // Never disposed: it has no timer, and the handshake disposes the linked source it makes from it.
     private readonly CancellationTokenSource _stop = new();
     private readonly IAsyncDisposable? _transport;
 
@@ -62,7 +63,7 @@ internal sealed partial class NbdConnection : IAsyncDisposable
                 await TransmitAsync().ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or ConnectionAbortedException)
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
         {
             // The peer went away or the server is stopping: nothing to report beyond the close.
         }
@@ -92,13 +93,6 @@ internal sealed partial class NbdConnection : IAsyncDisposable
         _stopping = true;
         _stop.Cancel();
         _input.CancelPendingRead();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        BeginStop();
-        _stop.Dispose();
-        await ValueTask.CompletedTask.ConfigureAwait(false);
     }
 
     /// <summary>
@@ -152,5 +146,3 @@ internal sealed partial class NbdConnection : IAsyncDisposable
     }
 }
 
-/// <summary>Thrown by pipe transports when the peer resets; listed so RunAsync treats it as a normal close.</summary>
-internal sealed class ConnectionAbortedException(string message) : Exception(message);
