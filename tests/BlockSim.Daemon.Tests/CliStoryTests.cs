@@ -72,6 +72,37 @@ public class CliStoryTests
         Assert.Equal(2, JsonDocument.Parse(rewrapped.Output).RootElement.GetProperty("KeyVersion").GetInt32());
     }
 
+    [Fact]
+    public async Task Import_resize_and_export_round_trip_an_image_with_progress_lines()
+    {
+        using var temp = new TempDirectory();
+        await Cli(temp.Path, "volume", "create", "v", "--size", "4M");
+        var image = new byte[6 << 20];
+        Random.Shared.NextBytes(image.AsSpan(0, 3 << 20)); // the last 3 MiB stay zero: they must stay holes
+        File.WriteAllBytes(temp.File("in.img"), image);
+
+        var tooBig = await Cli(temp.Path, "volume", "import", "v", "in.img");
+        Assert.Equal(2, tooBig.Exit);
+        Assert.Contains("volume resize v --size", tooBig.Output);
+
+        Assert.Equal(2, (await Cli(temp.Path, "volume", "resize", "v", "--size", "2M")).Exit); // shrinking needs --allow-shrink
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "resize", "v", "--size", "6M")).Exit);
+        Assert.Equal(4, (await Cli(temp.Path, "--as", "user:eve", "volume", "import", "v", "in.img")).Exit); // not eve's key
+
+        var imported = await Cli(temp.Path, "volume", "import", "v", "in.img");
+        Assert.Equal(0, imported.Exit);
+        Assert.Contains("importing in.img: 100% 6 MiB of 6 MiB", imported.Output); // not a terminal: plain lines
+
+        var exported = await Cli(temp.Path, "volume", "export", "v", "out.img");
+        Assert.Equal(0, exported.Exit);
+        Assert.Contains("exporting v: 100%", exported.Output);
+        Assert.Equal(image, File.ReadAllBytes(temp.File("out.img")));
+        Assert.Equal(5, (await Cli(temp.Path, "volume", "export", "v", "out.img")).Exit); // exists: needs --force
+
+        var audit = await Cli(temp.Path, "audit", "show", "--tail", "5");
+        Assert.Contains("via blocksim-cli", audit.Output);
+    }
+
     private static Task<NbdClient> Connect(int port, string export) =>
         NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = export });
 

@@ -136,7 +136,7 @@ public class VolumeTests
     }
 
     [Fact]
-    public void A_file_whose_size_disagrees_with_its_header_is_refused()
+    public void A_file_shorter_than_its_header_describes_is_refused()
     {
         using var dir = new TempDirectory();
         var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
@@ -148,7 +148,83 @@ public class VolumeTests
         }
 
         var e = Assert.Throws<VolumeException>(() => Volume.Open(path, keys));
-        Assert.Contains("truncated or resized", e.Message);
+        Assert.Contains("truncated outside blocksim", e.Message);
+    }
+
+    [Fact]
+    public async Task Growing_keeps_the_data_and_adds_zeros_and_shrinking_then_growing_forgets_the_cut_part()
+    {
+        using var dir = new TempDirectory();
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var path = dir.File("v.vol");
+        Volume.Create(path, Capacity, keys);
+        var head = RandomBytes(8192, 2);
+        var tail = RandomBytes(8192, 3);
+        using (var volume = Volume.Open(path, keys))
+        {
+            await volume.Device.WriteAsync(0, head);
+            await volume.Device.WriteAsync(Capacity - tail.Length, tail);
+            await volume.Device.FlushAsync();
+        }
+
+        Assert.Equal(2 * Capacity, Volume.Resize(path, 2 * Capacity).Capacity);
+        using (var volume = Volume.Open(path, keys))
+        {
+            Assert.Equal(2 * Capacity, volume.Device.Capacity);
+            Assert.Empty(volume.Warnings);
+            Assert.Equal(head, await ReadAsync(volume, 0, head.Length));
+            Assert.Equal(tail, await ReadAsync(volume, Capacity - tail.Length, tail.Length));
+            Assert.Equal(new byte[65536], await ReadAsync(volume, Capacity, 65536));
+        }
+
+        Volume.Resize(path, Capacity / 2);
+        Volume.Resize(path, Capacity);
+        Assert.Equal(VolumeHeader.DataOffset + Capacity, new FileInfo(path).Length);
+        using (var volume = Volume.Open(path, keys))
+        {
+            Assert.Equal(head, await ReadAsync(volume, 0, head.Length));
+            Assert.Equal(new byte[tail.Length], await ReadAsync(volume, Capacity - tail.Length, tail.Length));
+        }
+    }
+
+    [Fact]
+    public void Resizing_refuses_an_open_volume_and_a_size_that_is_not_whole_sectors()
+    {
+        using var dir = new TempDirectory();
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var path = dir.File("v.vol");
+        Volume.Create(path, Capacity, keys);
+        using (Volume.Open(path, keys))
+        {
+            Assert.Contains("Stop the daemon first", Assert.Throws<VolumeException>(() => Volume.Resize(path, 2 * Capacity)).Message);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => Volume.Resize(path, Capacity + 512));
+        Assert.Equal(Capacity, Volume.ReadHeader(path).Header.Capacity);
+    }
+
+    [Fact]
+    public void A_grow_interrupted_before_the_header_was_written_opens_with_a_warning()
+    {
+        using var dir = new TempDirectory();
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var path = dir.File("v.vol");
+        Volume.Create(path, Capacity, keys);
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.SetLength(file, VolumeHeader.DataOffset + 2 * Capacity); // the first step of a grow
+        }
+
+        using var volume = Volume.Open(path, keys);
+        Assert.Equal(Capacity, volume.Device.Capacity);
+        Assert.Contains(volume.Warnings, w => w.Contains("interrupted resize", StringComparison.Ordinal));
+    }
+
+    private static async Task<byte[]> ReadAsync(Volume volume, long offset, int length)
+    {
+        var bytes = new byte[length];
+        await volume.Device.ReadAsync(offset, bytes);
+        return bytes;
     }
 
     [Fact]

@@ -70,31 +70,50 @@ internal static class CliContext
         {
             return body();
         }
-        catch (KeyStoreException e)
+        catch (Exception e) when (ExitCodeFor(e) is { } code)
         {
-            Console.Error.WriteLine($"{e.ErrorCode}: {e.Message}");
-            return e.ErrorCode switch
-            {
-                "NotFoundException" => ExitCodes.NotFound,
-                "AccessDeniedException" or "DisabledException" or "KMSInvalidStateException" or "UnlockFailed" => ExitCodes.Denied,
-                "ValidationException" or "MalformedPolicyDocumentException" or "AlreadyExistsException" => ExitCodes.Usage,
-                _ => ExitCodes.IOError,
-            };
+            return code;
         }
-        catch (VolumeKeyException e)
+    }
+
+    /// <inheritdoc cref="Run"/>
+    public static async Task<int> RunAsync(ParseResult result, Func<Task<int>> body)
+    {
+        try
         {
-            Console.Error.WriteLine(e.Message);
-            return ExitCodes.Denied;
+            return await body().ConfigureAwait(false);
         }
-        catch (FileNotFoundException e)
+        catch (Exception e) when (ExitCodeFor(e) is { } code)
         {
-            Console.Error.WriteLine(e.Message);
-            return ExitCodes.NotFound;
+            return code;
         }
-        catch (IOException e)
+    }
+
+    /// <summary>Prints what went wrong and picks the exit code; null for failures that are bugs.</summary>
+    private static int? ExitCodeFor(Exception exception)
+    {
+        switch (exception)
         {
-            Console.Error.WriteLine(e.Message);
-            return ExitCodes.IOError;
+            case KeyStoreException e:
+                Console.Error.WriteLine($"{e.ErrorCode}: {e.Message}");
+                return e.ErrorCode switch
+                {
+                    "NotFoundException" => ExitCodes.NotFound,
+                    "AccessDeniedException" or "DisabledException" or "KMSInvalidStateException" or "UnlockFailed" => ExitCodes.Denied,
+                    "ValidationException" or "MalformedPolicyDocumentException" or "AlreadyExistsException" => ExitCodes.Usage,
+                    _ => ExitCodes.IOError,
+                };
+            case VolumeKeyException e:
+                Console.Error.WriteLine(e.Message);
+                return ExitCodes.Denied;
+            case FileNotFoundException e:
+                Console.Error.WriteLine(e.Message);
+                return ExitCodes.NotFound;
+            case IOException or UnauthorizedAccessException:
+                Console.Error.WriteLine(exception.Message);
+                return ExitCodes.IOError;
+            default:
+                return null;
         }
     }
 

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace BlockSim.Daemon.Commands;
 
-/// <summary>Parses sizes such as 4096, 64K, 1G or 2T (binary multiples).</summary>
+/// <summary>Parses sizes such as 4096, 64K, 1G or 2T (binary multiples), and prints them for people.</summary>
 internal static class Sizes
 {
     public static bool TryParse(string text, out long bytes)
@@ -30,5 +30,20 @@ internal static class Sizes
 
         bytes = value << shift;
         return true;
+    }
+
+    /// <summary>1536 -> "1.5 KiB"; exact byte counts stay in --json output.</summary>
+    public static string Format(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        var value = (double)bytes;
+        var unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+
+        return unit == 0 ? $"{bytes} B" : string.Create(CultureInfo.InvariantCulture, $"{value:0.#} {units[unit]}");
     }
 }

@@ -10,7 +10,7 @@ internal static partial class VolumeCommands
 {
     public static Command Create()
     {
-        var volume = new Command("volume", "Create, list, inspect, re-wrap and delete encrypted volumes.");
+        var volume = new Command("volume", "Create, list, inspect, re-wrap, resize, import, export and delete encrypted volumes.");
 
         var name = new Argument<string>("name") { Description = "Volume (and export) name: letters, digits, '.', '_', '-'." };
         var size = new Option<string>("--size") { Required = true, Description = "Capacity (bytes, or with K, M, G, T), a multiple of the sector size." };
@@ -76,6 +76,32 @@ internal static partial class VolumeCommands
             return ExitCodes.Ok;
         }));
 
+        var resizeName = new Argument<string>("name");
+        var resizeSize = new Option<string>("--size") { Required = true, Description = "New capacity (bytes, or with K, M, G, T)." };
+        var allowShrink = new Option<bool>("--allow-shrink") { Description = "Allow a smaller size: everything past the new end is lost." };
+        var resize = new Command("resize", "Grow (or, with --allow-shrink, shrink) a volume that is not being served.") { resizeName, resizeSize, allowShrink };
+        resize.SetAction(r => CliContext.Run(r, () =>
+        {
+            var volumeName = CheckName(r.GetValue(resizeName)!);
+            var path = Existing(CliContext.Data(r), volumeName);
+            var header = Volume.ReadHeader(path).Header;
+            if (!Sizes.TryParse(r.GetValue(resizeSize)!, out var bytes) || bytes <= 0 || bytes % header.SectorSize != 0)
+            {
+                Console.Error.WriteLine($"--size {r.GetValue(resizeSize)}: give a positive multiple of the volume's {header.SectorSize}-byte sectors, e.g. 20G.");
+                return ExitCodes.Usage;
+            }
+
+            if (bytes < header.Capacity && !r.GetValue(allowShrink))
+            {
+                Console.Error.WriteLine($"{Sizes.Format(bytes)} is smaller than the volume ({Sizes.Format(header.Capacity)}): shrinking loses the data past the new end. Pass --allow-shrink if that is what you want (shrink the filesystem on it first).");
+                return ExitCodes.Usage;
+            }
+
+            Volume.Resize(path, bytes);
+            CliContext.Print(r, Info(volumeName, path), Describe);
+            return ExitCodes.Ok;
+        }));
+
         var deleteName = new Argument<string>("name");
         var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
         var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it.") { deleteName, yes };
@@ -106,28 +132,31 @@ internal static partial class VolumeCommands
         volume.Subcommands.Add(list);
         volume.Subcommands.Add(info);
         volume.Subcommands.Add(rewrap);
+        volume.Subcommands.Add(resize);
+        volume.Subcommands.Add(VolumeTransfer.Import());
+        volume.Subcommands.Add(VolumeTransfer.Export());
         volume.Subcommands.Add(delete);
         return volume;
     }
 
     public sealed record VolumeInfo(string Name, string Path, Guid VolumeId, long Capacity, int SectorSize, string Cipher, string KeyId, int KeyVersion, string Owner, IReadOnlyList<string> Warnings);
 
-    private static VolumeInfo Info(string name, string path)
+    internal static VolumeInfo Info(string name, string path)
     {
         var (header, warnings) = Volume.ReadHeader(path);
         var version = header.WrappedKey.Length > 0 ? SealedKeyStore.InspectWrappedKey(header.WrappedKey).KeyVersion : 0;
         return new VolumeInfo(name, path, header.VolumeId, header.Capacity, header.SectorSize, VolumeHeader.Cipher, header.KeyId, version, header.Owner, warnings);
     }
 
-    private static string Describe(VolumeInfo v) =>
+    internal static string Describe(VolumeInfo v) =>
         $"volume {v.Name} ({v.Path})\n  id: {v.VolumeId}\n  capacity: {v.Capacity} bytes\n  cipher: {v.Cipher}, {v.SectorSize}-byte sectors\n  key: {v.KeyId} version {v.KeyVersion}\n  owner: {v.Owner}"
         + string.Concat(v.Warnings.Select(w => $"\n  WARNING: {w}"));
 
-    private static string CheckName(string name) => ValidName().IsMatch(name)
+    internal static string CheckName(string name) => ValidName().IsMatch(name)
         ? name
         : throw new KeyStoreException("ValidationException", $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
 
-    private static string Existing(DataDirectory data, string name)
+    internal static string Existing(DataDirectory data, string name)
     {
         var path = data.VolumePath(name);
         return File.Exists(path) ? path : throw new FileNotFoundException($"There is no volume named '{name}' in {data.VolumesPath}.");

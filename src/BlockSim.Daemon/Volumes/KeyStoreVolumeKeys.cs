@@ -7,11 +7,13 @@ namespace BlockSim.Daemon.Volumes;
 /// Volume keys from the key store. Creating a volume asks for a data key wrapped under the chosen master key
 /// with encryption context {volumeId}, and grants the daemon Decrypt on that key for that volume only.
 /// Attaching asks the store to Decrypt as the daemon acting for the volume's owner; the store checks the key's
-/// state, policy and grants and writes the audit record before the key is released.
+/// state, policy and grants and writes the audit record before the key is released. A command a person runs
+/// (import, export) passes <c>unwrapAs</c>: the store then decides on that person's own rights.
 /// </summary>
-internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias = SealedKeyStore.DefaultAlias) : IVolumeKeyProvider
+internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias = SealedKeyStore.DefaultAlias, KeyRequestContext? unwrapAs = null) : IVolumeKeyProvider
 {
     public const string DaemonPrincipal = "blocksim-daemon";
+    public const string CliPrincipal = "blocksim-cli";
 
     public WrappedVolumeKey GenerateVolumeKey(Guid volumeId, string owner)
     {
@@ -38,7 +40,7 @@ internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias =
     {
         try
         {
-            keys.Decrypt(wrapped.Blob, Context(volumeId), key, new KeyRequestContext(owner, DaemonPrincipal));
+            keys.Decrypt(wrapped.Blob, Context(volumeId), key, unwrapAs ?? new KeyRequestContext(owner, DaemonPrincipal));
         }
         catch (KeyStoreException e)
         {

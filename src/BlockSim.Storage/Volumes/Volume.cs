@@ -97,10 +97,16 @@ public sealed class Volume : IDisposable
             var (header, warnings) = ReadHeader(path, handle);
             var expected = VolumeHeader.DataOffset + header.Capacity;
             var length = RandomAccess.GetLength(handle);
-            if (length != expected)
+            if (length < expected)
             {
                 throw new VolumeException(
-                    $"{path}: the file is {length} bytes but its header describes {expected} ({header.Capacity} bytes of data after the 1 MiB header area); it was truncated or resized outside blocksim.");
+                    $"{path}: the file is {length} bytes but its header describes {expected} ({header.Capacity} bytes of data after the 1 MiB header area); it was truncated outside blocksim.");
+            }
+
+            if (length > expected)
+            {
+                // Only an interrupted resize leaves this (see Resize); the header is the truth, the tail unused.
+                warnings = [.. warnings, $"{path}: the file is {length - expected} bytes longer than its header describes (an interrupted resize?); the extra bytes are ignored. Run 'blocksim volume resize' again to finish it."];
             }
 
             var key = GC.AllocateArray<byte>(64, pinned: true); // pinned: the GC never leaves a copy behind
@@ -134,16 +140,70 @@ public sealed class Volume : IDisposable
     /// </summary>
     public static VolumeHeader Rewrap(string path, Func<VolumeHeader, WrappedVolumeKey> rewrap)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        using var handle = OpenExclusive(path);
         var (header, _) = ReadHeader(path, handle);
         var wrapped = rewrap(header);
         var updated = header with { KeyId = wrapped.KeyId, WrappedKey = wrapped.Blob };
-        var bytes = updated.Serialize();
+        WriteHeaders(handle, updated);
+        return updated;
+    }
+
+    /// <summary>Primary first, synced, then the backup: a crash at any point leaves one valid copy.</summary>
+    private static void WriteHeaders(SafeFileHandle handle, VolumeHeader header)
+    {
+        var bytes = header.Serialize();
         RandomAccess.Write(handle, bytes, VolumeHeader.PrimaryOffset);
         RandomAccess.FlushToDisk(handle);
         RandomAccess.Write(handle, bytes, VolumeHeader.BackupOffset);
         RandomAccess.FlushToDisk(handle);
-        return updated;
+    }
+
+    private static SafeFileHandle OpenExclusive(string path)
+    {
+        try
+        {
+            return File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new VolumeException($"{path}: no such volume file.");
+        }
+        catch (IOException e)
+        {
+            throw new VolumeException($"{path}: cannot open ({e.Message}). Is blocksim serving it? Stop the daemon first.", e);
+        }
+    }
+
+    /// <summary>
+    /// Grows or shrinks a closed volume to <paramref name="capacity"/> bytes. Growing adds sparse sectors that
+    /// read as zeros; shrinking discards everything past the new end. The order keeps every crash recoverable:
+    /// the file only ever holds at least what the header on disk describes (grow: extend and sync, then write
+    /// the headers; shrink: write the headers, then truncate), and Open accepts a longer file with a warning.
+    /// </summary>
+    public static VolumeHeader Resize(string path, long capacity)
+    {
+        using var handle = OpenExclusive(path);
+        var (header, _) = ReadHeader(path, handle);
+        if (capacity <= 0 || capacity % header.SectorSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must be a positive multiple of the volume's {header.SectorSize}-byte sector size.");
+        }
+
+        var resized = header with { Capacity = capacity };
+        if (capacity >= header.Capacity)
+        {
+            RandomAccess.SetLength(handle, VolumeHeader.DataOffset + capacity);
+            RandomAccess.FlushToDisk(handle);
+            WriteHeaders(handle, resized);
+        }
+        else
+        {
+            WriteHeaders(handle, resized);
+            RandomAccess.SetLength(handle, VolumeHeader.DataOffset + capacity);
+            RandomAccess.FlushToDisk(handle);
+        }
+
+        return resized;
     }
 
     /// <summary>Reads the header without the key (for <c>volume info</c> and checks).</summary>
