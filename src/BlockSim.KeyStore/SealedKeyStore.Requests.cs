@@ -118,6 +118,7 @@ public sealed partial class SealedKeyStore
 
     private void Audit(string eventName, KeyRequestContext context, string? keyId, IReadOnlyDictionary<string, string>? encryptionContext, int? keyVersion, string? errorCode, string? errorMessage)
     {
+        KeyStoreMetrics.Request(eventName, errorCode);
         _audit.Append(new AuditRecord
         {
             EventTime = _time.GetUtcNow(),

@@ -24,7 +24,7 @@ public class AttachTests
         var keys = new KeyStoreVolumeKeys(store);
         var path = temp.File("v.vol");
         Volume.Create(path, 16 << 20, keys, owner: s_owner.Principal);
-        using var volume = new VolumeExport("vol", path, keys, null, NullLogger.Instance);
+        using var volume = new VolumeExport("vol", path, keys, NullLogger.Instance);
         await using var server = new NbdServer(new ExportRegistry([volume, new MemoryExport("mem", 1 << 20)]));
         var port = server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0)).Port;
 

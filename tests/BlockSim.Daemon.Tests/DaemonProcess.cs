@@ -27,7 +27,10 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         }
     }
 
-    public static DaemonProcess Start(string workingDirectory, params string[] arguments)
+    public static DaemonProcess Start(string workingDirectory, params string[] arguments) => Start(workingDirectory, new Dictionary<string, string>(), arguments);
+
+    /// <summary>Starts blocksim with extra environment variables.</summary>
+    public static DaemonProcess Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -37,6 +40,11 @@ public sealed partial class DaemonProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "blocksim.dll"));
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -53,10 +61,10 @@ public sealed partial class DaemonProcess : IAsyncDisposable
     /// <summary>The TCP port from the attach help the daemon prints once it listens.</summary>
     public Task<int> PortAsync() => _port.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-    /// <summary>SIGINT, as Ctrl+C; returns the exit code.</summary>
-    public async Task<int> InterruptAsync()
+    /// <summary>SIGINT, as Ctrl+C (or another signal, e.g. TERM as systemd sends); returns the exit code.</summary>
+    public async Task<int> InterruptAsync(string signal = "INT")
     {
-        await SignalAsync("INT");
+        await SignalAsync(signal);
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         return _process.ExitCode;
     }
@@ -114,6 +122,6 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"nbdinfo nbd://127\.0\.0\.1:(\d+)/default")]
+    [GeneratedRegex(@"nbdinfo nbd://127\.0\.0\.1:(\d+)/")]
     private static partial Regex AttachLine();
 }

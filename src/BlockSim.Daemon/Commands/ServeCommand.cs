@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Net;
-using System.Runtime.InteropServices;
 using BlockSim.Crypto;
-using BlockSim.Nbd.Exports;
-using BlockSim.Daemon.Volumes;
+using BlockSim.Daemon.Metrics;
+using BlockSim.Daemon.Service;
 using BlockSim.KeyStore;
 using BlockSim.Nbd.Server;
 using BlockSim.Storage.Volumes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 
 namespace BlockSim.Daemon.Commands;
@@ -15,7 +17,8 @@ namespace BlockSim.Daemon.Commands;
 /// <c>blocksim serve</c>: with no arguments, an embedded default that needs no configuration: a data
 /// directory with a sealed key store (unsealed by a generated key file beside it, which the command states
 /// at start-up) and a 1 GiB encrypted, file-backed volume named <c>default</c>, created on the first run and
-/// reused after. Every volume in the directory is served.
+/// reused after. Every volume in the directory is served. <c>--config</c> names the exports instead (see
+/// <see cref="DaemonOptions"/>).
 /// </summary>
 internal static class ServeCommand
 {
@@ -23,242 +26,217 @@ internal static class ServeCommand
 
     public static Command Create()
     {
+        var config = new Option<string?>("--config") { Description = "JSON configuration file: listeners, exports, simulation, metrics (see README)." };
         var listen = new Option<string[]>("--listen")
         {
             Description = $"TCP address to listen on, ADDR:PORT (repeatable). Default: 127.0.0.1:{DefaultPort}.",
             AllowMultipleArgumentsPerToken = false,
         };
-        var socket = new Option<string?>("--socket")
-        {
-            Description = "Unix socket to listen on, or 'none'. Default: DATA-DIR/nbd.sock.",
-        };
-        var size = new Option<string>("--size")
-        {
-            Description = "Size of the default volume when it is first created (bytes, or with K, M, G, T). Default: 1G.",
-            DefaultValueFactory = _ => "1G",
-        };
-        var memory = new Option<bool>("--memory") { Description = "Serve an in-memory export instead (not persistent, not encrypted)." };
+        var socket = new Option<string?>("--socket") { Description = "Unix socket to listen on, or 'none'. Default: DATA-DIR/nbd.sock." };
+        var size = new Option<string?>("--size") { Description = "Size of the volume 'default' when it is first created (bytes, or with K, M, G, T). Default: 1G." };
+        var memory = new Option<bool>("--memory") { Description = "Serve one in-memory export 'default' instead (not persistent, not encrypted)." };
+        var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on this loopback ADDR:PORT at /metrics, e.g. 127.0.0.1:9187." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each connection and option." };
 
         var simulation = new SimulationOptions();
-        var command = new Command("serve", "Serve block devices over NBD.") { listen, socket, size, memory, verbose };
+        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, metrics, verbose };
         foreach (var option in simulation.All)
         {
             command.Options.Add(option);
         }
 
-        command.SetAction((result, cancellationToken) =>
+        command.SetAction(async result =>
         {
-            if (!simulation.TryBuild(result, out var wrap, out var cache, out var error))
+            DaemonOptions options;
+            try
             {
-                Console.Error.WriteLine(error);
-                return Task.FromResult(ExitCodes.Usage);
+                options = DaemonOptions.Load(result.GetValue(config));
+            }
+            catch (ConfigurationProblem e)
+            {
+                Console.Error.WriteLine(e.Message);
+                return ExitCodes.Usage;
             }
 
-            return RunAsync(
-                new ServeSettings(
-                    result.GetValue(listen) ?? [],
-                    result.GetValue(socket),
-                    result.GetValue(size)!,
-                    CliContext.Data(result),
-                    result.GetValue(memory),
-                    result.GetValue(verbose),
-                    wrap,
-                    cache,
-                    SimulationOptions.Describe(result, simulation)),
-                cancellationToken);
+            // Flags given on the command line win over the file and the environment.
+            if (result.GetValue(listen) is { Length: > 0 } endpoints)
+            {
+                options.Listen = [.. endpoints];
+            }
+
+            options.Socket = result.GetValue(socket) ?? options.Socket;
+            options.DefaultSize = result.GetValue(size) ?? options.DefaultSize;
+            options.Metrics = result.GetValue(metrics) ?? options.Metrics;
+            options.Simulation = simulation.ApplyTo(result, options.Simulation);
+            if (result.GetResult(CliContext.DataDir) is { Implicit: false } || options.DataDir is null)
+            {
+                options.DataDir = result.GetValue(CliContext.DataDir);
+            }
+
+            if (result.GetValue(memory))
+            {
+                options.Exports = new() { ["default"] = new ExportSettings { Memory = true, Size = options.DefaultSize } };
+                options.DefaultExport = null;
+            }
+
+            return await RunAsync(options, result.GetValue(config), result.GetValue(verbose)).ConfigureAwait(false);
         });
         return command;
     }
 
-    private sealed record ServeSettings(
-        string[] Listen,
-        string? Socket,
-        string Size,
-        DataDirectory Data,
-        bool Memory,
-        bool Verbose,
-        Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? Simulation,
-        Func<BlockSim.Storage.Simulation.VolatileCacheDevice?> Cache,
-        string SimulationSummary);
-
-    private static async Task<int> RunAsync(ServeSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(DaemonOptions options, string? configPath, bool verbose)
     {
-        var (listen, socketPath, sizeText, verbose) = (settings.Listen, settings.Socket, settings.Size, settings.Verbose);
-        using var loggerFactory = LoggerFactory.Create(builder => builder
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            })
-            .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information));
-        var logger = loggerFactory.CreateLogger("blocksim");
-
-        if (!Sizes.TryParse(sizeText, out var size) || size <= 0 || size % 4096 != 0)
+        if (!Sizes.TryParse(options.DefaultSize, out var defaultSize) || defaultSize <= 0 || defaultSize % 4096 != 0)
         {
-            Console.Error.WriteLine($"--size {sizeText}: give a positive size in bytes (a multiple of 4096), or with K, M, G or T, e.g. 1G.");
+            Console.Error.WriteLine($"--size {options.DefaultSize}: give a positive size in bytes (a multiple of 4096), or with K, M, G or T, e.g. 1G.");
             return ExitCodes.Usage;
         }
 
-        var endpoints = new List<IPEndPoint>();
-        foreach (var text in listen.Length == 0 ? [$"127.0.0.1:{DefaultPort}"] : listen)
+        if (!TryParseEndpoints(options.Listen.Count == 0 ? [$"127.0.0.1:{DefaultPort}"] : options.Listen, "--listen", out var endpoints)
+            || !TryParseEndpoints(options.Metrics is null ? [] : [options.Metrics], "--metrics", out var metricsEndpoints))
+        {
+            return ExitCodes.Usage;
+        }
+
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "blocksim" });
+        ConfigureLogging(builder.Logging, verbose);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+        var startup = new StartupState();
+        builder.Services.AddHostedService(services => new NbdService(
+            startup.Server!, startup.Catalog!, startup.Metrics, new SystemdNotifier(), services.GetRequiredService<ILoggerFactory>().CreateLogger("blocksim")));
+        using var host = builder.Build();
+        var loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
+        var logger = loggerFactory.CreateLogger("blocksim");
+        if (configPath is not null)
+        {
+            DaemonLog.Configuration(logger, Path.GetFullPath(configPath));
+        }
+
+        var exit = Start(options, endpoints, metricsEndpoints.FirstOrDefault(), defaultSize, loggerFactory, logger, startup);
+        if (exit != ExitCodes.Ok)
+        {
+            return exit;
+        }
+
+        PrintAttachHelp(startup.Server!, startup.SocketPath);
+        await host.RunAsync().ConfigureAwait(false);
+        await startup.Server!.DisposeAsync().ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Opens the exports and binds every listener; any failure is reported here, before the service starts.</summary>
+    private static int Start(DaemonOptions options, List<IPEndPoint> endpoints, IPEndPoint? metricsEndpoint, long defaultSize, ILoggerFactory loggerFactory, ILogger logger, StartupState startup)
+    {
+        try
+        {
+            DaemonLog.XtsTier(logger, XtsTiers.Default.ToString(), XtsTiers.DescribeCpu());
+            var data = new DataDirectory(options.DataDir!);
+            startup.Catalog = ExportCatalog.Open(options, data, defaultSize, logger);
+            startup.Server = new NbdServer(new ExportRegistry(startup.Catalog.Exports, startup.Catalog.DefaultExport), new NbdServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
+            foreach (var endpoint in endpoints)
+            {
+                startup.Server.ListenTcp(endpoint);
+            }
+
+            startup.SocketPath = options.Socket ?? data.DefaultSocket;
+            if (startup.SocketPath != "none")
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(startup.SocketPath))!);
+                startup.Server.ListenUnix(startup.SocketPath);
+            }
+
+            if (metricsEndpoint is not null)
+            {
+                ProcessMetrics.Register();
+                startup.Metrics = new MetricsEndpoint(metricsEndpoint, new PrometheusExporter());
+                DaemonLog.MetricsListening(logger, startup.Metrics.Endpoint.ToString());
+            }
+
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (e is ConfigurationProblem or ArgumentException or InvalidOperationException or PlatformNotSupportedException or KeyStoreException or VolumeKeyException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine(e.Message);
+            startup.Catalog?.Dispose();
+            return e switch
+            {
+                KeyStoreException { ErrorCode: "AccessDeniedException" } or VolumeKeyException => ExitCodes.Denied,
+                IOException or UnauthorizedAccessException or KeyStoreException => ExitCodes.IOError,
+                _ => ExitCodes.Usage,
+            };
+        }
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, bool verbose)
+    {
+        // Under systemd, stdout is the journal: no timestamps of our own, syslog priority prefixes instead.
+        if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") is not null)
+        {
+            logging.AddSystemdConsole();
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+        }
+
+        logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information);
+        logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+    }
+
+    private static bool TryParseEndpoints(IEnumerable<string> texts, string option, out List<IPEndPoint> endpoints)
+    {
+        endpoints = [];
+        foreach (var text in texts)
         {
             if (!IPEndPoint.TryParse(text, out var endpoint) || endpoint.Port == 0 && !text.EndsWith(":0", StringComparison.Ordinal))
             {
-                Console.Error.WriteLine($"--listen {text}: give ADDR:PORT, e.g. 127.0.0.1:{DefaultPort} or [::1]:{DefaultPort}.");
-                return ExitCodes.Usage;
+                Console.Error.WriteLine($"{option} {text}: give ADDR:PORT, e.g. 127.0.0.1:{DefaultPort} or [::1]:{DefaultPort}.");
+                return false;
             }
 
             endpoints.Add(endpoint);
         }
 
-        try
-        {
-            logger.LogInformation("XTS tier: {Tier} ({Cpu})", XtsTiers.Default, XtsTiers.DescribeCpu());
-        }
-        catch (Exception e) when (e is InvalidOperationException or PlatformNotSupportedException)
-        {
-            Console.Error.WriteLine(e.Message);
-            return ExitCodes.Usage;
-        }
-
-        IReadOnlyList<INbdExport> exports;
-        IDisposable? keyStore = null;
-        try
-        {
-            exports = settings.Memory ? [MemoryDefault(size, logger)] : OpenVolumes(settings.Data, size, settings.Simulation, logger, out keyStore);
-        }
-        catch (Exception e) when (e is IOException or VolumeKeyException or KeyStoreException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine(e.Message);
-            return e is KeyStoreException { ErrorCode: "AccessDeniedException" } ? ExitCodes.Denied : ExitCodes.IOError;
-        }
-
-        using var keyStoreLifetime = keyStore; // disposing zeroes the store's root key
-        await using var server = new NbdServer(new ExportRegistry(exports, "default"), new NbdServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
-        try
-        {
-            foreach (var endpoint in endpoints)
-            {
-                server.ListenTcp(endpoint);
-            }
-
-            socketPath ??= settings.Data.DefaultSocket;
-            if (socketPath != "none")
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(socketPath))!);
-                server.ListenUnix(socketPath);
-            }
-        }
-        catch (IOException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return ExitCodes.IOError;
-        }
-
-        if (settings.SimulationSummary.Length > 0)
-        {
-            logger.LogWarning("Simulating device behaviour under the encryption: {Simulation}", settings.SimulationSummary);
-        }
-
-        // SIGUSR1 (10 on Linux) is the simulated power cut: unflushed writes in the volatile cache are lost.
-        using var powerCut = PosixSignalRegistration.Create((PosixSignal)10, context =>
-        {
-            context.Cancel = true;
-            if (settings.Cache() is { } cache)
-            {
-                logger.LogWarning("Simulated power cut: {Lost} unflushed sectors lost.", cache.PowerCut());
-            }
-            else
-            {
-                logger.LogInformation("SIGUSR1 ignored: no --volatile-cache to cut power to.");
-            }
-        });
-
-        PrintAttachHelp(server, socketPath);
-        try
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            logger.LogInformation("Stopping: answering requests in flight, then closing connections.");
-        }
-
-        await server.StopAsync().ConfigureAwait(false);
-        foreach (var export in exports)
-        {
-            await export.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            (export as IDisposable)?.Dispose(); // zeroes the volume key
-        }
-
-        return ExitCodes.Ok;
+        return true;
     }
 
-    private static INbdExport MemoryDefault(long size, ILogger logger)
+    private static void PrintAttachHelp(NbdServer server, string? socketPath)
     {
-        logger.LogWarning("--memory: the default export is an in-memory device of {Size} bytes, not encrypted, lost when blocksim stops.", size);
-        return new MemoryExport("default", size, "in-memory export (not persistent, not encrypted)");
-    }
-
-    /// <summary>
-    /// Creates the default volume on the first run, then serves every volume in the data directory (each
-    /// NAME.vol as export NAME). Keys are fetched when a client attaches.
-    /// </summary>
-    private static IReadOnlyList<INbdExport> OpenVolumes(DataDirectory data, long size, Func<BlockSim.Storage.IBlockDevice, BlockSim.Storage.IBlockDevice>? simulation, ILogger logger, out IDisposable keyStore)
-    {
-        var store = data.OpenOrCreateKeyStore(out var created);
-        keyStore = store;
-        if (created)
-        {
-            logger.LogInformation("Created the sealed key store {Store} with the default key {Alias}.", data.KeyStorePath, SealedKeyStore.DefaultAlias);
-        }
-
-        foreach (var problem in store.CheckCopies())
-        {
-            logger.LogWarning("Key store: {Problem}; the good copy is used and the next change rewrites both.", problem);
-        }
-
-        var keys = new KeyStoreVolumeKeys(store);
-        var path = data.VolumePath("default");
-        if (!File.Exists(path))
-        {
-            Volume.Create(path, size, keys, owner: DataDirectory.LocalPrincipal);
-            logger.LogInformation("Created the encrypted volume {Path} ({Size} bytes, sparse).", path, size);
-        }
-
-        var exports = Directory.GetFiles(data.VolumesPath, "*.vol").Order()
-            .Select(volume => new VolumeExport(Path.GetFileNameWithoutExtension(volume), volume, keys, simulation, logger))
-            .ToList();
-        var defaultExport = exports.Single(e => e.Name == "default");
-        if (defaultExport.Size != size)
-        {
-            logger.LogInformation("Volume {Path} is {Capacity} bytes; --size only applies when a volume is created.", path, defaultExport.Size);
-        }
-
-        logger.LogWarning(
-            "The key store is sealed by the key file {KeyFile} (mode 0600) beside it. That protects the volumes and the store if they are copied without it, not if the machine or that file is taken. Key use is audited in {Audit}.",
-            data.KeyFilePath,
-            store.AuditLogPath);
-        return exports;
-    }
-
-    private static void PrintAttachHelp(NbdServer server, string socketPath)
-    {
-        var tcp = server.Endpoints.OfType<IPEndPoint>().First();
-        var host = tcp.Address.Equals(IPAddress.Any) ? "127.0.0.1" : tcp.Address.ToString();
-        var url = tcp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"nbd://[{host}]:{tcp.Port}/default" : $"nbd://{host}:{tcp.Port}/default";
+        var name = server.Exports.DefaultName;
         Console.WriteLine();
-        Console.WriteLine($"Serving exports: {string.Join(", ", server.Exports.All.Select(e => e.Name))}. Attach the default one with:");
-        Console.WriteLine($"  nbdinfo {url}");
-        Console.WriteLine($"  qemu-img info {url}");
-        Console.WriteLine($"  sudo nbd-client {host} {tcp.Port} /dev/nbd0 -N default");
-        if (socketPath != "none")
+        Console.WriteLine($"Serving exports: {string.Join(", ", server.Exports.All.Select(e => e.Name + (e.IsReadOnly ? " (read-only)" : "")))}. Attach '{name}' with:");
+        if (server.Endpoints.OfType<IPEndPoint>().FirstOrDefault() is { } tcp)
         {
-            Console.WriteLine($"  nbdinfo 'nbd+unix:///default?socket={Path.GetFullPath(socketPath)}'");
+            var host = tcp.Address.Equals(IPAddress.Any) ? "127.0.0.1" : tcp.Address.ToString();
+            var url = tcp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"nbd://[{host}]:{tcp.Port}/{name}" : $"nbd://{host}:{tcp.Port}/{name}";
+            Console.WriteLine($"  nbdinfo {url}");
+            Console.WriteLine($"  qemu-img info {url}");
+            Console.WriteLine($"  sudo nbd-client {host} {tcp.Port} /dev/nbd0 -N {name}");
+        }
+
+        if (socketPath is not null and not "none")
+        {
+            Console.WriteLine($"  nbdinfo 'nbd+unix:///{name}?socket={Path.GetFullPath(socketPath)}'");
         }
 
         Console.WriteLine("Press Ctrl+C to stop.");
         Console.WriteLine();
+    }
+
+    /// <summary>What start-up made, handed to the hosted service once the host is built.</summary>
+    private sealed class StartupState
+    {
+        public ExportCatalog? Catalog { get; set; }
+
+        public NbdServer? Server { get; set; }
+
+        public MetricsEndpoint? Metrics { get; set; }
+
+        public string? SocketPath { get; set; }
     }
 }

@@ -20,7 +20,7 @@ internal static class VolumeTransfer
         var name = new Argument<string>("name");
         var image = new Argument<string>("image") { Description = "Raw image file to copy in (at most the volume's size)." };
         var command = new Command("import", "Copy a raw image into the start of a volume (encrypting it).") { name, image };
-        command.SetAction((r, cancellationToken) => RunAsync(r, r.GetValue(name)!, readOnly: false, async volume =>
+        command.SetAction(r => RunAsync(r, r.GetValue(name)!, readOnly: false, async volume =>
         {
             var source = r.GetValue(image)!;
             using var input = File.OpenHandle(source, FileMode.Open, FileAccess.Read);
@@ -31,7 +31,7 @@ internal static class VolumeTransfer
                 return ExitCodes.Usage;
             }
 
-            await CopyAsync($"importing {Path.GetFileName(source)}", length, (offset, chunk) => ValueTask.FromResult(RandomAccess.Read(input, chunk.Span, offset)), new DeviceWriter(volume.Device), cancellationToken).ConfigureAwait(false);
+            await CopyAsync($"importing {Path.GetFileName(source)}", length, (offset, chunk) => ValueTask.FromResult(RandomAccess.Read(input, chunk.Span, offset)), new DeviceWriter(volume.Device)).ConfigureAwait(false);
             Console.WriteLine($"imported {length} bytes from {source} into volume '{r.GetValue(name)}'");
             return ExitCodes.Ok;
         }));
@@ -44,14 +44,14 @@ internal static class VolumeTransfer
         var image = new Argument<string>("image") { Description = "Raw image file to write (sparse)." };
         var force = new Option<bool>("--force") { Description = "Overwrite the image file if it exists." };
         var command = new Command("export", "Copy a volume's contents (decrypted) into a raw image file.") { name, image, force };
-        command.SetAction((r, cancellationToken) => RunAsync(r, r.GetValue(name)!, readOnly: true, async volume =>
+        command.SetAction(r => RunAsync(r, r.GetValue(name)!, readOnly: true, async volume =>
         {
             var target = r.GetValue(image)!;
             var mode = r.GetValue(force) ? FileMode.Create : FileMode.CreateNew;
             using var output = File.OpenHandle(target, mode, FileAccess.Write, FileShare.None, FileOptions.None, preallocationSize: 0);
             var capacity = volume.Device.Capacity;
             RandomAccess.SetLength(output, capacity); // sparse: chunks that are all zeros are never written
-            await CopyAsync($"exporting {r.GetValue(name)}", capacity, (offset, chunk) => ReadFullyAsync(volume.Device, offset, chunk), new ImageWriter(output), cancellationToken).ConfigureAwait(false);
+            await CopyAsync($"exporting {r.GetValue(name)}", capacity, (offset, chunk) => ReadFullyAsync(volume.Device, offset, chunk), new ImageWriter(output)).ConfigureAwait(false);
             RandomAccess.FlushToDisk(output);
             Console.WriteLine($"exported {capacity} bytes of volume '{r.GetValue(name)}' to {target}");
             return ExitCodes.Ok;
@@ -59,27 +59,17 @@ internal static class VolumeTransfer
         return command;
     }
 
-    private static async Task<int> RunAsync(ParseResult r, string name, bool readOnly, Func<Volume, Task<int>> body)
-    {
-        try
+    private static Task<int> RunAsync(ParseResult r, string name, bool readOnly, Func<Volume, Task<int>> body) =>
+        CliContext.RunAsync(r, async () =>
         {
-            return await CliContext.RunAsync(r, async () =>
-            {
-                var path = VolumeCommands.Existing(CliContext.Data(r), VolumeCommands.CheckName(name));
-                using var store = CliContext.OpenStore(r);
-                var caller = CliContext.Caller(r) with { InvokedBy = KeyStoreVolumeKeys.CliPrincipal };
-                using var volume = Volume.Open(path, new KeyStoreVolumeKeys(store, unwrapAs: caller), readOnly);
-                return await body(volume).ConfigureAwait(false);
-            }).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("Interrupted; the copy is incomplete.");
-            return ExitCodes.IOError;
-        }
-    }
+            var path = VolumeCommands.Existing(CliContext.Data(r), VolumeCommands.CheckName(name));
+            using var store = CliContext.OpenStore(r);
+            var caller = CliContext.Caller(r) with { InvokedBy = KeyStoreVolumeKeys.CliPrincipal };
+            using var volume = Volume.Open(path, new KeyStoreVolumeKeys(store, unwrapAs: caller), readOnly);
+            return await body(volume).ConfigureAwait(false);
+        });
 
-    private static async Task CopyAsync(string what, long length, Func<long, Memory<byte>, ValueTask<int>> read, IBlockWriter target, CancellationToken cancellationToken)
+    private static async Task CopyAsync(string what, long length, Func<long, Memory<byte>, ValueTask<int>> read, IBlockWriter target)
     {
         var progress = new ProgressReporter(what, length);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
@@ -87,7 +77,6 @@ internal static class VolumeTransfer
         {
             for (long offset = 0; offset < length;)
             {
-                cancellationToken.ThrowIfCancellationRequested();
                 var want = (int)Math.Min(ChunkSize, length - offset);
                 var got = await read(offset, buffer.AsMemory(0, want)).ConfigureAwait(false);
                 if (got <= 0)
@@ -96,12 +85,12 @@ internal static class VolumeTransfer
                 }
 
                 var chunk = buffer.AsMemory(0, got);
-                await target.WriteAsync(offset, chunk, isZero: !chunk.Span.ContainsAnyExcept((byte)0), cancellationToken).ConfigureAwait(false);
+                await target.WriteAsync(offset, chunk, isZero: !chunk.Span.ContainsAnyExcept((byte)0)).ConfigureAwait(false);
                 offset += got;
                 progress.Report(offset);
             }
 
-            await target.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await target.FlushAsync().ConfigureAwait(false);
             progress.Report(length);
         }
         finally
@@ -119,23 +108,23 @@ internal static class VolumeTransfer
     /// <summary>Where copied chunks go: a volume's device or an image file.</summary>
     private interface IBlockWriter
     {
-        ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> chunk, bool isZero, CancellationToken cancellationToken);
+        ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> chunk, bool isZero);
 
-        ValueTask FlushAsync(CancellationToken cancellationToken);
+        ValueTask FlushAsync();
     }
 
     private sealed class DeviceWriter(IBlockDevice device) : IBlockWriter
     {
-        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> chunk, bool isZero, CancellationToken cancellationToken) => isZero
-            ? device.WriteZeroesAsync(offset, chunk.Length, mayDeallocate: true, cancellationToken: cancellationToken)
-            : device.WriteAsync(offset, chunk, cancellationToken: cancellationToken);
+        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> chunk, bool isZero) => isZero
+            ? device.WriteZeroesAsync(offset, chunk.Length, mayDeallocate: true)
+            : device.WriteAsync(offset, chunk);
 
-        public ValueTask FlushAsync(CancellationToken cancellationToken) => device.FlushAsync(cancellationToken);
+        public ValueTask FlushAsync() => device.FlushAsync();
     }
 
     private sealed class ImageWriter(Microsoft.Win32.SafeHandles.SafeFileHandle file) : IBlockWriter
     {
-        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> chunk, bool isZero, CancellationToken cancellationToken)
+        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> chunk, bool isZero)
         {
             if (!isZero)
             {
@@ -145,6 +134,6 @@ internal static class VolumeTransfer
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+        public ValueTask FlushAsync() => ValueTask.CompletedTask;
     }
 }

@@ -1,6 +1,7 @@
 using BlockSim.Nbd.Exports;
 using BlockSim.Storage;
 using BlockSim.Storage.Volumes;
+using BlockSim.Daemon.Service;
 using Microsoft.Extensions.Logging;
 
 namespace BlockSim.Daemon.Volumes;
@@ -18,22 +19,25 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     private readonly IVolumeKeyProvider _keys;
     private readonly Func<IBlockDevice, IBlockDevice>? _simulation;
     private readonly ILogger _logger;
+    private readonly string? _description;
     private readonly SemaphoreSlim _attach = new(1, 1);
     private Volume? _volume;
     private BlockDeviceExport? _served;
 
-    public VolumeExport(string name, string path, IVolumeKeyProvider keys, Func<IBlockDevice, IBlockDevice>? simulation, ILogger logger)
+    public VolumeExport(string name, string path, IVolumeKeyProvider keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null)
     {
         Name = name;
         _path = path;
         _keys = keys;
         _simulation = simulation;
         _logger = logger;
+        _description = description;
+        IsReadOnly = readOnly;
         var (header, warnings) = Volume.ReadHeader(path);
         Header = header;
         foreach (var warning in warnings)
         {
-            logger.LogWarning("{Warning}", warning);
+            DaemonLog.VolumeWarning(logger, warning);
         }
     }
 
@@ -41,11 +45,11 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
 
     public VolumeHeader Header { get; }
 
-    public string? Description => $"encrypted volume {Header.VolumeId} (aes-xts-plain64, {Header.SectorSize}-byte sectors, key {Header.KeyId})";
+    public string? Description => _description ?? $"encrypted volume {Header.VolumeId} (aes-xts-plain64, {Header.SectorSize}-byte sectors, key {Header.KeyId})";
 
     public long Size => Header.Capacity;
 
-    public bool IsReadOnly => false;
+    public bool IsReadOnly { get; }
 
     public bool CanMultiConn => true;
 
@@ -71,9 +75,9 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
                 return null;
             }
 
-            _volume = Volume.Open(_path, _keys, underEncryption: _simulation);
+            _volume = Volume.Open(_path, _keys, IsReadOnly, underEncryption: _simulation);
             _served = new BlockDeviceExport(Name, _volume.Device, Description);
-            _logger.LogInformation("Attached volume {VolumeId} for export '{Export}' ({Client}).", Header.VolumeId, Name, client);
+            DaemonLog.Attached(_logger, Header.VolumeId, Name, client);
             return null;
         }
         catch (VolumeKeyException e)

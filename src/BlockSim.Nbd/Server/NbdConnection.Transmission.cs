@@ -40,7 +40,7 @@ internal sealed partial class NbdConnection
     private async Task ReceiveLoopAsync()
     {
         var export = Export!;
-        while (true)
+        while (!_stopping)
         {
             var (status, request) = await ReadRequestAsync().ConfigureAwait(false);
             if (status != OperationStatus.Done)
@@ -60,6 +60,7 @@ internal sealed partial class NbdConnection
 
             await _requestSlots.WaitAsync().ConfigureAwait(false);
             var context = RentContext();
+            context.ReceivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
             context.Request = request;
             context.Error = Validate(request, export);
 
@@ -297,6 +298,7 @@ internal sealed partial class NbdConnection
                     pending += WriteReply(context);
                 }
 
+                NbdMetrics.RequestAnswered(Export!.Name, context.Request.Command, context.Error, context.Request.Length, context.ReceivedAt);
                 ReturnContext(context);
                 if (pending >= FlushThreshold && !outputGone)
                 {

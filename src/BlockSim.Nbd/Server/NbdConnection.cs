@@ -85,14 +85,22 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>
-    /// Asks the connection to stop: no new requests are started, requests already read are answered
-    /// (those not yet started with ESHUTDOWN), and then the connection closes.
+    /// Asks the connection to stop: no new requests are read or started; requests already running get
+    /// <paramref name="drain"/> to finish (a write in flight is then kept, not dropped) before they are
+    /// cancelled and answered ESHUTDOWN; then the connection closes.
     /// </summary>
-    public void BeginStop()
+    public void BeginStop(TimeSpan drain)
     {
         _stopping = true;
-        _stop.Cancel();
         _input.CancelPendingRead();
+        try
+        {
+            _stop.CancelAfter(drain);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection finished on its own meanwhile.
+        }
     }
 
     /// <summary>

@@ -143,6 +143,7 @@ public sealed class NbdServer : IAsyncDisposable
             if (_connections.Count >= _options.MaxConnections)
             {
                 ServerLog.TooManyConnections(_logger, remote, _connections.Count);
+                NbdMetrics.ConnectionRefused();
                 socket.Dispose();
                 continue;
             }
@@ -164,8 +165,13 @@ public sealed class NbdServer : IAsyncDisposable
     {
         var run = Task.Run(connection.RunAsync);
         _connections[connection.Id] = (connection, run);
+        NbdMetrics.ConnectionOpened();
         return run.ContinueWith(
-            _ => _connections.TryRemove(connection.Id, out var _),
+            _ =>
+            {
+                _connections.TryRemove(connection.Id, out var _);
+                NbdMetrics.ConnectionClosed();
+            },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
@@ -194,7 +200,7 @@ public sealed class NbdServer : IAsyncDisposable
         var open = _connections.Values.ToArray();
         foreach (var (connection, _) in open)
         {
-            connection.BeginStop();
+            connection.BeginStop(_options.DrainTimeout);
         }
 
         await Task.WhenAll(open.Select(c => c.Run)).ConfigureAwait(false);

@@ -18,6 +18,9 @@ public sealed class NbdServerOptions
     /// <summary>Time a client gets to finish the handshake.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>On stop, how long requests already running may take before they are cancelled (ESHUTDOWN).</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Connections served at once; more are closed at once with a log line.</summary>
     public int MaxConnections { get; set; } = 1024;
 }

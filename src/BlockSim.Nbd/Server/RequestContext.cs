@@ -21,6 +21,7 @@ internal sealed class RequestContext : IThreadPoolWorkItem
     public NbdError Error;
     public string? ErrorMessage;
     public int ExtentCount;
+    public long ReceivedAt;
 
     public void Execute() => Connection.Process(this);
 

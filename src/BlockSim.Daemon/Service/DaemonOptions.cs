@@ -1,0 +1,114 @@
+using Microsoft.Extensions.Configuration;
+
+namespace BlockSim.Daemon.Service;
+
+/// <summary>
+/// What <c>serve</c> runs: listeners, exports and their device behaviour. Built from, in rising order of
+/// precedence: the defaults (the embedded default needs nothing), the <c>--config</c> JSON file, environment
+/// variables <c>BLOCKSIM__KEY</c> (nested keys joined by <c>__</c>, e.g. <c>BLOCKSIM__Exports__db__ReadOnly=true</c>),
+/// then the command-line flags. Unknown keys are errors, so a typo never silently does nothing.
+/// </summary>
+internal sealed class DaemonOptions
+{
+    public const string EnvironmentPrefix = "BLOCKSIM__";
+
+    /// <summary>Data directory; a relative path is relative to the configuration file.</summary>
+    public string? DataDir { get; set; }
+
+    /// <summary>TCP listeners, ADDR:PORT.</summary>
+    public List<string> Listen { get; set; } = [];
+
+    /// <summary>Unix socket path, or "none"; default DATA-DIR/nbd.sock.</summary>
+    public string? Socket { get; set; }
+
+    /// <summary>Size of the volume "default" when it is first created.</summary>
+    public string DefaultSize { get; set; } = "1G";
+
+    /// <summary>The export a client gets when it names none.</summary>
+    public string? DefaultExport { get; set; }
+
+    /// <summary>Loopback ADDR:PORT for the Prometheus endpoint (/metrics); off when unset.</summary>
+    public string? Metrics { get; set; }
+
+    /// <summary>Simulation for every export without its own.</summary>
+    public SimulationSettings Simulation { get; set; } = new();
+
+    /// <summary>Exports by name. Empty: every volume in the data directory, each as its own name.</summary>
+    public Dictionary<string, ExportSettings> Exports { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Loads the file (if any) and the environment; a bad file is a <see cref="ConfigurationProblem"/>.</summary>
+    public static DaemonOptions Load(string? path)
+    {
+        var builder = new ConfigurationBuilder();
+        if (path is not null)
+        {
+            var full = Path.GetFullPath(path);
+            if (!File.Exists(full))
+            {
+                throw new ConfigurationProblem($"--config {path}: no such file.");
+            }
+
+            builder.AddJsonFile(full, optional: false, reloadOnChange: false);
+        }
+
+        builder.AddEnvironmentVariables(EnvironmentPrefix);
+        var options = new DaemonOptions();
+        try
+        {
+            builder.Build().Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or FormatException)
+        {
+            // The outer messages are generic ("binding has failed"); the causes name the key or the line.
+            var causes = new List<string>();
+            for (Exception? cause = e.InnerException ?? e; cause is not null; cause = cause.InnerException)
+            {
+                causes.Add(cause.Message.TrimEnd('.'));
+            }
+
+            throw new ConfigurationProblem($"{path ?? "environment (BLOCKSIM__...)"}: {string.Join(": ", causes)}. The keys are listed in README.md (\"Configuration file\").");
+        }
+
+        if (path is not null)
+        {
+            options.ResolveRelativeTo(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        }
+
+        return options;
+    }
+
+    private void ResolveRelativeTo(string directory)
+    {
+        if (DataDir is not null)
+        {
+            DataDir = Path.Combine(directory, DataDir);
+        }
+
+        if (Socket is not null and not "none")
+        {
+            Socket = Path.Combine(directory, Socket);
+        }
+    }
+}
+
+/// <summary>One export in the configuration file.</summary>
+internal sealed class ExportSettings
+{
+    /// <summary>Volume in the data directory (default: the export's name).</summary>
+    public string? Volume { get; set; }
+
+    /// <summary>An in-memory export (not encrypted, not persistent) of <see cref="Size"/> bytes instead of a volume.</summary>
+    public bool Memory { get; set; }
+
+    public string? Size { get; set; }
+
+    public bool ReadOnly { get; set; }
+
+    public string? Description { get; set; }
+
+    /// <summary>Device behaviour for this export only (replaces the top-level simulation).</summary>
+    public SimulationSettings? Simulation { get; set; }
+}
+
+/// <summary>A configuration the daemon cannot run with; the message says what to change.</summary>
+internal sealed class ConfigurationProblem(string message) : Exception(message);

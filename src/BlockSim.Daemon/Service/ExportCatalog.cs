@@ -1,0 +1,178 @@
+using BlockSim.Daemon.Commands;
+using BlockSim.Daemon.Volumes;
+using BlockSim.KeyStore;
+using BlockSim.Nbd.Exports;
+using BlockSim.Storage;
+using BlockSim.Storage.Devices;
+using BlockSim.Storage.Simulation;
+using BlockSim.Storage.Volumes;
+using Microsoft.Extensions.Logging;
+
+namespace BlockSim.Daemon.Service;
+
+/// <summary>
+/// The exports <c>serve</c> offers, built from <see cref="DaemonOptions"/>: with no exports configured, every
+/// volume in the data directory (the volume <c>default</c> is created on the first run); otherwise exactly
+/// the configured ones. Owns the key store (its root key is zeroed on dispose) and the volatile caches a
+/// simulated power cut reaches.
+/// </summary>
+internal sealed class ExportCatalog : IDisposable
+{
+    private readonly List<INbdExport> _exports = [];
+    private readonly List<VolatileCacheDevice> _caches = [];
+    private SealedKeyStore? _store;
+
+    private ExportCatalog()
+    {
+    }
+
+    public IReadOnlyList<INbdExport> Exports => _exports;
+
+    public string DefaultExport { get; private set; } = "default";
+
+    /// <summary>Builds the catalog; what cannot be served is a <see cref="ConfigurationProblem"/> that says what to do.</summary>
+    public static ExportCatalog Open(DaemonOptions options, DataDirectory data, long defaultSize, ILogger logger)
+    {
+        var catalog = new ExportCatalog();
+        try
+        {
+            catalog.Build(options, data, defaultSize, logger);
+            return catalog;
+        }
+        catch
+        {
+            catalog.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The simulated power cut: every volatile cache loses its unflushed writes; returns the sectors lost.</summary>
+    public long? PowerCut()
+    {
+        lock (_caches)
+        {
+            return _caches.Count == 0 ? null : _caches.Sum(c => (long)c.PowerCut());
+        }
+    }
+
+    public async Task FlushAsync()
+    {
+        foreach (var export in _exports)
+        {
+            await export.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var export in _exports)
+        {
+            (export as IDisposable)?.Dispose(); // zeroes the volume keys
+        }
+
+        _store?.Dispose(); // zeroes the store's root key
+    }
+
+    private void Build(DaemonOptions options, DataDirectory data, long defaultSize, ILogger logger)
+    {
+        var exports = options.Exports.Count > 0
+            ? options.Exports
+            : VolumeNames(data).Append("default").Distinct().ToDictionary(name => name, _ => new ExportSettings());
+
+        KeyStoreVolumeKeys? keys = null;
+        foreach (var (name, settings) in exports.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            VolumeCommands.CheckName(name);
+            var simulation = settings.Simulation ?? options.Simulation;
+            if (simulation.Problem($"export '{name}'") is { } problem)
+            {
+                throw new ConfigurationProblem(problem);
+            }
+
+            if (!simulation.IsEmpty)
+            {
+                DaemonLog.Simulating(logger, name, simulation.ToString());
+            }
+
+            Func<IBlockDevice, IBlockDevice>? wrap = simulation.IsEmpty ? null : device => simulation.Wrap(device, Track);
+            if (settings.Memory)
+            {
+                _exports.Add(MemoryExport(name, settings, wrap, logger));
+                continue;
+            }
+
+            keys ??= new KeyStoreVolumeKeys(OpenStore(data, logger));
+            var volumeName = VolumeCommands.CheckName(settings.Volume ?? name);
+            var path = data.VolumePath(volumeName);
+            if (!File.Exists(path))
+            {
+                if (volumeName != "default")
+                {
+                    throw new ConfigurationProblem($"Export '{name}': there is no volume '{volumeName}' in {data.VolumesPath}. Create it first: blocksim volume create {volumeName} --size 10G");
+                }
+
+                Volume.Create(path, defaultSize, keys, owner: DataDirectory.LocalPrincipal);
+                DaemonLog.VolumeCreated(logger, path, defaultSize);
+            }
+
+            var export = new VolumeExport(name, path, keys, logger, wrap, settings.ReadOnly, settings.Description);
+            if (export.Size != defaultSize && volumeName == "default")
+            {
+                DaemonLog.ExistingSizeKept(logger, path, export.Size);
+            }
+
+            _exports.Add(export);
+        }
+
+        DefaultExport = options.DefaultExport ?? (exports.ContainsKey("default") ? "default" : _exports[0].Name);
+        if (!exports.ContainsKey(DefaultExport))
+        {
+            throw new ConfigurationProblem($"The default export '{DefaultExport}' is not among the exports ({string.Join(", ", exports.Keys)}).");
+        }
+
+        if (_store is not null)
+        {
+            DaemonLog.KeyFileWarning(logger, data.KeyFilePath, _store.AuditLogPath);
+        }
+    }
+
+    private SealedKeyStore OpenStore(DataDirectory data, ILogger logger)
+    {
+        _store = data.OpenOrCreateKeyStore(out var created);
+        if (created)
+        {
+            DaemonLog.KeyStoreCreated(logger, data.KeyStorePath, SealedKeyStore.DefaultAlias);
+        }
+
+        foreach (var problem in _store.CheckCopies())
+        {
+            DaemonLog.KeyStoreCopyProblem(logger, problem);
+        }
+
+        return _store;
+    }
+
+    private static INbdExport MemoryExport(string name, ExportSettings settings, Func<IBlockDevice, IBlockDevice>? wrap, ILogger logger)
+    {
+        if (settings.Size is null || !Sizes.TryParse(settings.Size, out var size) || size <= 0 || size % 4096 != 0)
+        {
+            throw new ConfigurationProblem($"Export '{name}': a memory export needs a size, a positive multiple of 4096 bytes, e.g. \"size\": \"256M\".");
+        }
+
+        DaemonLog.MemoryExport(logger, name, size);
+        IBlockDevice device = new MemoryBlockDevice(size, settings.ReadOnly);
+        return new BlockDeviceExport(name, wrap?.Invoke(device) ?? device, settings.Description ?? "in-memory export (not persistent, not encrypted)");
+    }
+
+    private static IEnumerable<string> VolumeNames(DataDirectory data) => Directory.Exists(data.VolumesPath)
+        ? Directory.GetFiles(data.VolumesPath, "*.vol").Select(Path.GetFileNameWithoutExtension).OfType<string>()
+        : [];
+
+    private void Track(VolatileCacheDevice cache)
+    {
+        lock (_caches)
+        {
+            _caches.Add(cache);
+        }
+    }
+}
