@@ -70,6 +70,40 @@ public class CliStoryTests
         var rewrapped = await Cli(temp.Path, "--json", "volume", "rewrap", "v");
         Assert.Equal(0, rewrapped.Exit);
         Assert.Equal(2, JsonDocument.Parse(rewrapped.Output).RootElement.GetProperty("KeyVersion").GetInt32());
+
+        await Cli(temp.Path, "volume", "create", "w", "--size", "1M");
+        Assert.Equal(0, (await Cli(temp.Path, "key", "rotate", "alias/blocksim/default")).Exit);
+        var all = await Cli(temp.Path, "volume", "rewrap", "--all");
+        Assert.Equal(0, all.Exit);
+        Assert.Contains("re-wrapping volumes: 100% 2 of 2", all.Output);
+        var versions = await Cli(temp.Path, "--json", "volume", "list");
+        Assert.All(JsonDocument.Parse(versions.Output).RootElement.EnumerateArray(), v => Assert.Equal(3, v.GetProperty("KeyVersion").GetInt32()));
+        Assert.Equal(2, (await Cli(temp.Path, "volume", "rewrap")).Exit);
+    }
+
+    [Fact]
+    public async Task A_preallocated_volume_reserves_its_space_and_reads_as_zeros()
+    {
+        using var temp = new TempDirectory();
+        var created = await Cli(temp.Path, "volume", "create", "p", "--size", "64M", "--preallocate");
+        Assert.Equal(0, created.Exit);
+        Assert.Contains("preallocating p: 100% 64 MiB of 64 MiB", created.Output);
+        var path = Path.Combine(temp.Path, "blocksim-data", "volumes", "p.vol");
+        var reserved = await Du(path);
+        Assert.True(reserved >= 64L << 20, $"only {reserved} bytes are allocated on disk");
+
+        var exported = await Cli(temp.Path, "volume", "export", "p", "p.img");
+        Assert.Equal(0, exported.Exit);
+        Assert.False(File.ReadAllBytes(temp.File("p.img")).AsSpan().ContainsAnyExcept((byte)0));
+    }
+
+    /// <summary>Bytes the file occupies on disk (st_blocks), not its length.</summary>
+    private static async Task<long> Du(string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true })!;
+        var fields = (await stat.StandardOutput.ReadToEndAsync()).Split(' ', StringSplitOptions.TrimEntries);
+        await stat.WaitForExitAsync();
+        return long.Parse(fields[0]) * long.Parse(fields[1]);
     }
 
     [Fact]

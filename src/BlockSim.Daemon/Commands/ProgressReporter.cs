@@ -14,12 +14,15 @@ internal sealed class ProgressReporter
     private readonly long _total;
     private readonly bool _terminal;
     private readonly TextWriter _output;
+    private readonly bool _bytes;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _lastDrawnMs = -1;
     private int _lastTenth = -1;
 
-    public ProgressReporter(string what, long total, bool? terminal = null, TextWriter? output = null)
+    /// <param name="bytes">True when the counts are bytes (shown with units and a rate), false for items.</param>
+    public ProgressReporter(string what, long total, bool bytes = true, bool? terminal = null, TextWriter? output = null)
     {
+        _bytes = bytes;
         _what = what;
         _total = Math.Max(1, total);
         _terminal = terminal ?? !Console.IsErrorRedirected;
@@ -59,8 +62,22 @@ internal sealed class ProgressReporter
     private string Line(long done)
     {
         var seconds = Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
+        if (!_bytes)
+        {
+            return $"{100 * done / _total,3}% {done} of {_total}";
+        }
+
         return string.Create(
             CultureInfo.InvariantCulture,
             $"{100 * done / _total,3}% {Sizes.Format(done)} of {Sizes.Format(_total)}, {Sizes.Format((long)(done / seconds))}/s");
     }
+}
+
+/// <summary>
+/// Reports on the calling thread (<see cref="Progress{T}"/> posts to the thread pool, so its last report
+/// could print after the command's result).
+/// </summary>
+internal sealed class SynchronousProgress(Action<long> report) : IProgress<long>
+{
+    public void Report(long value) => report(value);
 }

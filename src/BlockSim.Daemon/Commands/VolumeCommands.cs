@@ -16,7 +16,8 @@ internal static partial class VolumeCommands
         var size = new Option<string>("--size") { Required = true, Description = "Capacity (bytes, or with K, M, G, T), a multiple of the sector size." };
         var key = new Option<string?>("--key") { Description = $"Master key id or alias. Default: {SealedKeyStore.DefaultAlias}." };
         var sector = new Option<int>("--sector-size") { Description = "Encryption sector size, 512 or 4096.", DefaultValueFactory = _ => 4096 };
-        var create = new Command("create", "Create a sparse encrypted volume; its key comes from the key store.") { name, size, key, sector };
+        var preallocate = new Option<bool>("--preallocate") { Description = "Reserve the disk space now (with progress) instead of a sparse file." };
+        var create = new Command("create", "Create an encrypted volume (sparse unless --preallocate); its key comes from the key store.") { name, size, key, sector, preallocate };
         create.SetAction(r => CliContext.Run(r, () =>
         {
             var volumeName = CheckName(r.GetValue(name)!);
@@ -37,6 +38,20 @@ internal static partial class VolumeCommands
 
             var caller = CliContext.Caller(r);
             Volume.Create(path, bytes, CliContext.VolumeKeys(store, r.GetValue(key)), caller.Principal, r.GetValue(sector));
+            if (r.GetValue(preallocate))
+            {
+                var progress = new ProgressReporter($"preallocating {volumeName}", bytes);
+                try
+                {
+                    Volume.Preallocate(path, new SynchronousProgress(progress.Report));
+                }
+                catch (IOException)
+                {
+                    File.Delete(path); // no half-reserved volume left behind; the key grant stays retirable
+                    throw;
+                }
+            }
+
             CliContext.Print(r, Info(volumeName, path), Describe);
             return ExitCodes.Ok;
         }));
@@ -62,17 +77,43 @@ internal static partial class VolumeCommands
             return ExitCodes.Ok;
         }));
 
-        var rewrapName = new Argument<string>("name");
+        var rewrapName = new Argument<string?>("name") { Arity = ArgumentArity.ZeroOrOne };
         var rewrapKey = new Option<string?>("--key") { Description = "Move the volume to another master key (default: the newest version of its own)." };
-        var rewrap = new Command("rewrap", "Re-wrap the volume's key under the newest master-key version, or another key. No data is re-encrypted.") { rewrapName, rewrapKey };
+        var rewrapAll = new Option<bool>("--all") { Description = "Re-wrap every volume in the data directory (with progress)." };
+        var rewrap = new Command("rewrap", "Re-wrap a volume's key (or every volume's, --all) under the newest master-key version, or another key. No data is re-encrypted.") { rewrapName, rewrapKey, rewrapAll };
         rewrap.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(rewrapName)!);
             var data = CliContext.Data(r);
-            var path = Existing(data, volumeName);
+            var names = r.GetValue(rewrapAll)
+                ? Directory.GetFiles(data.VolumesPath, "*.vol").Order().Select(p => Path.GetFileNameWithoutExtension(p)).ToList()
+                : r.GetValue(rewrapName) is { } one ? [CheckName(one)] : [];
+            if (names.Count == 0 || r.GetValue(rewrapAll) && r.GetValue(rewrapName) is not null)
+            {
+                Console.Error.WriteLine("Name one volume, or pass --all (not both), e.g. blocksim volume rewrap data");
+                return ExitCodes.Usage;
+            }
+
             using var store = CliContext.OpenStore(r);
-            CliContext.VolumeKeys(store, null).Rewrap(path, CliContext.Caller(r), r.GetValue(rewrapKey));
-            CliContext.Print(r, Info(volumeName, path), Describe);
+            var keys = CliContext.VolumeKeys(store, null);
+            var progress = names.Count > 1 ? new ProgressReporter("re-wrapping volumes", names.Count, bytes: false) : null;
+            var results = new List<VolumeInfo>();
+            foreach (var volumeName in names)
+            {
+                var path = Existing(data, volumeName);
+                keys.Rewrap(path, CliContext.Caller(r), r.GetValue(rewrapKey));
+                results.Add(Info(volumeName, path));
+                progress?.Report(results.Count);
+            }
+
+            if (r.GetValue(rewrapAll))
+            {
+                CliContext.Print(r, results, all => string.Join(Environment.NewLine, all.Select(Describe)));
+            }
+            else
+            {
+                CliContext.Print(r, results[0], Describe);
+            }
+
             return ExitCodes.Ok;
         }));
 

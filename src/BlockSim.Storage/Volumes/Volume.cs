@@ -175,6 +175,33 @@ public sealed class Volume : IDisposable
     }
 
     /// <summary>
+    /// Reserves disk space for the whole data area (fallocate), so writes can never fail for lack of space;
+    /// the reserved sectors still read as zeros. Reports the bytes done to <paramref name="progress"/>.
+    /// </summary>
+    public static void Preallocate(string path, IProgress<long>? progress = null)
+    {
+        const long Chunk = 256L << 20;
+        using var handle = OpenExclusive(path);
+        var (header, _) = ReadHeader(path, handle);
+        for (long done = 0; done < header.Capacity;)
+        {
+            var length = Math.Min(Chunk, header.Capacity - done);
+            if (LibC.fallocate(handle.DangerousGetHandle(), 0, VolumeHeader.DataOffset + done, length) != 0)
+            {
+                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                throw new VolumeException(errno == 28
+                    ? $"{path}: not enough disk space to preallocate {header.Capacity} bytes (stopped at {done}); free some space or create the volume sparse."
+                    : $"{path}: preallocation failed (errno {errno}); the file system may not support it. Create the volume sparse instead.");
+            }
+
+            done += length;
+            progress?.Report(done);
+        }
+
+        RandomAccess.FlushToDisk(handle);
+    }
+
+    /// <summary>
     /// Grows or shrinks a closed volume to <paramref name="capacity"/> bytes. Growing adds sparse sectors that
     /// read as zeros; shrinking discards everything past the new end. The order keeps every crash recoverable:
     /// the file only ever holds at least what the header on disk describes (grow: extend and sync, then write
