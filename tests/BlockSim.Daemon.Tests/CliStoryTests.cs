@@ -21,6 +21,7 @@ public class CliStoryTests
         await using (var a = await Connect(port, "a"))
         {
             await a.WriteAsync(0, new byte[] { 7, 7, 7 });
+            Assert.Equal(0, (await Cli(temp.Path, "volume", "info", "a")).Exit); // headers stay readable while served
             var back = new byte[3];
             await a.ReadAsync(0, back);
             Assert.Equal(new byte[] { 7, 7, 7 }, back);
@@ -44,6 +45,10 @@ public class CliStoryTests
         {
             await b.FlushAsync(); // no restart needed
         }
+
+        var busy = await Cli(temp.Path, "volume", "delete", "a", "--yes");
+        Assert.Equal(5, busy.Exit); // served volumes are locked
+        Assert.Contains("Stop the daemon first", busy.Output);
 
         Assert.Equal(0, await daemon.InterruptAsync());
     }

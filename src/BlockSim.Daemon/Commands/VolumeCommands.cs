@@ -159,12 +159,13 @@ internal static partial class VolumeCommands
             var (header, _) = Volume.ReadHeader(path);
             using var store = CliContext.OpenStore(r);
             var caller = CliContext.Caller(r);
-            foreach (var grant in store.ListGrants(header.KeyId, caller).Where(g => g.EncryptionContextEquals.TryGetValue("volumeId", out var id) && id == header.VolumeId.ToString()))
+            var grants = store.ListGrants(header.KeyId, caller).Where(g => g.EncryptionContextEquals.TryGetValue("volumeId", out var id) && id == header.VolumeId.ToString()).ToList();
+            Volume.Delete(path); // refuses while a daemon serves it
+            foreach (var grant in grants)
             {
                 store.RetireGrant(grant.GrantId, caller);
             }
 
-            File.Delete(path);
             Console.WriteLine($"deleted volume '{volumeName}'");
             return ExitCodes.Ok;
         }));

@@ -11,6 +11,9 @@ internal static partial class LibC
     public const int SeekData = 3;
     public const int SeekHole = 4;
     public const int ENXIO = 6;
+    public const int ENOENT = 2;
+    public const int ReadOnly = 0;            // O_RDONLY
+    public const int CloseOnExec = 0x80000;   // O_CLOEXEC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fallocate(nint fd, int mode, long offset, long length);

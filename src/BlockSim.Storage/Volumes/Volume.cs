@@ -174,6 +174,17 @@ public sealed class Volume : IDisposable
         }
     }
 
+    /// <summary>Deletes a volume file that no one has open (a serving daemon holds its lock).</summary>
+    public static void Delete(string path)
+    {
+        using (OpenExclusive(path))
+        {
+            File.Delete(path);
+        }
+
+        LibC.SyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+    }
+
     /// <summary>
     /// Reserves disk space for the whole data area (fallocate), so writes can never fail for lack of space;
     /// the reserved sectors still read as zeros. Reports the bytes done to <paramref name="progress"/>.
@@ -236,7 +247,18 @@ public sealed class Volume : IDisposable
     /// <summary>Reads the header without the key (for <c>volume info</c> and checks).</summary>
     public static (VolumeHeader Header, IReadOnlyList<string> Warnings) ReadHeader(string path)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        // Opened without .NET's advisory lock, which would fail while a daemon serves the volume: reading
+        // the header is safe then (it only changes while the volume is closed).
+        var fd = LibC.open(path, LibC.ReadOnly | LibC.CloseOnExec);
+        if (fd < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw errno == LibC.ENOENT
+                ? new VolumeException($"{path}: no such volume file.")
+                : new VolumeException($"{path}: cannot open (errno {errno}).");
+        }
+
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
         return ReadHeader(path, handle);
     }
 
