@@ -1,3 +1,4 @@
+using BlockSim.Storage;
 using System.Diagnostics;
 using System.Globalization;
 
@@ -69,7 +70,7 @@ internal sealed class ProgressReporter
 
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{100 * done / _total,3}% {Sizes.Format(done)} of {Sizes.Format(_total)}, {Sizes.Format((long)(done / seconds))}/s");
+            $"{100 * done / _total,3}% {ByteSize.Format(done)} of {ByteSize.Format(_total)}, {ByteSize.Format((long)(done / seconds))}/s");
     }
 }
 

@@ -1,3 +1,4 @@
+using BlockSim.Storage;
 using System.CommandLine;
 using System.Net;
 using BlockSim.Crypto;
@@ -86,7 +87,7 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(DaemonOptions options, string? configPath, bool verbose)
     {
-        if (!Sizes.TryParse(options.DefaultSize, out var defaultSize) || defaultSize <= 0 || defaultSize % 4096 != 0)
+        if (!ByteSize.TryParse(options.DefaultSize, out var defaultSize) || defaultSize <= 0 || defaultSize % 4096 != 0)
         {
             Console.Error.WriteLine($"--size {options.DefaultSize}: give a positive size in bytes (a multiple of 4096), or with K, M, G or T, e.g. 1G.");
             return ExitCodes.Usage;

@@ -1,3 +1,4 @@
+using BlockSim.Storage;
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using BlockSim.KeyStore;
@@ -21,7 +22,7 @@ internal static partial class VolumeCommands
         create.SetAction(r => CliContext.Run(r, () =>
         {
             var volumeName = CheckName(r.GetValue(name)!);
-            if (!Sizes.TryParse(r.GetValue(size)!, out var bytes) || bytes <= 0 || bytes % r.GetValue(sector) != 0)
+            if (!ByteSize.TryParse(r.GetValue(size)!, out var bytes) || bytes <= 0 || bytes % r.GetValue(sector) != 0)
             {
                 Console.Error.WriteLine($"--size {r.GetValue(size)}: give a positive multiple of {r.GetValue(sector)} bytes, e.g. 10G.");
                 return ExitCodes.Usage;
@@ -126,7 +127,7 @@ internal static partial class VolumeCommands
             var volumeName = CheckName(r.GetValue(resizeName)!);
             var path = Existing(CliContext.Data(r), volumeName);
             var header = Volume.ReadHeader(path).Header;
-            if (!Sizes.TryParse(r.GetValue(resizeSize)!, out var bytes) || bytes <= 0 || bytes % header.SectorSize != 0)
+            if (!ByteSize.TryParse(r.GetValue(resizeSize)!, out var bytes) || bytes <= 0 || bytes % header.SectorSize != 0)
             {
                 Console.Error.WriteLine($"--size {r.GetValue(resizeSize)}: give a positive multiple of the volume's {header.SectorSize}-byte sectors, e.g. 20G.");
                 return ExitCodes.Usage;
@@ -134,7 +135,7 @@ internal static partial class VolumeCommands
 
             if (bytes < header.Capacity && !r.GetValue(allowShrink))
             {
-                Console.Error.WriteLine($"{Sizes.Format(bytes)} is smaller than the volume ({Sizes.Format(header.Capacity)}): shrinking loses the data past the new end. Pass --allow-shrink if that is what you want (shrink the filesystem on it first).");
+                Console.Error.WriteLine($"{ByteSize.Format(bytes)} is smaller than the volume ({ByteSize.Format(header.Capacity)}): shrinking loses the data past the new end. Pass --allow-shrink if that is what you want (shrink the filesystem on it first).");
                 return ExitCodes.Usage;
             }
 

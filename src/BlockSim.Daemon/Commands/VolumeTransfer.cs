@@ -27,7 +27,7 @@ internal static class VolumeTransfer
             var length = RandomAccess.GetLength(input);
             if (length > volume.Device.Capacity)
             {
-                Console.Error.WriteLine($"{source} is {Sizes.Format(length)}, larger than the volume ({Sizes.Format(volume.Device.Capacity)}). Grow it first: blocksim volume resize {r.GetValue(name)} --size {length}");
+                Console.Error.WriteLine($"{source} is {ByteSize.Format(length)}, larger than the volume ({ByteSize.Format(volume.Device.Capacity)}). Grow it first: blocksim volume resize {r.GetValue(name)} --size {length}");
                 return ExitCodes.Usage;
             }
 

@@ -154,7 +154,7 @@ internal sealed class ExportCatalog : IDisposable
 
     private static INbdExport MemoryExport(string name, ExportSettings settings, Func<IBlockDevice, IBlockDevice>? wrap, ILogger logger)
     {
-        if (settings.Size is null || !Sizes.TryParse(settings.Size, out var size) || size <= 0 || size % 4096 != 0)
+        if (settings.Size is null || !ByteSize.TryParse(settings.Size, out var size) || size <= 0 || size % 4096 != 0)
         {
             throw new ConfigurationProblem($"Export '{name}': a memory export needs a size, a positive multiple of 4096 bytes, e.g. \"size\": \"256M\".");
         }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using BlockSim.Daemon.Commands;
 using BlockSim.Storage;
 using BlockSim.Storage.Simulation;
 
@@ -32,7 +31,7 @@ internal sealed class SimulationSettings
     /// <summary>Null when the settings make sense, else what is wrong, with an example.</summary>
     public string? Problem(string where)
     {
-        if (Bandwidth is not null && (!Sizes.TryParse(Bandwidth, out var bytes) || bytes <= 0))
+        if (Bandwidth is not null && (!ByteSize.TryParse(Bandwidth, out var bytes) || bytes <= 0))
         {
             return $"{where}: bandwidth {Bandwidth}: give bytes per second, e.g. 200M.";
         }
@@ -58,7 +57,7 @@ internal sealed class SimulationSettings
             device = cache;
         }
 
-        long? bandwidth = Bandwidth is not null && Sizes.TryParse(Bandwidth, out var b) ? b : null;
+        long? bandwidth = Bandwidth is not null && ByteSize.TryParse(Bandwidth, out var b) ? b : null;
         if (Iops > 0 || bandwidth is not null)
         {
             device = new ThrottleDevice(device, bandwidth, Iops > 0 ? Iops : null);

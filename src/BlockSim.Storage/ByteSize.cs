@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace BlockSim.Daemon.Commands;
+namespace BlockSim.Storage;
 
 /// <summary>Parses sizes such as 4096, 64K, 1G or 2T (binary multiples), and prints them for people.</summary>
-internal static class Sizes
+public static class ByteSize
 {
     public static bool TryParse(string text, out long bytes)
     {

@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Text;
+using HdrHistogram;
+
+namespace BlockSim.LoadTest;
+
+/// <summary>The run as a Markdown report: scenario, throughput, latency percentiles, verification.</summary>
+public static class MarkdownReport
+{
+    public static string Write(LoadResult result, string? plotFile)
+    {
+        var o = result.Options;
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"# Load test: {result.Server}");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Scenario: {o.Describe()}. Machine: {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        text.AppendLine();
+        text.AppendLine("| IOPS | MB/s | requests | errors | p50 | p90 | p99 | p99.9 | max |");
+        text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| {result.Iops:N0} | {result.MegabytesPerSecond:0.0} | {result.Requests:N0} | {result.Errors:N0} | {Row(result, result.Latency)} |");
+        text.AppendLine();
+        if (o.ReadPercent is > 0 and < 100)
+        {
+            text.AppendLine("| operation | requests | p50 | p90 | p99 | p99.9 | max |");
+            text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| read | {result.ReadLatency.TotalCount:N0} | {Row(result, result.ReadLatency)} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| write | {result.WriteLatency.TotalCount:N0} | {Row(result, result.WriteLatency)} |");
+            text.AppendLine();
+        }
+
+        if (o.Verify)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"Verification: {result.VerifiedReads:N0} reads of blocks written in this run checked, {result.VerificationFailureCount:N0} wrong.");
+            foreach (var failure in result.VerificationFailures)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"- {failure}");
+            }
+
+            text.AppendLine();
+        }
+
+        text.AppendLine("Requests per second: " + string.Join(" ", result.RequestsPerSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture))));
+        if (plotFile is not null)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"![latency and throughput]({plotFile})");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Latency cells: p50, p90, p99, p99.9 and max, in µs or ms.</summary>
+    private static string Row(LoadResult result, HistogramBase histogram) => string.Join(
+        " | ",
+        LoadResult.Percentiles.Select(p => Time(result.PercentileMicroseconds(histogram, p))).Append(Time(histogram.TotalCount == 0 ? double.NaN : histogram.GetMaxValue())));
+
+    public static string Time(double microseconds) => double.IsNaN(microseconds)
+        ? "-"
+        : microseconds < 1000 ? string.Create(CultureInfo.InvariantCulture, $"{microseconds:0} µs") : string.Create(CultureInfo.InvariantCulture, $"{microseconds / 1000:0.00} ms");
+}
