@@ -1,0 +1,73 @@
+using System.Text.Json;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Loggers;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+namespace BlockSim.Benchmarks;
+
+/// <summary>
+/// The CI check on hot-path allocations: runs every case of the benchmark classes named in the budget file
+/// with a short in-process job and the memory diagnoser, and fails when a case allocates more per operation
+/// than its recorded budget (plus the harness's noise floor), when a case has no budget, or when a budget names no case (so the file stays
+/// true). Usage: <c>blocksim-bench --allocation-check perf/allocation-budgets.json</c>.
+/// </summary>
+internal static class AllocationCheck
+{
+    public static int Run(string budgetFile)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(budgetFile));
+        var budgets = document.RootElement.GetProperty("budgets").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
+        var noiseFloor = document.RootElement.GetProperty("noiseFloor").GetInt64();
+        var types = document.RootElement.GetProperty("classes").EnumerateArray()
+            .Select(c => typeof(AllocationCheck).Assembly.GetType($"BlockSim.Benchmarks.{c.GetString()}") ?? throw new ArgumentException($"{budgetFile}: no benchmark class {c.GetString()}."))
+            .ToArray();
+
+        // Short and in-process: no project to build, a few thousand operations per case. Allocation per
+        // operation does not need the statistical care that timing does.
+        var job = Job.Dry.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(1).WithIterationCount(1).WithInvocationCount(2048).WithUnrollFactor(1);
+        var config = ManualConfig.CreateEmpty().AddJob(job).AddDiagnoser(MemoryDiagnoser.Default).AddLogger(NullLogger.Instance)
+            .WithOptions(ConfigOptions.DisableOptimizationsValidator);
+
+        var failures = new List<string>();
+        var seen = new HashSet<string>();
+        foreach (var summary in BenchmarkRunner.Run(types, config))
+        {
+            foreach (var report in summary.Reports)
+            {
+                var key = $"{report.BenchmarkCase.Descriptor.Type.Name}.{report.BenchmarkCase.Descriptor.WorkloadMethod.Name} {report.BenchmarkCase.Parameters.DisplayInfo}".Trim();
+                seen.Add(key);
+                var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
+                if (allocated is null || !report.Success)
+                {
+                    failures.Add($"{key}: did not run");
+                    continue;
+                }
+
+                if (!budgets.TryGetValue(key, out var budget))
+                {
+                    failures.Add($"{key}: {allocated} B/op and no budget recorded; add \"{key}\": {allocated} to {budgetFile}");
+                    continue;
+                }
+
+                var over = allocated > budget + noiseFloor;
+                Console.WriteLine($"{(over ? "OVER BUDGET" : "ok"),-11} {key}: {allocated} B/op (budget {budget})");
+                if (over)
+                {
+                    failures.Add($"{key}: {allocated} B/op, budget {budget}");
+                }
+            }
+        }
+
+        failures.AddRange(budgets.Keys.Where(k => !seen.Contains(k)).Select(k => $"{k}: budgeted but no such benchmark case ran; remove it from {budgetFile}"));
+        foreach (var failure in failures)
+        {
+            Console.WriteLine($"FAIL {failure}");
+        }
+
+        Console.WriteLine($"allocation budgets: {seen.Count} cases, {failures.Count} failures");
+        return failures.Count == 0 ? 0 : 1;
+    }
+}
