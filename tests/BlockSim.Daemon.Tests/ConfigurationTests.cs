@@ -77,6 +77,7 @@ public class ConfigurationTests
     [InlineData("""{ "exports": { "db": { "simulation": { "failReads": 2 } } } }""", "probabilities are 0..1")]
     [InlineData("""{ "defaultExport": "x", "exports": { "db": {} } }""", "default export 'x'")]
     [InlineData("""{ "listen": [ "localhost" ] }""", "give ADDR:PORT")]
+    [InlineData("""{ "limits": { "maxConnectionsPerAddress": 0 } }""", "limits: counts are at least 1")]
     [InlineData("""{ "exports": """, "blocksim.json")]
     public async Task A_bad_configuration_is_a_usage_error_that_names_the_problem(string json, string expected)
     {

@@ -69,6 +69,13 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGKILL: no chance to flush or answer anything.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     public async Task SignalAsync(string signal)
     {
         using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString()]);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using BlockSim.Interop.Tests;
 using BlockSim.Storage.Tests;
@@ -61,42 +60,16 @@ public partial class KernelAttachTests(ITestOutputHelper output)
     private static async Task<(int Exit, string Console)> BootAsync(int port, int blockSize, int connections, bool flushEach, int cpus, Func<Task> onDetached)
     {
         var script = RepositoryFiles.Path("tests", "kernel", "boot.sh");
-        var start = new ProcessStartInfo(script, [port.ToString(), "kernel", blockSize.ToString(), connections.ToString(), flushEach ? "1" : "0", cpus.ToString()])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var console = new StringBuilder();
-        var detached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnLine(string? line)
-        {
-            lock (console)
-            {
-                console.AppendLine(line);
-            }
-
-            if (line?.StartsWith("KERNEL-TEST DETACHED", StringComparison.Ordinal) == true)
-            {
-                detached.TrySetResult();
-            }
-        }
-
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        using var process = new CapturedProcess(new ProcessStartInfo(script, [port.ToString(), "kernel", blockSize.ToString(), connections.ToString(), flushEach ? "1" : "0", cpus.ToString()]));
+        var detached = process.LineAsync(line => line.StartsWith("KERNEL-TEST DETACHED", StringComparison.Ordinal));
         var exited = process.WaitForExitAsync();
-        if (await Task.WhenAny(detached.Task, exited) == detached.Task)
+        if (await Task.WhenAny(detached, exited) == detached)
         {
             await onDetached(); // the guest waits 5 s before it reconnects
         }
 
         await exited.WaitAsync(TimeSpan.FromMinutes(8));
-        lock (console)
-        {
-            return (process.ExitCode, console.ToString());
-        }
+        return (process.ExitCode, process.Output);
     }
 
     [GeneratedRegex(@"Simulated power cut: \d+ unflushed sectors lost")]

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using BlockSim.Nbd.Client;
 using BlockSim.Storage.Tests;
@@ -32,63 +31,30 @@ public partial class ReadmeQuickstartTests
         CopyRepository(copy);
 
         // setsid: the command and the daemon it starts form one process group, so Ctrl+C can reach both.
-        var start = new ProcessStartInfo("setsid", ["bash", "-c", serve])
-        {
-            WorkingDirectory = copy,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = new ProcessStartInfo("setsid", ["bash", "-c", serve]) { WorkingDirectory = copy };
         start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1"; // leave no build servers behind
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnLine(string? line)
-        {
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
+        using var process = new CapturedProcess(start);
+        var ready = process.LineAsync(line => line.Contains("Press Ctrl+C to stop.", StringComparison.Ordinal));
+        await Task.WhenAny(ready, process.WaitForExitAsync()).WaitAsync(TimeSpan.FromMinutes(5));
+        Assert.True(ready.IsCompleted, $"the daemon did not start:\n{process.Output}");
+        Assert.Contains("nbdinfo nbd://127.0.0.1:10809/default", process.Output);
 
-            if (line?.Contains("Press Ctrl+C to stop.", StringComparison.Ordinal) == true)
-            {
-                ready.TrySetResult();
-            }
+        await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", 10809, new NbdClientOptions { ExportName = "default" }))
+        {
+            Assert.Equal(1L << 30, client.Size);
+            await client.WriteAsync(0, "quick start"u8.ToArray());
+            await client.FlushAsync();
         }
 
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
+        using (var interrupt = Process.Start("kill", ["-INT", "--", $"-{process.Id}"]))
         {
-            await Task.WhenAny(ready.Task, process.WaitForExitAsync()).WaitAsync(TimeSpan.FromMinutes(5));
-            Assert.True(ready.Task.IsCompleted, $"the daemon did not start:\n{output}");
-            Assert.Contains("nbdinfo nbd://127.0.0.1:10809/default", output.ToString());
-
-            await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", 10809, new NbdClientOptions { ExportName = "default" }))
-            {
-                Assert.Equal(1L << 30, client.Size);
-                await client.WriteAsync(0, "quick start"u8.ToArray());
-                await client.FlushAsync();
-            }
-
-            using (var interrupt = Process.Start("kill", ["-INT", "--", $"-{process.Id}"]))
-            {
-                await interrupt.WaitForExitAsync();
-            }
-
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            Assert.True(File.Exists(Path.Combine(copy, "blocksim-data", "volumes", "default.vol")));
-            Assert.Contains("Stopped: exports flushed, volume keys zeroed", output.ToString());
+            await interrupt.WaitForExitAsync();
         }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
+
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(File.Exists(Path.Combine(copy, "blocksim-data", "volumes", "default.vol")));
+        Assert.Contains("Stopped: exports flushed, volume keys zeroed", process.Output);
     }
 
     /// <summary>The two sh blocks of the README's "Quick start" section.</summary>

@@ -35,6 +35,8 @@ public sealed class RawNbd : IAsyncDisposable
 
     public Task SendAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask();
 
+    public Task SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) => _stream.WriteAsync(bytes, cancellationToken).AsTask();
+
     /// <summary>Reads the greeting and answers with the given client flags.</summary>
     public async Task<byte[]> GreetAsync(NbdClientFlags flags = NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes)
     {

@@ -134,7 +134,7 @@ internal static class ServeCommand
             DaemonLog.XtsTier(logger, XtsTiers.Default.ToString(), XtsTiers.DescribeCpu());
             var data = new DataDirectory(options.DataDir!);
             startup.Catalog = ExportCatalog.Open(options, data, defaultSize, logger);
-            startup.Server = new NbdServer(new ExportRegistry(startup.Catalog.Exports, startup.Catalog.DefaultExport), new NbdServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
+            startup.Server = new NbdServer(new ExportRegistry(startup.Catalog.Exports, startup.Catalog.DefaultExport), options.Limits.ToServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
             foreach (var endpoint in endpoints)
             {
                 startup.Server.ListenTcp(endpoint);

@@ -33,6 +33,9 @@ internal sealed class DaemonOptions
     /// <summary>Simulation for every export without its own.</summary>
     public SimulationSettings Simulation { get; set; } = new();
 
+    /// <summary>Connection limits.</summary>
+    public LimitSettings Limits { get; set; } = new();
+
     /// <summary>Exports by name. Empty: every volume in the data directory, each as its own name.</summary>
     public Dictionary<string, ExportSettings> Exports { get; set; } = new(StringComparer.Ordinal);
 
@@ -108,6 +111,44 @@ internal sealed class ExportSettings
 
     /// <summary>Device behaviour for this export only (replaces the top-level simulation).</summary>
     public SimulationSettings? Simulation { get; set; }
+}
+
+/// <summary>Limits on what clients may hold (the NBD server's own defaults, which suit the kernel client).</summary>
+internal sealed class LimitSettings
+{
+    public int MaxConnections { get; set; } = 1024;
+
+    public int MaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>Close attached connections idle this long (0: never).</summary>
+    public double IdleTimeoutSeconds { get; set; }
+
+    public double HandshakeTimeoutSeconds { get; set; } = 30;
+
+    public int MaxInFlightRequests { get; set; } = 128;
+
+    /// <summary>Payload bytes one connection may hold, e.g. "64M".</summary>
+    public string MaxInFlightBytes { get; set; } = "64M";
+
+    /// <summary>The server options, or a problem that says which limit is wrong.</summary>
+    public Nbd.Server.NbdServerOptions ToServerOptions()
+    {
+        if (MaxConnections < 1 || MaxConnectionsPerAddress < 1 || MaxInFlightRequests < 1 || IdleTimeoutSeconds < 0 || HandshakeTimeoutSeconds <= 0
+            || !BlockSim.Storage.ByteSize.TryParse(MaxInFlightBytes, out var bytes) || bytes < 1 << 20)
+        {
+            throw new ConfigurationProblem("limits: counts are at least 1, maxInFlightBytes at least 1M (e.g. \"64M\"), timeouts not negative (idleTimeoutSeconds 0 = never).");
+        }
+
+        return new Nbd.Server.NbdServerOptions
+        {
+            MaxConnections = MaxConnections,
+            MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+            IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSeconds),
+            HandshakeTimeout = TimeSpan.FromSeconds(HandshakeTimeoutSeconds),
+            MaxInFlightRequests = MaxInFlightRequests,
+            MaxInFlightBytes = bytes,
+        };
+    }
 }
 
 /// <summary>A configuration the daemon cannot run with; the message says what to change.</summary>

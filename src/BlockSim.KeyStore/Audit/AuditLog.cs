@@ -83,7 +83,7 @@ internal sealed class AuditLog
 
             var mac = record.Hmac;
             record.Hmac = "";
-            if (!CryptographicOperations.FixedTimeEquals(Convert.FromHexString(mac), HMACSHA256.HashData(_macKey, Serialize(record))))
+            if (!MacMatches(mac, HMACSHA256.HashData(_macKey, Serialize(record))))
             {
                 problems.Add($"record {record.Sequence}: HMAC mismatch (edited)");
             }
@@ -102,13 +102,30 @@ internal sealed class AuditLog
             expected = record.Sequence + 1;
         }
 
-        var (headSequence, headHash) = ReadHead();
-        if (headSequence != lines.Length || headHash != previousHash)
+        try
         {
-            problems.Add($"the log holds {lines.Length} records but its head says {headSequence} (truncated or extended outside the store)");
+            var (headSequence, headHash) = ReadHead();
+            if (headSequence != lines.Length || headHash != previousHash)
+            {
+                problems.Add($"the log holds {lines.Length} records but its head says {headSequence} (truncated or extended outside the store)");
+            }
+        }
+        catch (KeyStoreException e)
+        {
+            problems.Add(e.Message);
         }
 
         return (problems, lines.Length);
+    }
+
+    /// <summary>Compares a MAC written as hex with the expected one; damaged hex is a mismatch, not an exception.</summary>
+    private static bool MacMatches(string? hex, byte[] expected)
+    {
+        Span<byte> mac = stackalloc byte[32];
+        return hex is { Length: 64 }
+            && Convert.FromHexString(hex, mac, out _, out var written) == System.Buffers.OperationStatus.Done
+            && written == mac.Length
+            && CryptographicOperations.FixedTimeEquals(mac, expected);
     }
 
     private static byte[] Serialize(AuditRecord record) =>
@@ -122,8 +139,7 @@ internal sealed class AuditLog
         }
 
         var parts = File.ReadAllText(_headPath).Trim().Split(' ');
-        if (parts.Length != 3 || !long.TryParse(parts[0], out var sequence)
-            || !CryptographicOperations.FixedTimeEquals(Convert.FromHexString(parts[2]), HeadMac(sequence, parts[1])))
+        if (parts.Length != 3 || !long.TryParse(parts[0], out var sequence) || !MacMatches(parts[2], HeadMac(sequence, parts[1])))
         {
             throw new KeyStoreException("AuditLogDamaged", $"{_headPath} is damaged; run audit verify and restore the log before using the store.");
         }

@@ -20,9 +20,16 @@ internal sealed partial class NbdConnection
     private async Task TransmitAsync()
     {
         var sender = SendLoopAsync();
+        using var idleCheck = _options.IdleTimeout > TimeSpan.Zero
+            ? TimeProvider.System.CreateTimer(_ => CloseIfIdle(), null, _options.IdleTimeout / 4, _options.IdleTimeout / 4)
+            : null;
         try
         {
             await ReceiveLoopAsync().ConfigureAwait(false);
+            if (_idleClosed)
+            {
+                ServerLog.IdleClosed(_logger, Id, _options.IdleTimeout.TotalSeconds);
+            }
         }
         finally
         {
@@ -43,6 +50,7 @@ internal sealed partial class NbdConnection
         while (!_stopping)
         {
             var (status, request) = await ReadRequestAsync().ConfigureAwait(false);
+            _lastActivity = Environment.TickCount64;
             if (status != OperationStatus.Done)
             {
                 if (status == OperationStatus.InvalidData)
@@ -77,7 +85,7 @@ internal sealed partial class NbdConnection
             {
                 if (context.Error == NbdError.None)
                 {
-                    context.Buffer = ArrayPool<byte>.Shared.Rent(payloadBytes);
+                    context.RentBuffer(payloadBytes);
                     if (!await ReadPayloadAsync(context.Buffer.AsMemory(0, payloadBytes)).ConfigureAwait(false))
                     {
                         Finish(context);
@@ -105,6 +113,21 @@ internal sealed partial class NbdConnection
             {
                 ThreadPool.UnsafeQueueUserWorkItem(context, preferLocal: false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Timer callback: with nothing in flight and nothing received for the idle timeout, wake the receive
+    /// loop so it ends (a client in the middle of sending a request holds a slot, so it is never idle).
+    /// </summary>
+    private void CloseIfIdle()
+    {
+        var nothingInFlight = _requestSlots.CurrentCount == _options.MaxInFlightRequests;
+        if (nothingInFlight && Environment.TickCount64 - Volatile.Read(ref _lastActivity) >= (long)_options.IdleTimeout.TotalMilliseconds)
+        {
+            _idleClosed = true;
+            _stopping = true;
+            _input.CancelPendingRead();
         }
     }
 
@@ -221,7 +244,7 @@ internal sealed partial class NbdConnection
             switch (request.Command)
             {
                 case NbdCommand.Read:
-                    context.Buffer = ArrayPool<byte>.Shared.Rent((int)request.Length);
+                    context.RentBuffer((int)request.Length);
                     await export.ReadAsync(offset, context.Buffer.AsMemory(0, (int)request.Length), _stop.Token).ConfigureAwait(false);
                     break;
                 case NbdCommand.Write:

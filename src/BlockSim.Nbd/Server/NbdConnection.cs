@@ -19,7 +19,8 @@ internal sealed partial class NbdConnection
     private readonly ExportRegistry _exports;
     private readonly NbdServerOptions _options;
     private readonly ILogger _logger;
-    // Never disposed: it has no timer, and the handshake disposes the linked source it makes from it.
+    // Never disposed: its only timer is the drain period at server stop, and the handshake disposes the
+    // linked source it makes from it.
     private readonly CancellationTokenSource _stop = new();
     private readonly IAsyncDisposable? _transport;
 
@@ -31,6 +32,8 @@ internal sealed partial class NbdConnection
     private readonly ConcurrentQueue<RequestContext> _contextPool = new(); // a queue reuses its ring; a stack allocates a node per push
 
     private volatile bool _stopping;
+    private long _lastActivity = Environment.TickCount64;
+    private volatile bool _idleClosed;
 
     public NbdConnection(long id, IDuplexPipe pipe, ExportRegistry exports, NbdServerOptions options, ILogger logger, IAsyncDisposable? transport = null)
     {
@@ -73,14 +76,31 @@ internal sealed partial class NbdConnection
         }
         finally
         {
-            await _input.CompleteAsync().ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
-            if (_transport is not null)
-            {
-                await _transport.DisposeAsync().ConfigureAwait(false);
-            }
-
+            await CloseAsync().ConfigureAwait(false);
             ServerLog.Closed(_logger, Id);
+        }
+    }
+
+    /// <summary>
+    /// Completes the pipes and closes the transport. Completing the output flushes what is left, which fails
+    /// when the client has gone (broken pipe): that is the normal end of such a connection, not an error for
+    /// whoever awaits it (a server stopping with a vanished client must not fail).
+    /// </summary>
+    private async Task CloseAsync()
+    {
+        await _input.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // the client is gone; nothing more can reach it
+        }
+
+        if (_transport is not null)
+        {
+            await _transport.DisposeAsync().ConfigureAwait(false);
         }
     }
 

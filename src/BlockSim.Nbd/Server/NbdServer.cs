@@ -20,6 +20,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<IPAddress, int> _perAddress = [];
     private long _nextConnectionId;
 
     public NbdServer(ExportRegistry exports, NbdServerOptions? options = null, ILogger? logger = null)
@@ -35,6 +36,9 @@ public sealed class NbdServer : IAsyncDisposable
     public IReadOnlyList<EndPoint> Endpoints => _listeners.Select(l => l.LocalEndPoint!).ToArray();
 
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Request payload buffers currently rented by all servers in the process (zero when all is idle).</summary>
+    public static long RentedBuffers => RequestContext.RentedBuffers;
 
     /// <summary>Listens on a TCP endpoint (port 0 picks a free port; see <see cref="Endpoints"/>).</summary>
     public IPEndPoint ListenTcp(IPEndPoint endpoint)
@@ -148,6 +152,15 @@ public sealed class NbdServer : IAsyncDisposable
                 continue;
             }
 
+            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address;
+            if (address is not null && !TryCountAddress(address))
+            {
+                ServerLog.TooManyFromAddress(_logger, remote, _options.MaxConnectionsPerAddress);
+                NbdMetrics.ConnectionRefused();
+                socket.Dispose();
+                continue;
+            }
+
             if (socket.AddressFamily != AddressFamily.Unix)
             {
                 socket.NoDelay = true; // replies are whole messages; do not hold them back
@@ -157,11 +170,38 @@ public sealed class NbdServer : IAsyncDisposable
             var pipe = new StreamDuplexPipe(stream);
             var id = Interlocked.Increment(ref _nextConnectionId);
             ServerLog.Accepted(_logger, id, remote);
-            _ = Track(new NbdConnection(id, pipe, _exports, _options, _logger, stream));
+            _ = Track(new NbdConnection(id, pipe, _exports, _options, _logger, stream), address);
         }
     }
 
-    private Task Track(NbdConnection connection)
+    /// <summary>Counts a connection from <paramref name="address"/>; false when that address is at its limit.</summary>
+    private bool TryCountAddress(IPAddress address)
+    {
+        lock (_perAddress)
+        {
+            var count = _perAddress.GetValueOrDefault(address);
+            if (count >= _options.MaxConnectionsPerAddress)
+            {
+                return false;
+            }
+
+            _perAddress[address] = count + 1;
+            return true;
+        }
+    }
+
+    private void UncountAddress(IPAddress address)
+    {
+        lock (_perAddress)
+        {
+            if (--_perAddress[address] == 0)
+            {
+                _perAddress.Remove(address);
+            }
+        }
+    }
+
+    private Task Track(NbdConnection connection, IPAddress? address = null)
     {
         var run = Task.Run(connection.RunAsync);
         _connections[connection.Id] = (connection, run);
@@ -171,6 +211,10 @@ public sealed class NbdServer : IAsyncDisposable
             {
                 _connections.TryRemove(connection.Id, out var _);
                 NbdMetrics.ConnectionClosed();
+                if (address is not null)
+                {
+                    UncountAddress(address);
+                }
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,

@@ -23,4 +23,13 @@ public sealed class NbdServerOptions
 
     /// <summary>Connections served at once; more are closed at once with a log line.</summary>
     public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>Connections one client IP address may hold at once (Unix-socket clients are not counted); more are closed at once.</summary>
+    public int MaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// An attached connection with no request in flight and nothing received for this long is closed
+    /// (zero: never). The handshake has its own limit, <see cref="HandshakeTimeout"/>.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.Zero;
 }

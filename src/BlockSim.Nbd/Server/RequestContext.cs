@@ -23,13 +23,25 @@ internal sealed class RequestContext : IThreadPoolWorkItem
     public int ExtentCount;
     public long ReceivedAt;
 
+    private static long s_rentedBuffers;
+
+    /// <summary>Payload buffers rented and not yet returned, over all connections (a leak check for soak tests).</summary>
+    public static long RentedBuffers => Interlocked.Read(ref s_rentedBuffers);
+
     public void Execute() => Connection.Process(this);
+
+    public void RentBuffer(int length)
+    {
+        Buffer = ArrayPool<byte>.Shared.Rent(length);
+        Interlocked.Increment(ref s_rentedBuffers);
+    }
 
     public void Reset()
     {
         if (Buffer is not null)
         {
             ArrayPool<byte>.Shared.Return(Buffer);
+            Interlocked.Decrement(ref s_rentedBuffers);
             Buffer = null;
         }
 

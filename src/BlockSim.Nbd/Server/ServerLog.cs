@@ -27,6 +27,12 @@ internal static partial class ServerLog
     [LoggerMessage(1006, LogLevel.Information, "NBD server stopping: {Count} connections open")]
     public static partial void Stopping(ILogger logger, int count);
 
+    [LoggerMessage(1007, LogLevel.Information, "Connection {ConnectionId} closed after {Seconds} s idle")]
+    public static partial void IdleClosed(ILogger logger, long connectionId, double seconds);
+
+    [LoggerMessage(1008, LogLevel.Warning, "Refusing a connection from {Remote}: that address already holds {Count} connections (limit)")]
+    public static partial void TooManyFromAddress(ILogger logger, string remote, int count);
+
     [LoggerMessage(2000, LogLevel.Warning, "Connection {ConnectionId}: protocol violation, closing: {Reason}")]
     public static partial void ProtocolViolation(ILogger logger, long connectionId, string reason);
 

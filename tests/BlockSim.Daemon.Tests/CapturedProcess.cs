@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>A child process whose standard output and error are collected line by line, with a wait for a given line.</summary>
+public sealed class CapturedProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource Seen)> _waiters = [];
+
+    public CapturedProcess(ProcessStartInfo start)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public int Id => _process.Id;
+
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Completes when a line matching <paramref name="match"/> is printed (or already was).</summary>
+    public Task LineAsync(Func<string, bool> match)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            if (_output.ToString().Split('\n').Any(l => match(l.TrimEnd('\r'))))
+            {
+                seen.SetResult();
+            }
+            else
+            {
+                _waiters.Add((match, seen));
+            }
+        }
+
+        return seen.Task;
+    }
+
+    public Task WaitForExitAsync() => _process.WaitForExitAsync();
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+            foreach (var waiter in _waiters.Where(w => w.Match(line)).ToList())
+            {
+                waiter.Seen.TrySetResult();
+                _waiters.Remove(waiter);
+            }
+        }
+    }
+}
