@@ -10,5 +10,5 @@ if (args is ["--allocation-check", var budgets])
     return AllocationCheck.Run(budgets);
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(AllocationCheck).Assembly).Run(args);
 return 0;

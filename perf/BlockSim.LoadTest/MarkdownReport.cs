@@ -39,7 +39,11 @@ public static class MarkdownReport
             text.AppendLine();
         }
 
-        text.AppendLine("Requests per second: " + string.Join(" ", result.RequestsPerSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture))));
+        // One figure a second reads well for a minute; longer runs get one average per ten seconds.
+        var step = result.RequestsPerSecond.Count > 60 ? 10 : 1;
+        var series = result.RequestsPerSecond.Chunk(step).Select(c => (long)c.Average());
+        text.AppendLine((step == 1 ? "Requests per second: " : "Requests per second, averaged over each 10 s: ")
+            + string.Join(" ", series.Select(r => r.ToString("N0", CultureInfo.InvariantCulture))));
         if (plotFile is not null)
         {
             text.AppendLine();

@@ -69,6 +69,8 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>SIGKILL: no chance to flush or answer anything.</summary>
     public async Task KillAsync()
     {

@@ -15,7 +15,7 @@ namespace BlockSim.Benchmarks.Nbd;
 /// <summary>
 /// READ and WRITE requests through the whole server (parse, dispatch to the thread pool, export, reply)
 /// over an in-memory duplex pipe, 32 in flight per invocation, on a memory export plain or encrypted
-/// (XTS-AES-256, 4 KiB sectors, the process's tier). The client side is raw bytes and
+/// (XTS-AES-256, 4 KiB sectors, the process's tier), with and without the metrics exporter listening. The client side is raw bytes and
 /// allocation-free, so the Allocated column is the server's own cost per request.
 /// </summary>
 [MemoryDiagnoser]
@@ -27,12 +27,17 @@ public class NbdServerBenchmarks
     private NbdServer _server = null!;
     private Task _serving = null!;
     private byte[] _payload = null!;
+    private IDisposable? _metrics;
 
     [Params(4096, 131072)]
     public int Size { get; set; }
 
     [Params(false, true)]
     public bool Encrypted { get; set; }
+
+    /// <summary>With the daemon's Prometheus exporter listening to the server's instruments.</summary>
+    [Params(false, true)]
+    public bool Metrics { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -45,6 +50,7 @@ public class NbdServerBenchmarks
             CryptographicOperations.ZeroMemory(key);
         }
 
+        _metrics = Metrics ? new BlockSim.Daemon.Metrics.PrometheusExporter() : null;
         _server = new NbdServer(new ExportRegistry([new BlockDeviceExport("bench", device)]));
         _serving = _server.ServeAsync(new DuplexPipe(_toServer.Reader, _toClient.Writer));
         _payload = new byte[Size];
@@ -59,6 +65,7 @@ public class NbdServerBenchmarks
         _toServer.Writer.Complete();
         _serving.Wait();
         _server.StopAsync().Wait();
+        _metrics?.Dispose();
     }
 
     [Benchmark(OperationsPerInvoke = Batch)]

@@ -71,13 +71,15 @@ internal sealed class PrometheusExporter : IDisposable
             tags.Length > 0 ? tags[0].Value as string : null,
             tags.Length > 1 ? tags[1].Value as string : null,
             tags.Length > 2 ? tags[2].Value as string : null);
-        if (_series.TryGetValue(key, out var series))
-        {
-            return series;
-        }
+        return _series.TryGetValue(key, out var series) ? series : Add(key, tags);
+    }
 
+    // Apart from Find: a lambda here captures the instrument, and C# would then allocate its closure on
+    // every call of the method that declares it, the fast path included (about 100 bytes per request).
+    private Series Add(SeriesKey key, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
         var labels = string.Join(",", tags.ToArray().Select(t => $"{t.Key}=\"{Escape(t.Value?.ToString() ?? "")}\""));
-        return _series.GetOrAdd(key, _ => new Series(instrument, labels, instrument is Histogram<double>));
+        return _series.GetOrAdd(key, k => new Series(k.Instrument, labels, k.Instrument is Histogram<double>));
     }
 
     /// <summary>blocksim.nbd.request.duration (s) -> blocksim_nbd_request_duration_seconds; counters end in _total.</summary>
