@@ -75,9 +75,30 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
                 throw new KeyStoreException("NotFoundException", $"No key store in {directory} (neither {PrimaryName} nor {BackupName} is readable).");
             }
 
-            copies[0]!.UnwrapRootKey(unlocker, store._root);
+            // Either copy's slots may open the root key: a damaged slot in one copy must not lock out the other.
+            StoreFile? opened = null;
+            KeyStoreException? refusal = null;
+            foreach (var copy in copies)
+            {
+                try
+                {
+                    copy!.UnwrapRootKey(unlocker, store._root);
+                    opened = copy;
+                    break;
+                }
+                catch (KeyStoreException e) when (e.ErrorCode == "UnlockFailed")
+                {
+                    refusal = e;
+                }
+            }
+
+            if (opened is null)
+            {
+                throw refusal!;
+            }
+
             store.DeriveSubkeys();
-            store._slots = copies[0]!.Slots;
+            store._slots = opened.Slots;
             using (store.Lock())
             {
                 store.Load(); // checks the MACs now, so a tampered store is reported at open

@@ -44,6 +44,20 @@ public class FileFuzzTests
             threads: 1);
     }
 
+    /// <summary>Regression: found by the fuzzer above (seed eVhed29YPCv1), a slot nonce of the wrong size threw from AES-GCM.</summary>
+    [Fact]
+    public void A_slot_with_a_malformed_nonce_in_one_copy_opens_from_the_other()
+    {
+        using var f = new StoreFixture();
+        f.Store.Dispose();
+        var primary = Path.Combine(f.StorePath, "keystore.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(primary))!;
+        json["slots"]![0]!["nonce"] = Convert.ToBase64String(new byte[5]);
+        File.WriteAllText(primary, json.ToJsonString());
+        using var store = SealedKeyStore.Open(f.StorePath, f.KeyFile);
+        Assert.NotNull(store.DescribeKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin).KeyId);
+    }
+
     [Fact]
     public void A_damaged_audit_log_fails_verification_without_crashing()
     {

@@ -53,7 +53,7 @@ internal sealed class StoreFile
         Span<byte> slotKey = stackalloc byte[32];
         try
         {
-            foreach (var slot in Slots.Where(s => s.Type == unlocker.SlotType))
+            foreach (var slot in Slots.Where(s => s.Type == unlocker.SlotType && IsWellFormed(s)))
             {
                 unlocker.DeriveSlotKey(slot, slotKey);
                 try
@@ -77,6 +77,17 @@ internal sealed class StoreFile
             "UnlockFailed",
             unlocker is PassphraseUnlocker ? "Wrong passphrase for the key store." : "This key file does not open the key store.");
     }
+
+    /// <summary>
+    /// Slots are not covered by the body's MAC (they unlock the key that checks it), so a damaged or hostile
+    /// copy could hold any values: a slot with wrong-sized fields, or Argon2 costs that would exhaust memory
+    /// or time, is skipped like one that does not open.
+    /// </summary>
+    private static bool IsWellFormed(KeySlot slot) =>
+        slot.Nonce is { Length: 12 }
+        && slot.WrappedRootKey is { Length: 48 }
+        && slot.Salt is { Length: >= 16 and <= 64 }
+        && (slot.Type != "passphrase" || slot.Argon2MemoryKiB is >= 8 and <= 1024 * 1024 && slot.Argon2Iterations is >= 1 and <= 64 && slot.Argon2Parallelism is >= 1 and <= 64);
 
     public static KeySlot Seal(Unlocker unlocker, ReadOnlySpan<byte> rootKey)
     {
