@@ -27,18 +27,33 @@ public class LimitTests
     }
 
     [Fact]
-    public async Task An_idle_connection_is_closed_and_a_busy_one_is_not()
+    public async Task An_idle_connection_is_closed_and_one_with_a_request_in_flight_is_not()
     {
-        await using var server = new TestServer(new NbdServerOptions { IdleTimeout = TimeSpan.FromSeconds(1.5) });
+        // Deterministic on a loaded machine: "busy" holds a request in flight (its export waits) for longer
+        // than the idle timeout, instead of relying on how often a delayed loop gets scheduled.
+        var slow = new BlockedExport();
+        await using var server = new TestServer(new NbdServerOptions { IdleTimeout = TimeSpan.FromMilliseconds(500) }, slow);
         await using var idle = await server.ConnectAsync();
-        await using var busy = await server.ConnectAsync();
-        for (var i = 0; i < 30; i++)
+        await using var busy = await server.ConnectAsync("blocked");
+        var inFlight = busy.WriteAsync(0, new byte[512]);
+        try
         {
-            await Task.Delay(100);
-            await busy.ReadAsync(0, new byte[512]);
+            // Watch the server, not the client: probing the idle connection would make it busy.
+            for (var i = 0; i < 200 && server.Server.ConnectionCount > 1; i++)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Equal(1, server.Server.ConnectionCount);
+            await Assert.ThrowsAnyAsync<IOException>(() => idle.FlushAsync());
+            Assert.False(inFlight.IsCompleted);
+        }
+        finally
+        {
+            slow.Unblock.TrySetResult();
         }
 
-        await Assert.ThrowsAnyAsync<IOException>(() => idle.FlushAsync());
+        await inFlight; // answered: the connection with work in flight stayed open
         await busy.FlushAsync();
     }
 
