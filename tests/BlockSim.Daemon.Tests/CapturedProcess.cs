@@ -25,6 +25,8 @@ public sealed class CapturedProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    public bool HasExited => _process.HasExited;
+
     public string Output
     {
         get
@@ -57,13 +59,18 @@ public sealed class CapturedProcess : IDisposable
 
     public Task WaitForExitAsync() => _process.WaitForExitAsync();
 
-    public void Dispose()
+    /// <summary>SIGKILL, unless it has already exited.</summary>
+    public void Kill(bool entireProcessTree = false)
     {
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: true);
+            _process.Kill(entireProcessTree);
         }
+    }
 
+    public void Dispose()
+    {
+        Kill(entireProcessTree: true);
         _process.Dispose();
     }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 
 namespace BlockSim.Daemon.Tests;
@@ -7,38 +6,23 @@ namespace BlockSim.Daemon.Tests;
 /// <summary>Runs the real blocksim executable as a child process, as a user would.</summary>
 public sealed partial class DaemonProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
-    private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CapturedProcess _process;
 
-    private DaemonProcess(Process process)
+    private DaemonProcess(CapturedProcess process)
     {
         _process = process;
     }
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _process.Output;
+
+    public bool HasExited => _process.HasExited;
 
     public static DaemonProcess Start(string workingDirectory, params string[] arguments) => Start(workingDirectory, new Dictionary<string, string>(), arguments);
 
     /// <summary>Starts blocksim with extra environment variables.</summary>
     public static DaemonProcess Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, WorkingDirectory = workingDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "blocksim.dll"));
         foreach (var (name, value) in environment)
         {
@@ -50,26 +34,22 @@ public sealed partial class DaemonProcess : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
-        var daemon = new DaemonProcess(Process.Start(start)!);
-        daemon._process.OutputDataReceived += (_, e) => daemon.OnLine(e.Data);
-        daemon._process.ErrorDataReceived += (_, e) => daemon.OnLine(e.Data);
-        daemon._process.BeginOutputReadLine();
-        daemon._process.BeginErrorReadLine();
-        return daemon;
+        return new DaemonProcess(new CapturedProcess(start));
     }
 
     /// <summary>The TCP port from the attach help the daemon prints once it listens.</summary>
-    public Task<int> PortAsync() => _port.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    public async Task<int> PortAsync()
+    {
+        await _process.LineAsync(line => AttachLine().IsMatch(line)).WaitAsync(TimeSpan.FromSeconds(30));
+        return int.Parse(AttachLine().Match(Output).Groups[1].Value);
+    }
 
     /// <summary>SIGINT, as Ctrl+C (or another signal, e.g. TERM as systemd sends); returns the exit code.</summary>
     public async Task<int> InterruptAsync(string signal = "INT")
     {
         await SignalAsync(signal);
-        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        return _process.ExitCode;
+        return await WaitForExitAsync();
     }
-
-    public bool HasExited => _process.HasExited;
 
     /// <summary>SIGKILL: no chance to flush or answer anything.</summary>
     public async Task KillAsync()
@@ -103,32 +83,9 @@ public sealed partial class DaemonProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
         _process.Dispose();
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-
-        var match = AttachLine().Match(line);
-        if (match.Success)
-        {
-            _port.TrySetResult(int.Parse(match.Groups[1].Value));
-        }
     }
 
     [GeneratedRegex(@"nbdinfo nbd://127\.0\.0\.1:(\d+)/")]

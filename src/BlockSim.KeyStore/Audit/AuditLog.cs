@@ -38,19 +38,7 @@ internal sealed class AuditLog
             record.Hmac = "";
             record.Hmac = Convert.ToHexString(HMACSHA256.HashData(_macKey, Serialize(record)));
             var line = Serialize(record);
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.Append,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            };
-            using (var file = new FileStream(_path, options))
-            {
-                file.Write(line);
-                file.WriteByte((byte)'\n');
-                file.Flush(flushToDisk: true);
-            }
-
+            DurableFile.Append(_path, [.. line, (byte)'\n']);
             WriteHead(record.Sequence, Convert.ToHexString(SHA256.HashData(line)));
         }
     }

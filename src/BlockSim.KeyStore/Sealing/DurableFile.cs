@@ -28,6 +28,20 @@ internal static partial class DurableFile
         SyncDirectory(directory);
     }
 
+    /// <summary>Appends to a file (created 0600) and flushes it to disk before returning.</summary>
+    public static void Append(string path, ReadOnlySpan<byte> contents)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using var file = new FileStream(path, options);
+        file.Write(contents);
+        file.Flush(flushToDisk: true);
+    }
+
     public static void SyncDirectory(string directory)
     {
         const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY
