@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using BlockSim.Nbd.Protocol;
@@ -10,7 +11,7 @@ public sealed class RawNbd : IAsyncDisposable
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private Stream _stream;
 
     private RawNbd(Socket socket)
     {
@@ -31,6 +32,15 @@ public sealed class RawNbd : IAsyncDisposable
         using var cts = new CancellationTokenSource(s_timeout);
         await _stream.ReadExactlyAsync(buffer, cts.Token);
         return buffer;
+    }
+
+    /// <summary>Lays TLS over the connection (after the server has answered STARTTLS with ACK).</summary>
+    public async Task UpgradeToTlsAsync(SslClientAuthenticationOptions options)
+    {
+        var tls = new SslStream(_stream, leaveInnerStreamOpen: false);
+        using var cts = new CancellationTokenSource(s_timeout);
+        await tls.AuthenticateAsClientAsync(options, cts.Token);
+        _stream = tls;
     }
 
     public Task SendAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask();

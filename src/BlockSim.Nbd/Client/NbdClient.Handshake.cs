@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Buffers.Binary;
 using System.Text;
 using BlockSim.Nbd.Protocol;
@@ -28,6 +29,11 @@ public sealed partial class NbdClient
     private async Task HandshakeAsync(NbdClientOptions options, CancellationToken cancellationToken)
     {
         await GreetAsync(cancellationToken).ConfigureAwait(false);
+        if (options.Tls is { } tls)
+        {
+            await StartTlsAsync(tls, cancellationToken).ConfigureAwait(false);
+        }
+
         if (options.StructuredReplies)
         {
             await SendOptionAsync(NbdOption.StructuredReply, [], cancellationToken).ConfigureAwait(false);
@@ -90,6 +96,31 @@ public sealed partial class NbdClient
                 PreferredBlockSize = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(6));
             }
         }
+    }
+
+    /// <summary>NBD_OPT_STARTTLS, then the TLS handshake over the same socket.</summary>
+    private async Task StartTlsAsync(SslClientAuthenticationOptions tls, CancellationToken cancellationToken)
+    {
+        await SendOptionAsync(NbdOption.StartTls, [], cancellationToken).ConfigureAwait(false);
+        var (type, data) = await ReadOptionReplyAsync(NbdOption.StartTls, cancellationToken).ConfigureAwait(false);
+        if (type != NbdOptionReplyType.Ack)
+        {
+            throw new NbdClientException(NbdError.Invalid, $"The server refused STARTTLS: {type} {Encoding.UTF8.GetString(data)}");
+        }
+
+        var secure = new SslStream(_stream, leaveInnerStreamOpen: false);
+        try
+        {
+            await secure.AuthenticateAsClientAsync(tls, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await secure.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        _stream = secure;
+        _reader = new BufferedStream(secure, 64 * 1024);
     }
 
     private async Task SendOptionAsync(NbdOption option, byte[] payload, CancellationToken cancellationToken)

@@ -14,8 +14,9 @@ namespace BlockSim.Nbd.Client;
 /// </summary>
 public sealed partial class NbdClient : IAsyncDisposable
 {
-    private readonly Stream _stream;
-    private readonly Stream _reader;
+    // Replaced once, when STARTTLS lays TLS over the socket.
+    private Stream _stream;
+    private Stream _reader;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly ConcurrentDictionary<ulong, Pending> _pending = new();
     private Task? _receiver;

@@ -1,3 +1,5 @@
+using BlockSim.Nbd.Server;
+
 namespace BlockSim.Nbd.Exports;
 
 /// <summary>
@@ -8,6 +10,10 @@ namespace BlockSim.Nbd.Exports;
 /// </summary>
 public interface IAttachableExport : INbdExport
 {
-    /// <summary>Returns null when the export is ready, else the reason it is refused (for the client and the log).</summary>
-    ValueTask<string?> AttachAsync(string client, CancellationToken cancellationToken);
+    /// <summary>
+    /// Called for every client that chooses the export, so the decision can depend on who the client is.
+    /// Returns null when the export is ready for this client, else the reason it is refused (for the client
+    /// and the log).
+    /// </summary>
+    ValueTask<string?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken);
 }

@@ -7,8 +7,13 @@ public sealed class ExportRegistry
 {
     private readonly Dictionary<string, INbdExport> _byName = new(StringComparer.Ordinal);
     private readonly List<INbdExport> _ordered = [];
+    private readonly Dictionary<string, HashSet<string>> _allowedClients = new(StringComparer.Ordinal);
 
-    public ExportRegistry(IEnumerable<INbdExport> exports, string? defaultExport = null)
+    /// <param name="allowedClients">
+    /// For exports that only some clients may attach: the client identities allowed (certificate subjects
+    /// such as <c>CN=alice</c>, or <c>anonymous</c>). Exports not named here are open to every client.
+    /// </param>
+    public ExportRegistry(IEnumerable<INbdExport> exports, string? defaultExport = null, IReadOnlyDictionary<string, IReadOnlyCollection<string>>? allowedClients = null)
     {
         foreach (var export in exports)
         {
@@ -30,11 +35,25 @@ public sealed class ExportRegistry
         {
             throw new ArgumentException($"The default export '{DefaultName}' is not among the exports.", nameof(defaultExport));
         }
+
+        foreach (var (name, clients) in allowedClients ?? new Dictionary<string, IReadOnlyCollection<string>>())
+        {
+            if (!_byName.ContainsKey(name))
+            {
+                throw new ArgumentException($"Allowed clients are given for '{name}', which is not among the exports.", nameof(allowedClients));
+            }
+
+            _allowedClients[name] = new HashSet<string>(clients, StringComparer.Ordinal);
+        }
     }
 
     public string DefaultName { get; }
 
     public IReadOnlyList<INbdExport> All => _ordered;
+
+    /// <summary>True when <paramref name="client"/> may attach the export (exports without a list are open to all).</summary>
+    public bool IsAllowed(string exportName, string client) =>
+        !_allowedClients.TryGetValue(exportName, out var allowed) || allowed.Contains(client);
 
     /// <summary>Finds an export; the empty name means the default export.</summary>
     public bool TryGet(string name, out INbdExport export) =>

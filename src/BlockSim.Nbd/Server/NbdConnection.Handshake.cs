@@ -89,6 +89,18 @@ internal sealed partial class NbdConnection
 
     private ValueTask<OptionOutcome> HandleOptionAsync(NbdOption option, byte[] payload, CancellationToken ct)
     {
+        if (NeedsTlsFirst(option))
+        {
+            if (option == NbdOption.ExportName)
+            {
+                Violation("NBD_OPT_EXPORT_NAME before STARTTLS on a listener that requires TLS (this option has no error reply)");
+                return ValueTask.FromResult(OptionOutcome.Close);
+            }
+
+            ReplyError(option, NbdOptionReplyType.ErrorTlsRequired, "this listener requires TLS: send NBD_OPT_STARTTLS first");
+            return ValueTask.FromResult(OptionOutcome.Continue);
+        }
+
         switch (option)
         {
             case NbdOption.ExportName:
@@ -100,8 +112,7 @@ internal sealed partial class NbdConnection
                 List(payload);
                 break;
             case NbdOption.StartTls:
-                ReplyError(option, NbdOptionReplyType.ErrorPolicy, "TLS is not configured on this server");
-                break;
+                return StartTlsAsync(payload, ct);
             case NbdOption.Info:
             case NbdOption.Go:
                 return InfoOrGoAsync(option, payload, ct);
@@ -214,15 +225,17 @@ internal sealed partial class NbdConnection
         return OptionOutcome.Transmit;
     }
 
-    /// <summary>Attaches an export that needs it; returns the refusal reason, or null when it may be served.</summary>
+    /// <summary>
+    /// Checks the export's access list, then attaches an export that needs it (for a volume, the key store
+    /// decides for this client); returns the refusal reason, or null when it may be served.
+    /// </summary>
     private async ValueTask<string?> RefusalAsync(INbdExport export, CancellationToken ct)
     {
-        if (export is not IAttachableExport attachable)
-        {
-            return null;
-        }
-
-        var reason = await attachable.AttachAsync($"connection {Id}", ct).ConfigureAwait(false);
+        var reason = !_exports.IsAllowed(export.Name, Identity.Name)
+            ? $"client '{Identity.Name}' is not on the export's list of allowed clients"
+            : export is IAttachableExport attachable
+                ? await attachable.AttachAsync(Identity, ct).ConfigureAwait(false)
+                : null;
         if (reason is not null)
         {
             ServerLog.ExportRefused(_logger, Id, export.Name, reason);

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using BlockSim.Nbd.Exports;
+using BlockSim.Nbd.Tls;
 using Microsoft.Extensions.Logging;
 
 namespace BlockSim.Nbd.Server;
@@ -14,15 +15,17 @@ namespace BlockSim.Nbd.Server;
 /// </summary>
 internal sealed partial class NbdConnection
 {
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    // Replaced once, when STARTTLS lays TLS over the socket.
+    private PipeReader _input;
+    private PipeWriter _output;
     private readonly ExportRegistry _exports;
     private readonly NbdServerOptions _options;
     private readonly ILogger _logger;
     // Never disposed: its only timer is the drain period at server stop, and the handshake disposes the
     // linked source it makes from it.
     private readonly CancellationTokenSource _stop = new();
-    private readonly IAsyncDisposable? _transport;
+    private Stream? _transport;
+    private readonly NbdTlsMode _tlsMode;
 
     // Transmission state: in-flight limits, finished requests waiting for the sender, and a pool of contexts.
     private readonly SemaphoreSlim _requestSlots;
@@ -35,9 +38,12 @@ internal sealed partial class NbdConnection
     private long _lastActivity = Environment.TickCount64;
     private volatile bool _idleClosed;
 
-    public NbdConnection(long id, IDuplexPipe pipe, ExportRegistry exports, NbdServerOptions options, ILogger logger, IAsyncDisposable? transport = null)
+    /// <param name="transport">The socket's stream under <paramref name="pipe"/>: closed with the connection, and what TLS is laid over.</param>
+    public NbdConnection(long id, IDuplexPipe pipe, ExportRegistry exports, NbdServerOptions options, ILogger logger, Stream? transport = null, NbdTlsMode tlsMode = NbdTlsMode.Off, string address = "in-process")
     {
         Id = id;
+        Identity = new NbdClientIdentity(NbdClientIdentity.Anonymous, address, Tls: false, id);
+        _tlsMode = transport is null ? NbdTlsMode.Off : tlsMode;
         _input = pipe.Input;
         _output = pipe.Output;
         _exports = exports;
@@ -51,6 +57,9 @@ internal sealed partial class NbdConnection
     }
 
     public long Id { get; }
+
+    /// <summary>Who the client is: anonymous until a TLS handshake verifies its certificate.</summary>
+    public NbdClientIdentity Identity { get; private set; }
 
     /// <summary>The export attached by the handshake (null until then).</summary>
     public INbdExport? Export { get; private set; }

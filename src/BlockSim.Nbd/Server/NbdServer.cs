@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using BlockSim.Nbd.Tls;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -17,6 +18,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly NbdServerOptions _options;
     private readonly ILogger _logger;
     private readonly List<Socket> _listeners = [];
+    private readonly List<NbdTlsMode> _tlsModes = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -41,8 +43,9 @@ public sealed class NbdServer : IAsyncDisposable
     public static long RentedBuffers => RequestContext.RentedBuffers;
 
     /// <summary>Listens on a TCP endpoint (port 0 picks a free port; see <see cref="Endpoints"/>).</summary>
-    public IPEndPoint ListenTcp(IPEndPoint endpoint)
+    public IPEndPoint ListenTcp(IPEndPoint endpoint, NbdTlsMode tls = NbdTlsMode.Off)
     {
+        CheckTls(tls);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -56,13 +59,14 @@ public sealed class NbdServer : IAsyncDisposable
             throw new IOException($"Cannot listen on {endpoint}: {e.Message}. Is another server using that port? Choose another with --listen.", e);
         }
 
-        Start(socket);
+        Start(socket, tls);
         return (IPEndPoint)socket.LocalEndPoint!;
     }
 
     /// <summary>Listens on a Unix domain socket; a stale socket file from an earlier run is replaced.</summary>
-    public void ListenUnix(string path)
+    public void ListenUnix(string path, NbdTlsMode tls = NbdTlsMode.Off)
     {
+        CheckTls(tls);
         if (File.Exists(path))
         {
             RemoveStaleSocket(path);
@@ -80,7 +84,7 @@ public sealed class NbdServer : IAsyncDisposable
             throw new IOException($"Cannot listen on the Unix socket {path}: {e.Message}.", e);
         }
 
-        Start(socket);
+        Start(socket, tls);
     }
 
     /// <summary>
@@ -117,14 +121,28 @@ public sealed class NbdServer : IAsyncDisposable
         return Track(connection);
     }
 
-    private void Start(Socket listener)
+    /// <summary>How each listener treats STARTTLS (by listening socket).</summary>
+    public NbdTlsMode TlsModeOf(EndPoint endpoint) =>
+        _listeners.Zip(_tlsModes).FirstOrDefault(l => Equals(l.First.LocalEndPoint, endpoint)).Second;
+
+    private void CheckTls(NbdTlsMode tls)
     {
-        _listeners.Add(listener);
-        ServerLog.Listening(_logger, listener.LocalEndPoint is UnixDomainSocketEndPoint unix ? $"unix:{unix}" : listener.LocalEndPoint!.ToString()!);
-        _acceptLoops.Add(AcceptLoopAsync(listener));
+        if (tls != NbdTlsMode.Off && _options.Tls is null)
+        {
+            throw new ArgumentException($"TLS mode '{tls.ToString().ToLowerInvariant()}' needs TLS credentials (a certificate and its key).", nameof(tls));
+        }
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
+    private void Start(Socket listener, NbdTlsMode tls)
+    {
+        _listeners.Add(listener);
+        _tlsModes.Add(tls);
+        var where = listener.LocalEndPoint is UnixDomainSocketEndPoint unix ? $"unix:{unix}" : listener.LocalEndPoint!.ToString()!;
+        ServerLog.Listening(_logger, tls == NbdTlsMode.Off ? where : $"{where} (TLS {tls.ToString().ToLowerInvariant()})");
+        _acceptLoops.Add(AcceptLoopAsync(listener, tls));
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, NbdTlsMode tlsMode)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -170,7 +188,7 @@ public sealed class NbdServer : IAsyncDisposable
             var pipe = new StreamDuplexPipe(stream);
             var id = Interlocked.Increment(ref _nextConnectionId);
             ServerLog.Accepted(_logger, id, remote);
-            _ = Track(new NbdConnection(id, pipe, _exports, _options, _logger, stream), address);
+            _ = Track(new NbdConnection(id, pipe, _exports, _options, _logger, stream, tlsMode, address?.ToString() ?? "unix"), address);
         }
     }
 
@@ -254,13 +272,5 @@ public sealed class NbdServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
-    }
-
-    /// <summary>Pipes over a stream: the same code then serves plain sockets and (later) TLS streams.</summary>
-    private sealed class StreamDuplexPipe(Stream stream) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
-
-        public PipeWriter Output { get; } = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
     }
 }

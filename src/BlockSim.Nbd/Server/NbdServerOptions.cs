@@ -1,3 +1,5 @@
+using BlockSim.Nbd.Tls;
+
 namespace BlockSim.Nbd.Server;
 
 /// <summary>Limits and behaviour of the server. The defaults suit the Linux kernel client (queue depth 128).</summary>
@@ -32,4 +34,7 @@ public sealed class NbdServerOptions
     /// (zero: never). The handshake has its own limit, <see cref="HandshakeTimeout"/>.
     /// </summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Certificate, key and client CA for STARTTLS; each listener says whether TLS is off, on or required.</summary>
+    public TlsCredentials? Tls { get; set; }
 }

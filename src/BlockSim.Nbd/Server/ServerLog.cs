@@ -33,6 +33,15 @@ internal static partial class ServerLog
     [LoggerMessage(1008, LogLevel.Warning, "Refusing a connection from {Remote}: that address already holds {Count} connections (limit)")]
     public static partial void TooManyFromAddress(ILogger logger, string remote, int count);
 
+    [LoggerMessage(1009, LogLevel.Information, "Connection {ConnectionId}: TLS established ({Protocol}), client {Identity}")]
+    public static partial void TlsEstablished(ILogger logger, long connectionId, string protocol, string identity);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Connection {ConnectionId} from {Remote}: TLS handshake failed, closing: {Reason}")]
+    public static partial void TlsFailed(ILogger logger, long connectionId, string remote, string reason);
+
+    [LoggerMessage(1011, LogLevel.Warning, "TLS credentials changed on disk but cannot be reloaded: {Problem}")]
+    public static partial void TlsReloadFailed(ILogger logger, string problem);
+
     [LoggerMessage(2000, LogLevel.Warning, "Connection {ConnectionId}: protocol violation, closing: {Reason}")]
     public static partial void ProtocolViolation(ILogger logger, long connectionId, string reason);
 

@@ -1,0 +1,91 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using BlockSim.Nbd.Protocol;
+using BlockSim.Nbd.Tls;
+
+namespace BlockSim.Nbd.Server;
+
+/// <summary>NBD_OPT_STARTTLS: TLS laid over the socket in the middle of option haggling.</summary>
+internal sealed partial class NbdConnection
+{
+    private bool _tlsActive;
+
+    /// <summary>
+    /// On a listener that requires TLS, true when the option must be refused because TLS is not up yet:
+    /// everything but STARTTLS and ABORT.
+    /// </summary>
+    private bool NeedsTlsFirst(NbdOption option) =>
+        _tlsMode == NbdTlsMode.Require && !_tlsActive && option is not (NbdOption.StartTls or NbdOption.Abort);
+
+    private async ValueTask<OptionOutcome> StartTlsAsync(byte[] payload, CancellationToken ct)
+    {
+        var credentials = _options.Tls;
+        if (_tlsMode == NbdTlsMode.Off || credentials is null || _transport is null)
+        {
+            ReplyError(NbdOption.StartTls, NbdOptionReplyType.ErrorPolicy, "TLS is not offered on this listener");
+            return OptionOutcome.Continue;
+        }
+
+        if (payload.Length != 0)
+        {
+            ReplyError(NbdOption.StartTls, NbdOptionReplyType.ErrorInvalid, "NBD_OPT_STARTTLS takes no payload");
+            return OptionOutcome.Continue;
+        }
+
+        if (_tlsActive)
+        {
+            ReplyError(NbdOption.StartTls, NbdOptionReplyType.ErrorInvalid, "TLS is already active on this connection");
+            return OptionOutcome.Continue;
+        }
+
+        if (credentials.Refresh() is { } problem)
+        {
+            ServerLog.TlsReloadFailed(_logger, problem);
+        }
+
+        ReplyOption(NbdOption.StartTls, NbdOptionReplyType.Ack);
+        await _output.FlushAsync(ct).ConfigureAwait(false);
+
+        // The client must wait for the ACK before its TLS hello; anything already here came too early and
+        // would otherwise be read as plaintext options.
+        if (_input.TryRead(out var early))
+        {
+            var sentEarly = !early.Buffer.IsEmpty;
+            _input.AdvanceTo(early.Buffer.Start);
+            if (sentEarly)
+            {
+                Violation("bytes sent after NBD_OPT_STARTTLS before its reply");
+                return OptionOutcome.Close;
+            }
+        }
+
+        // The plaintext pipes leave the socket open; TLS goes over it and owns it from here on.
+        await _input.CompleteAsync().ConfigureAwait(false);
+        await _output.CompleteAsync().ConfigureAwait(false);
+        var tls = new SslStream(_transport, leaveInnerStreamOpen: false);
+        _transport = tls;
+        var pipe = new StreamDuplexPipe(tls);
+        _input = pipe.Input;
+        _output = pipe.Output;
+        var handshake = credentials.BeginHandshake();
+        try
+        {
+            await tls.AuthenticateAsServerAsync(handshake.Options, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            ServerLog.TlsFailed(_logger, Id, Identity.Address, e.Message);
+            return OptionOutcome.Close;
+        }
+
+        _tlsActive = true;
+        Identity = Identity with { Name = handshake.Identity, Tls = true };
+        ServerLog.TlsEstablished(_logger, Id, tls.SslProtocol.ToString(), Identity.Name);
+
+        // The protocol asks the server to forget what was negotiated in clear: it may have been tampered with.
+        _structuredReplies = false;
+        _metaContextExport = null;
+        _allocationSelected = false;
+        return OptionOutcome.Continue;
+    }
+}
