@@ -10,6 +10,7 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     PolicyCommands.CreateGrant(),
     AuditCommands.Create(),
     InfoCommand.Create(),
+    TlsCommands.Create(),
 };
 CliContext.AddGlobalOptions(root);
 // No termination handling by System.CommandLine: `serve` stops gracefully through the host (SIGTERM, SIGINT),

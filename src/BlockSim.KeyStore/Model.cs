@@ -8,8 +8,13 @@ public enum KeyState
     Destroyed,
 }
 
-/// <summary>Who asks: the principal, and the service acting for it (the daemon for a volume owner).</summary>
-public sealed record KeyRequestContext(string Principal, string? InvokedBy = null, string? SourceAddress = null);
+/// <summary>
+/// Who asks: the principal, and the service acting for it (the daemon for a volume owner). When the service
+/// acts because a network client asked (an NBD client attaching a volume), <paramref name="ClientIdentity"/>
+/// names that client (its verified certificate subject, or "anonymous") and <paramref name="SourceAddress"/>
+/// where it connects from, so policies and grants can decide per client and the audit record shows it.
+/// </summary>
+public sealed record KeyRequestContext(string Principal, string? InvokedBy = null, string? SourceAddress = null, string? ClientIdentity = null);
 
 /// <summary>What DescribeKey shows: everything but key material.</summary>
 public sealed record KeyDescription(
@@ -29,7 +34,8 @@ public sealed record GrantInfo(
     string Grantee,
     IReadOnlyList<string> Operations,
     IReadOnlyDictionary<string, string> EncryptionContextEquals,
-    string? RetiringPrincipal);
+    string? RetiringPrincipal,
+    IReadOnlyList<string> Clients);
 
 /// <summary>The persisted state (the store file's body).</summary>
 internal sealed class StoreBody
@@ -91,5 +97,8 @@ internal sealed class StoredGrant
 
     public string? RetiringPrincipal { get; set; }
 
-    public GrantInfo ToInfo() => new(GrantId, KeyId, Grantee, Operations, EncryptionContextEquals, RetiringPrincipal);
+    /// <summary>When not empty, the grant only applies to requests made for one of these client identities.</summary>
+    public List<string> Clients { get; set; } = [];
+
+    public GrantInfo ToInfo() => new(GrantId, KeyId, Grantee, Operations, EncryptionContextEquals, RetiringPrincipal, Clients);
 }

@@ -9,7 +9,8 @@ public sealed partial class SealedKeyStore
         IReadOnlyList<string> operations,
         IReadOnlyDictionary<string, string>? encryptionContextEquals,
         KeyRequestContext context,
-        string? retiringPrincipal = null) =>
+        string? retiringPrincipal = null,
+        IReadOnlyList<string>? clients = null) =>
         Request<GrantInfo>("CreateGrant", context, keyIdOrAlias, encryptionContextEquals, body =>
         {
             var key = Find(body, keyIdOrAlias);
@@ -23,6 +24,7 @@ public sealed partial class SealedKeyStore
                 Operations = [.. operations],
                 EncryptionContextEquals = encryptionContextEquals is null ? [] : new Dictionary<string, string>(encryptionContextEquals),
                 RetiringPrincipal = retiringPrincipal,
+                Clients = clients is null ? [] : [.. clients],
             };
             body.Grants.Add(grant);
             return (grant.ToInfo(), true, key.KeyId, null);

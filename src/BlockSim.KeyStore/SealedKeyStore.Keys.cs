@@ -104,12 +104,12 @@ public sealed partial class SealedKeyStore
     }
 
     /// <summary>Would <paramref name="principal"/> be allowed <paramref name="action"/> on the key (policy and grants)?</summary>
-    public bool TestPolicy(string keyIdOrAlias, string principal, string action, IReadOnlyDictionary<string, string>? encryptionContext = null, string? invokedBy = null)
+    public bool TestPolicy(string keyIdOrAlias, string principal, string action, IReadOnlyDictionary<string, string>? encryptionContext = null, string? invokedBy = null, string? clientIdentity = null, string? sourceAddress = null)
     {
         using (Lock())
         {
             var body = Load();
-            return IsAllowed(body, Find(body, keyIdOrAlias), action, new KeyRequestContext(principal, invokedBy), encryptionContext);
+            return IsAllowed(body, Find(body, keyIdOrAlias), action, new KeyRequestContext(principal, invokedBy, sourceAddress, clientIdentity), encryptionContext);
         }
     }
 

@@ -13,7 +13,7 @@ public sealed partial class SealedKeyStore
     private bool IsAllowed(StoreBody body, MasterKey key, string action, KeyRequestContext context, IReadOnlyDictionary<string, string>? encryptionContext)
     {
         var decision = KeyPolicy.Parse(key.Policy).Evaluate(
-            new PolicyRequest(context.Principal, action, context.InvokedBy, context.SourceAddress, encryptionContext));
+            new PolicyRequest(context.Principal, action, context.InvokedBy, context.SourceAddress, encryptionContext, context.ClientIdentity));
         if (decision != PolicyDecision.NotApplicable)
         {
             return decision == PolicyDecision.Allow;
@@ -23,6 +23,7 @@ public sealed partial class SealedKeyStore
             g.KeyId == key.KeyId
             && (g.Grantee == context.Principal || g.Grantee == context.InvokedBy)
             && g.Operations.Contains(action)
+            && (g.Clients.Count == 0 || (context.ClientIdentity is { } client && g.Clients.Contains(client)))
             && g.EncryptionContextEquals.All(c => encryptionContext is not null && encryptionContext.TryGetValue(c.Key, out var v) && v == c.Value));
     }
 
@@ -123,7 +124,12 @@ public sealed partial class SealedKeyStore
         {
             EventTime = _time.GetUtcNow(),
             EventName = eventName,
-            UserIdentity = new AuditIdentity { Type = context.InvokedBy is null ? "Principal" : "ServiceActingForPrincipal", Principal = context.Principal },
+            UserIdentity = new AuditIdentity
+            {
+                Type = context.InvokedBy is null ? "Principal" : "ServiceActingForPrincipal",
+                Principal = context.Principal,
+                ClientIdentity = context.ClientIdentity,
+            },
             InvokedBy = context.InvokedBy,
             SourceAddress = context.SourceAddress,
             RequestParameters = new AuditRequestParameters

@@ -88,6 +88,6 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"nbdinfo nbd://127\.0\.0\.1:(\d+)/")]
+    [GeneratedRegex(@"nbdinfo '?nbds?://127\.0\.0\.1:(\d+)/")]
     private static partial Regex AttachLine();
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
+using BlockSim.Nbd.Tls;
 using BlockSim.Storage.Tests;
 using BlockSim.Storage.Volumes;
 
@@ -12,7 +13,7 @@ namespace BlockSim.Interop.Tests;
 /// </summary>
 public sealed class InteropServer : IAsyncDisposable
 {
-    public InteropServer(string exportName, long size = 64L * 1024 * 1024)
+    public InteropServer(string exportName, long size = 64L * 1024 * 1024, NbdTlsMode tls = NbdTlsMode.Off, TlsCredentials? credentials = null)
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("blocksim-interop-").FullName;
         var keys = TestKeyProvider.OpenOrCreate(File("dev.key"));
@@ -20,8 +21,8 @@ public sealed class InteropServer : IAsyncDisposable
         Volume.Create(VolumePath, size, keys);
         Volume = Volume.Open(VolumePath, keys);
         Export = new BlockDeviceExport(exportName, Volume.Device, $"interop export {exportName}");
-        Server = new NbdServer(new ExportRegistry([Export, new MemoryExport("other", 1 << 20)]));
-        Port = Server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0)).Port;
+        Server = new NbdServer(new ExportRegistry([Export, new MemoryExport("other", 1 << 20)]), new NbdServerOptions { Tls = credentials });
+        Port = Server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0), tls).Port;
     }
 
     public Volume Volume { get; }

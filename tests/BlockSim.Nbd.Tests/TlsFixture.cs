@@ -36,10 +36,17 @@ public sealed class TlsFixture : IDisposable
     /// A client that trusts only <paramref name="trustedCaDirectory"/> (default: the server's CA) and presents
     /// the certificate of <paramref name="client"/> from <paramref name="issuingCaDirectory"/>, or none.
     /// </summary>
-    public SslClientAuthenticationOptions Client(string? client, string? issuingCaDirectory = null, string? trustedCaDirectory = null)
+    public SslClientAuthenticationOptions Client(string? client, string? issuingCaDirectory = null, string? trustedCaDirectory = null) =>
+        ClientOptions(trustedCaDirectory ?? Ca, client, issuingCaDirectory ?? Ca);
+
+    /// <summary>
+    /// Client TLS options for a directory 'blocksim tls init' wrote: trust its ca-cert.pem only, and present
+    /// the certificate of <paramref name="client"/> (from <paramref name="issuingCaDirectory"/>, default the same), or none.
+    /// </summary>
+    public static SslClientAuthenticationOptions ClientOptions(string trustedCaDirectory, string? client, string? issuingCaDirectory = null)
     {
         var trusted = new X509Certificate2Collection();
-        trusted.ImportFromPemFile(Path.Combine(trustedCaDirectory ?? Ca, "ca-cert.pem"));
+        trusted.ImportFromPemFile(Path.Combine(trustedCaDirectory, "ca-cert.pem"));
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
@@ -49,7 +56,7 @@ public sealed class TlsFixture : IDisposable
         options.CertificateChainPolicy.CustomTrustStore.AddRange(trusted);
         if (client is not null)
         {
-            var directory = PrivateCertificateAuthority.ClientDirectory(issuingCaDirectory ?? Ca, client);
+            var directory = PrivateCertificateAuthority.ClientDirectory(issuingCaDirectory ?? trustedCaDirectory, client);
             options.ClientCertificates = [X509Certificate2.CreateFromPemFile(Path.Combine(directory, "client-cert.pem"), Path.Combine(directory, "client-key.pem"))];
         }
 

@@ -33,11 +33,13 @@ internal static class PolicyCommands
         var action = new Option<string>("--action") { Required = true, Description = "e.g. Decrypt, GenerateDataKey, DisableKey." };
         var context = new Option<string[]>("--context") { Description = "Encryption context FIELD=VALUE (repeatable)." };
         var invokedBy = new Option<string?>("--invoked-by") { Description = "The service acting for the principal, e.g. blocksim-daemon." };
-        var test = new Command("test", "Would PRINCIPAL be allowed ACTION on the key (policy and grants)? Exit code 0 yes, 4 no.") { testKey, principal, action, context, invokedBy };
+        var client = new Option<string?>("--client") { Description = "The NBD client the service acts for, e.g. CN=alice or anonymous." };
+        var source = new Option<string?>("--source-address") { Description = "Where the client connects from, e.g. 192.0.2.7." };
+        var test = new Command("test", "Would PRINCIPAL be allowed ACTION on the key (policy and grants)? Exit code 0 yes, 4 no.") { testKey, principal, action, context, invokedBy, client, source };
         test.SetAction(r => CliContext.Run(r, () =>
         {
             using var store = CliContext.OpenStore(r);
-            var allowed = store.TestPolicy(r.GetValue(testKey)!, r.GetValue(principal)!, r.GetValue(action)!, CliContext.ParseContext(r.GetValue(context) ?? []), r.GetValue(invokedBy));
+            var allowed = store.TestPolicy(r.GetValue(testKey)!, r.GetValue(principal)!, r.GetValue(action)!, CliContext.ParseContext(r.GetValue(context) ?? []), r.GetValue(invokedBy), r.GetValue(client), r.GetValue(source));
             CliContext.Print(r, new { allowed }, a => a.allowed ? "allowed" : "denied");
             return allowed ? ExitCodes.Ok : ExitCodes.Denied;
         }));
@@ -56,12 +58,16 @@ internal static class PolicyCommands
         var operations = new Option<string[]>("--operation") { Required = true, Description = "e.g. Decrypt (repeatable)." };
         var context = new Option<string[]>("--context") { Description = "Only with this encryption context FIELD=VALUE (repeatable)." };
         var retiring = new Option<string?>("--retiring-principal") { Description = "Who may retire the grant." };
-        var create = new Command("create", "Create a grant.") { key, grantee, operations, context, retiring };
+        var clients = new Option<string[]>("--client")
+        {
+            Description = "Only for requests made for this NBD client identity, e.g. CN=alice or anonymous (repeatable).",
+        };
+        var create = new Command("create", "Create a grant.") { key, grantee, operations, context, retiring, clients };
         create.SetAction(r => CliContext.Run(r, () =>
         {
             using var store = CliContext.OpenStore(r);
-            var created = store.CreateGrant(r.GetValue(key)!, r.GetValue(grantee)!, r.GetValue(operations)!, CliContext.ParseContext(r.GetValue(context) ?? []), CliContext.Caller(r), r.GetValue(retiring));
-            CliContext.Print(r, created, g => $"grant {g.GrantId}: {g.Grantee} may {string.Join(",", g.Operations)} with key {g.KeyId}");
+            var created = store.CreateGrant(r.GetValue(key)!, r.GetValue(grantee)!, r.GetValue(operations)!, CliContext.ParseContext(r.GetValue(context) ?? []), CliContext.Caller(r), r.GetValue(retiring), r.GetValue(clients));
+            CliContext.Print(r, created, g => $"grant {g.GrantId}: {g.Grantee} may {string.Join(",", g.Operations)} with key {g.KeyId}{ForClients(g)}");
             return ExitCodes.Ok;
         }));
 
@@ -72,7 +78,7 @@ internal static class PolicyCommands
             using var store = CliContext.OpenStore(r);
             CliContext.Print(r, store.ListGrants(r.GetValue(listKey)!, CliContext.Caller(r)), all => string.Join(
                 Environment.NewLine,
-                all.Select(g => $"{g.GrantId}  {g.Grantee}  {string.Join(",", g.Operations)}  {string.Join(",", g.EncryptionContextEquals.Select(p => $"{p.Key}={p.Value}"))}")));
+                all.Select(g => $"{g.GrantId}  {g.Grantee}  {string.Join(",", g.Operations)}  {string.Join(",", g.EncryptionContextEquals.Select(p => $"{p.Key}={p.Value}"))}{ForClients(g)}")));
             return ExitCodes.Ok;
         }));
 
@@ -91,4 +97,6 @@ internal static class PolicyCommands
         grant.Subcommands.Add(retire);
         return grant;
     }
+
+    private static string ForClients(KeyStore.GrantInfo grant) => grant.Clients.Count == 0 ? "" : $" for clients {string.Join(", ", grant.Clients)}";
 }

@@ -6,6 +6,7 @@ using BlockSim.Daemon.Metrics;
 using BlockSim.Daemon.Service;
 using BlockSim.KeyStore;
 using BlockSim.Nbd.Server;
+using BlockSim.Nbd.Tls;
 using BlockSim.Storage.Volumes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -30,7 +31,7 @@ internal static class ServeCommand
         var config = new Option<string?>("--config") { Description = "JSON configuration file: listeners, exports, simulation, metrics (see README)." };
         var listen = new Option<string[]>("--listen")
         {
-            Description = $"TCP address to listen on, ADDR:PORT (repeatable). Default: 127.0.0.1:{DefaultPort}.",
+            Description = $"TCP address to listen on, ADDR:PORT[,tls=off|on|require] (repeatable). Default: 127.0.0.1:{DefaultPort}.",
             AllowMultipleArgumentsPerToken = false,
         };
         var socket = new Option<string?>("--socket") { Description = "Unix socket to listen on, or 'none'. Default: DATA-DIR/nbd.sock." };
@@ -38,9 +39,14 @@ internal static class ServeCommand
         var memory = new Option<bool>("--memory") { Description = "Serve one in-memory export 'default' instead (not persistent, not encrypted)." };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on this loopback ADDR:PORT at /metrics, e.g. 127.0.0.1:9187." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each connection and option." };
+        var tlsDir = new Option<string?>("--tls-dir") { Description = "TLS credentials as 'blocksim tls init' writes them: server-cert.pem, server-key.pem, and ca-cert.pem to verify client certificates." };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "Server certificate (PEM) for NBD STARTTLS." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "The server certificate's private key (PEM)." };
+        var tlsCa = new Option<string?>("--tls-ca") { Description = "CA bundle (PEM) that client certificates must chain to; clients are asked for one only with this." };
+        var tls = new Option<string?>("--tls") { Description = "TLS mode for listeners that name none: off, on (optional) or require. Default: require once a certificate is given." };
 
         var simulation = new SimulationOptions();
-        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, metrics, verbose };
+        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, metrics, verbose, tlsDir, tlsCert, tlsKey, tlsCa, tls };
         foreach (var option in simulation.All)
         {
             command.Options.Add(option);
@@ -69,6 +75,11 @@ internal static class ServeCommand
             options.DefaultSize = result.GetValue(size) ?? options.DefaultSize;
             options.Metrics = result.GetValue(metrics) ?? options.Metrics;
             options.Simulation = simulation.ApplyTo(result, options.Simulation);
+            options.Tls.Directory = result.GetValue(tlsDir) ?? options.Tls.Directory;
+            options.Tls.Certificate = result.GetValue(tlsCert) ?? options.Tls.Certificate;
+            options.Tls.Key = result.GetValue(tlsKey) ?? options.Tls.Key;
+            options.Tls.ClientCa = result.GetValue(tlsCa) ?? options.Tls.ClientCa;
+            options.Tls.Mode = result.GetValue(tls) ?? options.Tls.Mode;
             if (result.GetResult(CliContext.DataDir) is { Implicit: false } || options.DataDir is null)
             {
                 options.DataDir = result.GetValue(CliContext.DataDir);
@@ -93,7 +104,18 @@ internal static class ServeCommand
             return ExitCodes.Usage;
         }
 
-        if (!TryParseEndpoints(options.Listen.Count == 0 ? [$"127.0.0.1:{DefaultPort}"] : options.Listen, "--listen", out var endpoints)
+        List<(string Where, NbdTlsMode Mode)> listeners;
+        try
+        {
+            listeners = (options.Listen.Count == 0 ? [$"127.0.0.1:{DefaultPort}"] : options.Listen).Select(options.Tls.ParseListener).ToList();
+        }
+        catch (ConfigurationProblem e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.Usage;
+        }
+
+        if (!TryParseEndpoints(listeners.Select(l => l.Where), "--listen", out var endpoints)
             || !TryParseEndpoints(options.Metrics is null ? [] : [options.Metrics], "--metrics", out var metricsEndpoints))
         {
             return ExitCodes.Usage;
@@ -114,37 +136,49 @@ internal static class ServeCommand
             DaemonLog.Configuration(logger, Path.GetFullPath(configPath));
         }
 
-        var exit = Start(options, endpoints, metricsEndpoints.FirstOrDefault(), defaultSize, loggerFactory, logger, startup);
+        var exit = Start(options, endpoints.Zip(listeners, (endpoint, l) => (endpoint, l.Mode)).ToList(), metricsEndpoints.FirstOrDefault(), defaultSize, loggerFactory, logger, startup);
         if (exit != ExitCodes.Ok)
         {
             return exit;
         }
 
-        PrintAttachHelp(startup.Server!, startup.SocketPath);
+        PrintAttachHelp(startup.Server!, startup.SocketPath, startup.SocketTls);
         await host.RunAsync().ConfigureAwait(false);
         await startup.Server!.DisposeAsync().ConfigureAwait(false);
         return ExitCodes.Ok;
     }
 
     /// <summary>Opens the exports and binds every listener; any failure is reported here, before the service starts.</summary>
-    private static int Start(DaemonOptions options, List<IPEndPoint> endpoints, IPEndPoint? metricsEndpoint, long defaultSize, ILoggerFactory loggerFactory, ILogger logger, StartupState startup)
+    private static int Start(DaemonOptions options, List<(IPEndPoint Endpoint, NbdTlsMode Tls)> endpoints, IPEndPoint? metricsEndpoint, long defaultSize, ILoggerFactory loggerFactory, ILogger logger, StartupState startup)
     {
         try
         {
             DaemonLog.XtsTier(logger, XtsTiers.Default.ToString(), XtsTiers.DescribeCpu());
             var data = new DataDirectory(options.DataDir!);
             startup.Catalog = ExportCatalog.Open(options, data, defaultSize, logger);
-            startup.Server = new NbdServer(new ExportRegistry(startup.Catalog.Exports, startup.Catalog.DefaultExport), options.Limits.ToServerOptions(), loggerFactory.CreateLogger("blocksim.nbd"));
-            foreach (var endpoint in endpoints)
+            var serverOptions = options.Limits.ToServerOptions();
+            serverOptions.Tls = options.Tls.Load();
+            var registry = new ExportRegistry(startup.Catalog.Exports, startup.Catalog.DefaultExport, startup.Catalog.AllowedClients);
+            startup.Server = new NbdServer(registry, serverOptions, loggerFactory.CreateLogger("blocksim.nbd"));
+            foreach (var (endpoint, tls) in endpoints)
             {
-                startup.Server.ListenTcp(endpoint);
+                startup.Server.ListenTcp(endpoint, tls);
             }
 
-            startup.SocketPath = options.Socket ?? data.DefaultSocket;
+            var (socketPath, socketTls) = options.Tls.ParseListener(options.Socket ?? data.DefaultSocket);
+            startup.SocketPath = socketPath;
+            startup.SocketTls = socketTls;
             if (startup.SocketPath != "none")
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(startup.SocketPath))!);
-                startup.Server.ListenUnix(startup.SocketPath);
+                startup.Server.ListenUnix(startup.SocketPath, socketTls);
+            }
+
+            if (serverOptions.Tls is { } credentials)
+            {
+                DaemonLog.TlsReady(logger, credentials.ServerSubject, credentials.VerifiesClients
+                    ? (credentials.RequireClientCertificate ? "required and verified" : "verified when offered")
+                    : "not asked for");
             }
 
             if (metricsEndpoint is not null)
@@ -206,7 +240,7 @@ internal static class ServeCommand
         return true;
     }
 
-    private static void PrintAttachHelp(NbdServer server, string? socketPath)
+    private static void PrintAttachHelp(NbdServer server, string? socketPath, NbdTlsMode socketTls)
     {
         var name = server.Exports.DefaultName;
         Console.WriteLine();
@@ -214,15 +248,27 @@ internal static class ServeCommand
         if (server.Endpoints.OfType<IPEndPoint>().FirstOrDefault() is { } tcp)
         {
             var host = tcp.Address.Equals(IPAddress.Any) ? "127.0.0.1" : tcp.Address.ToString();
-            var url = tcp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"nbd://[{host}]:{tcp.Port}/{name}" : $"nbd://{host}:{tcp.Port}/{name}";
-            Console.WriteLine($"  nbdinfo {url}");
-            Console.WriteLine($"  qemu-img info {url}");
-            Console.WriteLine($"  sudo nbd-client {host} {tcp.Port} /dev/nbd0 -N {name}");
+            var authority = tcp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{host}]:{tcp.Port}" : $"{host}:{tcp.Port}";
+            if (server.TlsModeOf(tcp) == NbdTlsMode.Off)
+            {
+                Console.WriteLine($"  nbdinfo nbd://{authority}/{name}");
+                Console.WriteLine($"  qemu-img info nbd://{authority}/{name}");
+                Console.WriteLine($"  sudo nbd-client {host} {tcp.Port} /dev/nbd0 -N {name}");
+            }
+            else
+            {
+                // A client directory as 'blocksim tls client' writes it: ca-cert.pem, client-cert.pem, client-key.pem.
+                Console.WriteLine($"  nbdinfo 'nbds://{authority}/{name}?tls-certificates=CLIENT-DIR'");
+                Console.WriteLine($"  qemu-img info --object tls-creds-x509,id=tls0,dir=CLIENT-DIR,endpoint=client --image-opts driver=nbd,host={host},port={tcp.Port},export={name},tls-creds=tls0");
+                Console.WriteLine($"  sudo nbd-client {host} {tcp.Port} /dev/nbd0 -N {name} -cacertfile CLIENT-DIR/ca-cert.pem -certfile CLIENT-DIR/client-cert.pem -keyfile CLIENT-DIR/client-key.pem -tlshostname localhost");
+            }
         }
 
         if (socketPath is not null and not "none")
         {
-            Console.WriteLine($"  nbdinfo 'nbd+unix:///{name}?socket={Path.GetFullPath(socketPath)}'");
+            var scheme = socketTls == NbdTlsMode.Off ? "nbd+unix" : "nbds+unix";
+            var credentials = socketTls == NbdTlsMode.Off ? "" : "&tls-certificates=CLIENT-DIR";
+            Console.WriteLine($"  nbdinfo '{scheme}:///{name}?socket={Path.GetFullPath(socketPath)}{credentials}'");
         }
 
         Console.WriteLine("Press Ctrl+C to stop.");
@@ -239,5 +285,7 @@ internal static class ServeCommand
         public MetricsEndpoint? Metrics { get; set; }
 
         public string? SocketPath { get; set; }
+
+        public NbdTlsMode SocketTls { get; set; }
     }
 }

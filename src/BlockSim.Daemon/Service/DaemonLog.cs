@@ -23,6 +23,9 @@ internal static partial class DaemonLog
     [LoggerMessage(3004, LogLevel.Information, "Configuration: {Path}")]
     public static partial void Configuration(ILogger logger, string path);
 
+    [LoggerMessage(3005, LogLevel.Information, "TLS: server certificate {Subject}; client certificates {Clients}")]
+    public static partial void TlsReady(ILogger logger, string subject, string clients);
+
     [LoggerMessage(4000, LogLevel.Information, "Created the sealed key store {Store} with the default key {Alias}")]
     public static partial void KeyStoreCreated(ILogger logger, string store, string alias);
 

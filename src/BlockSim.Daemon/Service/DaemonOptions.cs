@@ -15,10 +15,10 @@ internal sealed class DaemonOptions
     /// <summary>Data directory; a relative path is relative to the configuration file.</summary>
     public string? DataDir { get; set; }
 
-    /// <summary>TCP listeners, ADDR:PORT.</summary>
+    /// <summary>TCP listeners, ADDR:PORT, each optionally with its own TLS mode: ADDR:PORT,tls=off|on|require.</summary>
     public List<string> Listen { get; set; } = [];
 
-    /// <summary>Unix socket path, or "none"; default DATA-DIR/nbd.sock.</summary>
+    /// <summary>Unix socket path (optionally PATH,tls=MODE), or "none"; default DATA-DIR/nbd.sock.</summary>
     public string? Socket { get; set; }
 
     /// <summary>Size of the volume "default" when it is first created.</summary>
@@ -32,6 +32,9 @@ internal sealed class DaemonOptions
 
     /// <summary>Simulation for every export without its own.</summary>
     public SimulationSettings Simulation { get; set; } = new();
+
+    /// <summary>TLS for NBD (STARTTLS): certificate, key, client CA, default mode.</summary>
+    public TlsSettings Tls { get; set; } = new();
 
     /// <summary>Connection limits.</summary>
     public LimitSettings Limits { get; set; } = new();
@@ -58,7 +61,9 @@ internal sealed class DaemonOptions
         var options = new DaemonOptions();
         try
         {
-            builder.Build().Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
+            var configuration = builder.Build();
+            configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
+            KeepEmptyAllowLists(configuration, options);
         }
         catch (Exception e) when (e is InvalidDataException or InvalidOperationException or FormatException)
         {
@@ -80,6 +85,22 @@ internal sealed class DaemonOptions
         return options;
     }
 
+    /// <summary>
+    /// The binder drops an empty array, which would turn "allowedClients": [] (nobody) into "not set"
+    /// (everybody); the key is still there, with no value, so the intent is restored and refused later.
+    /// </summary>
+    private static void KeepEmptyAllowLists(IConfiguration configuration, DaemonOptions options)
+    {
+        foreach (var (name, export) in options.Exports)
+        {
+            var key = $"Exports:{name}:AllowedClients";
+            if (export.AllowedClients is null && configuration.AsEnumerable().Any(pair => string.Equals(pair.Key, key, StringComparison.OrdinalIgnoreCase)))
+            {
+                export.AllowedClients = [];
+            }
+        }
+    }
+
     private void ResolveRelativeTo(string directory)
     {
         if (DataDir is not null)
@@ -91,6 +112,8 @@ internal sealed class DaemonOptions
         {
             Socket = Path.Combine(directory, Socket);
         }
+
+        Tls.ResolveRelativeTo(directory);
     }
 }
 
@@ -108,6 +131,12 @@ internal sealed class ExportSettings
     public bool ReadOnly { get; set; }
 
     public string? Description { get; set; }
+
+    /// <summary>
+    /// Client identities that may attach this export (certificate subjects such as "CN=alice", or
+    /// "anonymous"); unset: every client. Others get ERR_POLICY for this export only.
+    /// </summary>
+    public List<string>? AllowedClients { get; set; }
 
     /// <summary>Device behaviour for this export only (replaces the top-level simulation).</summary>
     public SimulationSettings? Simulation { get; set; }

@@ -20,6 +20,7 @@ internal sealed class ExportCatalog : IDisposable
 {
     private readonly List<INbdExport> _exports = [];
     private readonly List<VolatileCacheDevice> _caches = [];
+    private readonly Dictionary<string, IReadOnlyCollection<string>> _allowedClients = new(StringComparer.Ordinal);
     private SealedKeyStore? _store;
 
     private ExportCatalog()
@@ -29,6 +30,9 @@ internal sealed class ExportCatalog : IDisposable
     public IReadOnlyList<INbdExport> Exports => _exports;
 
     public string DefaultExport { get; private set; } = "default";
+
+    /// <summary>Exports only some clients may attach, with those clients' identities.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyCollection<string>> AllowedClients => _allowedClients;
 
     /// <summary>Builds the catalog; what cannot be served is a <see cref="ConfigurationProblem"/> that says what to do.</summary>
     public static ExportCatalog Open(DaemonOptions options, DataDirectory data, long defaultSize, ILogger logger)
@@ -83,6 +87,13 @@ internal sealed class ExportCatalog : IDisposable
         foreach (var (name, settings) in exports.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             VolumeCommands.CheckName(name);
+            if (settings.AllowedClients is { } allowed)
+            {
+                _allowedClients[name] = allowed.Count > 0
+                    ? allowed
+                    : throw new ConfigurationProblem($"Export '{name}': allowedClients is empty, so no client could attach it; list identities such as \"CN=alice\" or \"anonymous\", or leave it out to allow every client.");
+            }
+
             var simulation = settings.Simulation ?? options.Simulation;
             if (simulation.Problem($"export '{name}'") is { } problem)
             {

@@ -1,4 +1,5 @@
 using BlockSim.KeyStore;
+using BlockSim.Nbd.Server;
 using BlockSim.Storage.Volumes;
 
 namespace BlockSim.Daemon.Volumes;
@@ -6,11 +7,12 @@ namespace BlockSim.Daemon.Volumes;
 /// <summary>
 /// Volume keys from the key store. Creating a volume asks for a data key wrapped under the chosen master key
 /// with encryption context {volumeId}, and grants the daemon Decrypt on that key for that volume only.
-/// Attaching asks the store to Decrypt as the daemon acting for the volume's owner; the store checks the key's
-/// state, policy and grants and writes the audit record before the key is released. A command a person runs
-/// (import, export) passes <c>unwrapAs</c>: the store then decides on that person's own rights.
+/// Attaching asks the store to Decrypt as the daemon acting for the volume's owner, on behalf of the NBD client
+/// that attaches (<see cref="ForClient"/>: its identity and address travel in the request); the store checks
+/// the key's state, policy and grants and writes the audit record before the key is released. A command a
+/// person runs (import, export) passes <c>unwrapAs</c>: the store then decides on that person's own rights.
 /// </summary>
-internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias = SealedKeyStore.DefaultAlias, KeyRequestContext? unwrapAs = null) : IVolumeKeyProvider
+internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias = SealedKeyStore.DefaultAlias, KeyRequestContext? unwrapAs = null, NbdClientIdentity? client = null) : IVolumeKeyProvider
 {
     public const string DaemonPrincipal = "blocksim-daemon";
     public const string CliPrincipal = "blocksim-cli";
@@ -40,13 +42,16 @@ internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias =
     {
         try
         {
-            keys.Decrypt(wrapped.Blob, Context(volumeId), key, unwrapAs ?? new KeyRequestContext(owner, DaemonPrincipal));
+            keys.Decrypt(wrapped.Blob, Context(volumeId), key, unwrapAs ?? new KeyRequestContext(owner, DaemonPrincipal, client?.Address, client?.Name));
         }
         catch (KeyStoreException e)
         {
             throw new VolumeKeyException($"{e.ErrorCode}: {e.Message}", e);
         }
     }
+
+    /// <summary>The same keys, with Decrypt made for <paramref name="attaching"/>, the NBD client attaching the volume.</summary>
+    public KeyStoreVolumeKeys ForClient(NbdClientIdentity attaching) => new(keys, keyIdOrAlias, unwrapAs, attaching);
 
     /// <summary>
     /// Re-wraps a volume header's key under the newest version of its master key (or another key), through

@@ -1,4 +1,6 @@
+using System.Security.Cryptography;
 using BlockSim.Nbd.Exports;
+using BlockSim.Nbd.Server;
 using BlockSim.Storage;
 using BlockSim.Storage.Volumes;
 using BlockSim.Daemon.Service;
@@ -8,15 +10,16 @@ namespace BlockSim.Daemon.Volumes;
 
 /// <summary>
 /// An encrypted volume served as an export. Its size and description come from the header (no key needed);
-/// the key is fetched when the first client chooses the export (attach). A refused attach (key disabled,
-/// pending deletion, destroyed, or denied by policy) refuses that client with ERR_POLICY and is tried again
-/// for the next client, so enabling the key needs no restart. Once attached, the volume stays attached until
-/// the daemon stops, as an attached cloud volume keeps working; disposing zeroes its key.
+/// the key is fetched when the first client chooses the export (attach), and every later client's attach
+/// is decided by the key store again, for that client. A refused attach (key disabled, pending deletion,
+/// destroyed, or denied by policy or for this client) refuses that client with ERR_POLICY; the next client
+/// is asked about afresh, so enabling the key needs no restart. Once open, the volume stays open until the
+/// daemon stops, as an attached cloud volume keeps working for clients already attached; disposing zeroes its key.
 /// </summary>
 internal sealed class VolumeExport : IAttachableExport, IDisposable
 {
     private readonly string _path;
-    private readonly IVolumeKeyProvider _keys;
+    private readonly KeyStoreVolumeKeys _keys;
     private readonly Func<IBlockDevice, IBlockDevice>? _simulation;
     private readonly ILogger _logger;
     private readonly string? _description;
@@ -24,7 +27,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     private Volume? _volume;
     private BlockDeviceExport? _served;
 
-    public VolumeExport(string name, string path, IVolumeKeyProvider keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null)
+    public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null)
     {
         Name = name;
         _path = path;
@@ -60,24 +63,28 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     /// <summary>The attached volume's device (null until a client has attached).</summary>
     public IBlockDevice? Device => _volume?.Device;
 
-    public async ValueTask<string?> AttachAsync(string client, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every client that chooses the export asks the key store, which decides for that client (policy
+    /// conditions and grants on its identity) and audits the request. The first allowed client opens the
+    /// volume with the key it gets; for later ones the unwrapped key only proves the permission and is zeroed.
+    /// </summary>
+    public async ValueTask<string?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
     {
-        if (_served is not null)
-        {
-            return null;
-        }
-
+        var keys = _keys.ForClient(client);
         await _attach.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_served is not null)
+            if (_volume is null)
             {
-                return null;
+                _volume = Volume.Open(_path, keys, IsReadOnly, underEncryption: _simulation);
+                _served = new BlockDeviceExport(Name, _volume.Device, Description);
+                DaemonLog.Attached(_logger, Header.VolumeId, Name, client.ToString());
+            }
+            else
+            {
+                Authorize(keys);
             }
 
-            _volume = Volume.Open(_path, _keys, IsReadOnly, underEncryption: _simulation);
-            _served = new BlockDeviceExport(Name, _volume.Device, Description);
-            DaemonLog.Attached(_logger, Header.VolumeId, Name, client);
             return null;
         }
         catch (VolumeKeyException e)
@@ -91,6 +98,21 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
         finally
         {
             _attach.Release();
+        }
+    }
+
+    /// <summary>Asks for the key as the header on disk wraps it now (a rewrap may have changed it since the open).</summary>
+    private void Authorize(IVolumeKeyProvider keys)
+    {
+        var (header, _) = Volume.ReadHeader(_path);
+        var key = GC.AllocateArray<byte>(VolumeHeader.KeySize, pinned: true); // pinned: the GC never leaves a copy behind
+        try
+        {
+            keys.UnwrapVolumeKey(header.VolumeId, header.Owner, new WrappedVolumeKey(header.KeyId, header.WrappedKey), key);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
         }
     }
 

@@ -41,6 +41,9 @@ public sealed class AuditIdentity
     public string Type { get; set; } = "";
 
     public string Principal { get; set; } = "";
+
+    /// <summary>The network client the service acted for (a certificate subject, or "anonymous"); null when none.</summary>
+    public string? ClientIdentity { get; set; }
 }
 
 public sealed class AuditRequestParameters

@@ -10,12 +10,13 @@ public enum PolicyDecision
 }
 
 /// <summary>The facts a policy condition can test.</summary>
-public sealed record PolicyRequest(string Principal, string Action, string? InvokedBy, string? SourceAddress, IReadOnlyDictionary<string, string>? EncryptionContext);
+public sealed record PolicyRequest(string Principal, string Action, string? InvokedBy, string? SourceAddress, IReadOnlyDictionary<string, string>? EncryptionContext, string? ClientIdentity = null);
 
 /// <summary>
 /// A key policy: statements with Sid, Effect (Allow or Deny), Principal ("*", one, or a list), Action ("*",
 /// one, or a list; a "kms:" prefix is accepted) and an optional Condition with StringEquals / StringNotEquals
-/// on "EncryptionContext:FIELD", "InvokedBy", "SourceAddress" or "Principal". An explicit Deny always wins;
+/// on "EncryptionContext:FIELD", "InvokedBy", "SourceAddress", "ClientIdentity" (the network client a service
+/// acts for, e.g. "CN=alice" or "anonymous"; absent when nobody is) or "Principal". An explicit Deny always wins;
 /// without an Allow the answer is NotApplicable (and so, unless a grant applies, Deny).
 /// </summary>
 public sealed class KeyPolicy
@@ -104,6 +105,7 @@ public sealed class KeyPolicy
         {
             "InvokedBy" => r.InvokedBy,
             "SourceAddress" => r.SourceAddress,
+            "ClientIdentity" => r.ClientIdentity,
             "Principal" => r.Principal,
             _ when key.StartsWith("EncryptionContext:", StringComparison.Ordinal) =>
                 r.EncryptionContext is { } c && c.TryGetValue(key["EncryptionContext:".Length..], out var v) ? v : null,

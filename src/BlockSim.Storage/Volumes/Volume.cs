@@ -109,7 +109,7 @@ public sealed class Volume : IDisposable
                 warnings = [.. warnings, $"{path}: the file is {length - expected} bytes longer than its header describes (an interrupted resize?); the extra bytes are ignored. Run 'blocksim volume resize' again to finish it."];
             }
 
-            var key = GC.AllocateArray<byte>(64, pinned: true); // pinned: the GC never leaves a copy behind
+            var key = GC.AllocateArray<byte>(VolumeHeader.KeySize, pinned: true); // pinned: the GC never leaves a copy behind
             XtsAes256 xts;
             try
             {

@@ -38,6 +38,9 @@ public sealed record VolumeHeader(
     public const long DataOffset = 1024 * 1024;
     public const string Cipher = "aes-xts-plain64";
     public const int MaxWrappedKey = 1024;
+
+    /// <summary>Bytes of the unwrapped XTS-AES-256 key (two AES-256 keys).</summary>
+    public const int KeySize = 64;
     private const int FieldText = 128;
     private const int ChecksumAt = Size - 32;
     private static readonly byte[] s_magic = "BLKSIMVL"u8.ToArray();
