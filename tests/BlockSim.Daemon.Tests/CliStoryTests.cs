@@ -25,14 +25,14 @@ public class CliStoryTests
             var back = new byte[3];
             await a.ReadAsync(0, back);
             Assert.Equal(new byte[] { 7, 7, 7 }, back);
-        }
 
-        Assert.Equal(0, (await Cli(temp.Path, "key", "disable", "alias/blocksim/default")).Exit);
-        var refused = await Assert.ThrowsAsync<NbdClientException>(() => Connect(port, "b"));
-        Assert.Contains("ErrorPolicy", refused.Message);
-        await using (var stillAttached = await Connect(port, "a"))
-        {
-            await stillAttached.FlushAsync(); // attached volumes keep working, as attached cloud volumes do
+            Assert.Equal(0, (await Cli(temp.Path, "key", "disable", "alias/blocksim/default")).Exit);
+            var refused = await Assert.ThrowsAsync<NbdClientException>(() => Connect(port, "b"));
+            Assert.Contains("ErrorPolicy", refused.Message);
+            var again = await Assert.ThrowsAsync<NbdClientException>(() => Connect(port, "a")); // every attach asks the key store
+            Assert.Contains("DisabledException", again.Message);
+            await a.ReadAsync(0, back); // a client already attached keeps working, as an attached cloud volume does
+            Assert.Equal(new byte[] { 7, 7, 7 }, back);
         }
 
         var audit = await Cli(temp.Path, "audit", "show", "--tail", "3");
