@@ -61,6 +61,7 @@ public sealed class XtsAes256 : IDisposable
         _engine = tier switch
         {
             XtsTier.AesNi => new AesNiXtsEngine(key),
+            XtsTier.Vaes256 => new VaesXtsEngine(key),
             _ => new SoftwareXtsEngine(key),
         };
     }

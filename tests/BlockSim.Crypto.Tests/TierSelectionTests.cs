@@ -29,7 +29,7 @@ public class TierSelectionTests(ITestOutputHelper output)
         if (Aes.IsSupported && Pclmulqdq.IsSupported)
         {
             Assert.Equal(XtsTier.AesNi, XtsTiers.Choose("aesni"));
-            Assert.Equal(XtsTier.AesNi, XtsTiers.Best);
+            Assert.Equal(XtsTiers.IsSupported(XtsTier.Vaes256) ? XtsTier.Vaes256 : XtsTier.AesNi, XtsTiers.Best);
         }
         else
         {
@@ -43,7 +43,7 @@ public class TierSelectionTests(ITestOutputHelper output)
     public void An_unknown_tier_name_is_a_clear_error()
     {
         var e = Assert.Throws<InvalidOperationException>(() => XtsTiers.Choose("vaes9000"));
-        Assert.Contains("auto, aesni or software", e.Message);
+        Assert.Contains("auto, vaes256, aesni or software", e.Message);
     }
 
     [Fact]

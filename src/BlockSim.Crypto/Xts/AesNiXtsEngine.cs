@@ -43,6 +43,10 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
 
     private Vector128<byte>* RoundKeyPointer(int index) => (Vector128<byte>*)_keys.Pointer + index;
 
+    /// <summary>Key1's round keys: the encryption schedule, or the equivalent inverse cipher's (for AESDEC).</summary>
+    internal ReadOnlySpan<Vector128<byte>> Key1Schedule(bool decrypt) =>
+        new(RoundKeyPointer(decrypt ? Key1Decrypt : Key1Encrypt), RoundKeys);
+
     public override void EncryptTweaks(Span<byte> tweaks)
     {
         var rk = RoundKeyPointer(Key2Encrypt);
