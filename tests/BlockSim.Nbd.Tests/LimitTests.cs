@@ -29,17 +29,20 @@ public class LimitTests
     [Fact]
     public async Task An_idle_connection_is_closed_and_one_with_a_request_in_flight_is_not()
     {
-        // Deterministic on a loaded machine: "busy" holds a request in flight (its export waits) for longer
-        // than the idle timeout, instead of relying on how often a delayed loop gets scheduled.
+        // Robust on a loaded machine: "busy" holds a request in flight (its export waits) for longer than
+        // the idle timeout, instead of relying on how often a delayed loop gets scheduled; its request is in
+        // the export before "idle" even connects. The only timing left is the step from busy's handshake to
+        // its request, which the 2 s timeout leaves ample room for (a CI run once stalled it past 500 ms).
         var slow = new BlockedExport();
-        await using var server = new TestServer(new NbdServerOptions { IdleTimeout = TimeSpan.FromMilliseconds(500) }, slow);
-        await using var idle = await server.ConnectAsync();
+        await using var server = new TestServer(new NbdServerOptions { IdleTimeout = TimeSpan.FromSeconds(2) }, slow);
         await using var busy = await server.ConnectAsync("blocked");
         var inFlight = busy.WriteAsync(0, new byte[512]);
+        await slow.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await using var idle = await server.ConnectAsync();
         try
         {
             // Watch the server, not the client: probing the idle connection would make it busy.
-            for (var i = 0; i < 200 && server.Server.ConnectionCount > 1; i++)
+            for (var i = 0; i < 400 && server.Server.ConnectionCount > 1; i++)
             {
                 await Task.Delay(50);
             }
@@ -95,8 +98,12 @@ public class LimitTests
     {
         public TaskCompletionSource Unblock { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Set when the first write reaches the export.</summary>
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public override async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua, CancellationToken cancellationToken)
         {
+            Entered.TrySetResult();
             await Unblock.Task.WaitAsync(cancellationToken);
             await base.WriteAsync(offset, source, fua, cancellationToken);
         }
