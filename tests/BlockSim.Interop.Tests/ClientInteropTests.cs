@@ -145,13 +145,8 @@ public class ClientInteropTests(ITestOutputHelper output)
         Assert.Contains("qemunbd", text);
     }
 
-    private async Task<(int ExitCode, string Output)> Run(string program, params string[] arguments)
-    {
-        var (exit, text) = await ExternalTool.RunAsync(program, arguments);
-        output.WriteLine($"$ {program} {string.Join(' ', arguments)}  (exit {exit})");
-        output.WriteLine(text.Length > 3000 ? text[..3000] : text);
-        return (exit, text);
-    }
+    private Task<(int ExitCode, string Output)> Run(string program, params string[] arguments) =>
+        ExternalTool.RunLoggedAsync(output, program, arguments);
 
     /// <summary>A raw image with random data at the start and zeros after (sparse where the file system allows).</summary>
     private static void WriteRandomImage(string path, long size, int dataBytes)

@@ -26,6 +26,16 @@ public static class ExternalTool
         Skip.If(true, reason);
     }
 
+    /// <summary>Runs the program and writes the command line, exit code and (the start of) its output to the test's log.</summary>
+    public static async Task<(int ExitCode, string Output)> RunLoggedAsync(Xunit.Abstractions.ITestOutputHelper log, string program, IEnumerable<string> arguments, TimeSpan? timeout = null)
+    {
+        var list = arguments.ToList();
+        var (exit, text) = await RunAsync(program, list, timeout);
+        log.WriteLine($"$ {program} {string.Join(' ', list)}  (exit {exit})");
+        log.WriteLine(text.Length > 3000 ? text[..3000] : text);
+        return (exit, text);
+    }
+
     public static async Task<(int ExitCode, string Output)> RunAsync(string program, IEnumerable<string> arguments, TimeSpan? timeout = null, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(Find(program) ?? program)

@@ -93,11 +93,6 @@ public sealed class TlsInteropTests(TlsFixture tls, ITestOutputHelper output) : 
         Assert.Equal(0, exit); // and the server carries on for others
     }
 
-    private async Task<(int ExitCode, string Output)> Run(string program, params string[] arguments)
-    {
-        var (exit, text) = await ExternalTool.RunAsync(program, arguments, TimeSpan.FromSeconds(60));
-        output.WriteLine($"$ {program} {string.Join(' ', arguments)}  (exit {exit})");
-        output.WriteLine(text.Length > 3000 ? text[..3000] : text);
-        return (exit, text);
-    }
+    private Task<(int ExitCode, string Output)> Run(string program, params string[] arguments) =>
+        ExternalTool.RunLoggedAsync(output, program, arguments, TimeSpan.FromSeconds(60));
 }

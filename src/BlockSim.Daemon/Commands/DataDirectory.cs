@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using BlockSim.KeyStore;
 using BlockSim.KeyStore.Sealing;
 
@@ -7,7 +8,7 @@ namespace BlockSim.Daemon.Commands;
 /// The embedded default's files: a data directory (0700) with the sealed key store, the key file that
 /// unseals it (0600), and the volumes. Created on first use, reused afterwards.
 /// </summary>
-internal sealed class DataDirectory
+internal sealed partial class DataDirectory
 {
     public const string DefaultPath = "blocksim-data";
 
@@ -28,6 +29,11 @@ internal sealed class DataDirectory
 
     public string VolumePath(string name) => Path.Combine(VolumesPath, name + ".vol");
 
+    /// <summary>A volume (and export) name: 1 to 64 letters, digits, '.', '_' or '-', not starting with a punctuation mark.</summary>
+    public static string CheckVolumeName(string name) => ValidVolumeName().IsMatch(name)
+        ? name
+        : throw new KeyStoreException("ValidationException", $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
+
     /// <summary>The local user, as the key store names principals.</summary>
     public static string LocalPrincipal => $"user:{Environment.UserName}";
 
@@ -45,4 +51,7 @@ internal sealed class DataDirectory
 
         return SealedKeyStore.Open(KeyStorePath, new KeyFileUnlocker(KeyFilePath));
     }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex ValidVolumeName();
 }

@@ -1,13 +1,12 @@
 using BlockSim.Storage;
 using System.CommandLine;
-using System.Text.RegularExpressions;
 using BlockSim.KeyStore;
 using BlockSim.Storage.Volumes;
 
 namespace BlockSim.Daemon.Commands;
 
 /// <summary><c>blocksim volume ...</c>: encrypted volumes in the data directory (NAME.vol, served as export NAME).</summary>
-internal static partial class VolumeCommands
+internal static class VolumeCommands
 {
     public static Command Create()
     {
@@ -21,7 +20,7 @@ internal static partial class VolumeCommands
         var create = new Command("create", "Create an encrypted volume (sparse unless --preallocate); its key comes from the key store.") { name, size, key, sector, preallocate };
         create.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(name)!);
+            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(name)!);
             if (!ByteSize.TryParse(r.GetValue(size)!, out var bytes) || bytes <= 0 || bytes % r.GetValue(sector) != 0)
             {
                 Console.Error.WriteLine($"--size {r.GetValue(size)}: give a positive multiple of {r.GetValue(sector)} bytes, e.g. 10G.");
@@ -72,7 +71,7 @@ internal static partial class VolumeCommands
         var info = new Command("info", "Show a volume's header (no key needed).") { infoName };
         info.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(infoName)!);
+            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(infoName)!);
             var path = Existing(CliContext.Data(r), volumeName);
             CliContext.Print(r, Info(volumeName, path), Describe);
             return ExitCodes.Ok;
@@ -87,7 +86,7 @@ internal static partial class VolumeCommands
             var data = CliContext.Data(r);
             var names = r.GetValue(rewrapAll)
                 ? Directory.GetFiles(data.VolumesPath, "*.vol").Order().Select(p => Path.GetFileNameWithoutExtension(p)).ToList()
-                : r.GetValue(rewrapName) is { } one ? [CheckName(one)] : [];
+                : r.GetValue(rewrapName) is { } one ? [DataDirectory.CheckVolumeName(one)] : [];
             if (names.Count == 0 || r.GetValue(rewrapAll) && r.GetValue(rewrapName) is not null)
             {
                 Console.Error.WriteLine("Name one volume, or pass --all (not both), e.g. blocksim volume rewrap data");
@@ -124,7 +123,7 @@ internal static partial class VolumeCommands
         var resize = new Command("resize", "Grow (or, with --allow-shrink, shrink) a volume that is not being served.") { resizeName, resizeSize, allowShrink };
         resize.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(resizeName)!);
+            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(resizeName)!);
             var path = Existing(CliContext.Data(r), volumeName);
             var header = Volume.ReadHeader(path).Header;
             if (!ByteSize.TryParse(r.GetValue(resizeSize)!, out var bytes) || bytes <= 0 || bytes % header.SectorSize != 0)
@@ -149,7 +148,7 @@ internal static partial class VolumeCommands
         var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it.") { deleteName, yes };
         delete.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(deleteName)!);
+            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(deleteName)!);
             var data = CliContext.Data(r);
             var path = Existing(data, volumeName);
             if (!CliContext.Confirm(r.GetValue(yes), $"WARNING: this deletes {path} and everything on it.", volumeName))
@@ -195,16 +194,9 @@ internal static partial class VolumeCommands
         $"volume {v.Name} ({v.Path})\n  id: {v.VolumeId}\n  capacity: {v.Capacity} bytes\n  cipher: {v.Cipher}, {v.SectorSize}-byte sectors\n  key: {v.KeyId} version {v.KeyVersion}\n  owner: {v.Owner}"
         + string.Concat(v.Warnings.Select(w => $"\n  WARNING: {w}"));
 
-    internal static string CheckName(string name) => ValidName().IsMatch(name)
-        ? name
-        : throw new KeyStoreException("ValidationException", $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
-
     internal static string Existing(DataDirectory data, string name)
     {
         var path = data.VolumePath(name);
         return File.Exists(path) ? path : throw new FileNotFoundException($"There is no volume named '{name}' in {data.VolumesPath}.");
     }
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex ValidName();
 }

@@ -62,7 +62,7 @@ internal static class VolumeTransfer
     private static Task<int> RunAsync(ParseResult r, string name, bool readOnly, Func<Volume, Task<int>> body) =>
         CliContext.RunAsync(r, async () =>
         {
-            var path = VolumeCommands.Existing(CliContext.Data(r), VolumeCommands.CheckName(name));
+            var path = VolumeCommands.Existing(CliContext.Data(r), DataDirectory.CheckVolumeName(name));
             using var store = CliContext.OpenStore(r);
             var caller = CliContext.Caller(r) with { InvokedBy = KeyStoreVolumeKeys.CliPrincipal };
             using var volume = Volume.Open(path, new KeyStoreVolumeKeys(store, unwrapAs: caller), readOnly);

@@ -86,7 +86,7 @@ internal sealed class ExportCatalog : IDisposable
         KeyStoreVolumeKeys? keys = null;
         foreach (var (name, settings) in exports.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
-            VolumeCommands.CheckName(name);
+            DataDirectory.CheckVolumeName(name);
             if (settings.AllowedClients is { } allowed)
             {
                 _allowedClients[name] = allowed.Count > 0
@@ -113,7 +113,7 @@ internal sealed class ExportCatalog : IDisposable
             }
 
             keys ??= new KeyStoreVolumeKeys(OpenStore(data, logger));
-            var volumeName = VolumeCommands.CheckName(settings.Volume ?? name);
+            var volumeName = DataDirectory.CheckVolumeName(settings.Volume ?? name);
             var path = data.VolumePath(volumeName);
             if (!File.Exists(path))
             {
