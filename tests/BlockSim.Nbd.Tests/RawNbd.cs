@@ -190,6 +190,13 @@ public sealed class RawNbd : IAsyncDisposable
         return bytes;
     }
 
+    /// <summary>Drops the connection with a TCP reset (no orderly close), as a crashed client or a cut cable does.</summary>
+    public void Reset()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Close();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stream.DisposeAsync();

@@ -92,7 +92,7 @@ internal sealed partial class NbdConnection
                         return;
                     }
                 }
-                else if (!await SkipAsync(request.Length, CancellationToken.None).ConfigureAwait(false))
+                else if (!await SkipPayloadAsync(request.Length).ConfigureAwait(false))
                 {
                     Finish(context);
                     return;
@@ -157,25 +157,49 @@ internal sealed partial class NbdConnection
         }
     }
 
-    /// <summary>Copies a WRITE payload out of the pipe as it arrives; false if the client left mid-payload.</summary>
+    /// <summary>
+    /// Copies a WRITE payload out of the pipe as it arrives; false if the client left mid-payload, by closing
+    /// or by a reset. A reset must not escape as an exception: the request already holds a slot, and only
+    /// finishing it releases that (an escaped reset once left a connection, and so a server stop, waiting forever).
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadPayloadAsync(Memory<byte> destination)
     {
-        while (!destination.IsEmpty)
+        try
         {
-            var result = await _input.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var take = (int)Math.Min(destination.Length, buffer.Length);
-            buffer.Slice(0, take).CopyTo(destination.Span);
-            _input.AdvanceTo(buffer.GetPosition(take));
-            destination = destination[take..];
-            if (!destination.IsEmpty && (result.IsCompleted || result.IsCanceled))
+            while (!destination.IsEmpty)
             {
-                return false;
+                var result = await _input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var take = (int)Math.Min(destination.Length, buffer.Length);
+                buffer.Slice(0, take).CopyTo(destination.Span);
+                _input.AdvanceTo(buffer.GetPosition(take));
+                destination = destination[take..];
+                if (!destination.IsEmpty && (result.IsCompleted || result.IsCanceled))
+                {
+                    return false;
+                }
             }
-        }
 
-        return true;
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Skips the payload of a refused WRITE; false when the client left part-way (see <see cref="ReadPayloadAsync"/>).</summary>
+    private async ValueTask<bool> SkipPayloadAsync(long length)
+    {
+        try
+        {
+            return await SkipAsync(length, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Checks a request against the protocol and the export, before anything runs.</summary>
