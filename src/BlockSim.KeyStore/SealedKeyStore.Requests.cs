@@ -120,6 +120,10 @@ public sealed partial class SealedKeyStore
     private void Audit(string eventName, KeyRequestContext context, string? keyId, IReadOnlyDictionary<string, string>? encryptionContext, int? keyVersion, string? errorCode, string? errorMessage)
     {
         KeyStoreMetrics.Request(eventName, errorCode);
+
+        // Under the store's lock: the daemon and a CLI command may append at the same moment, and each append
+        // reads the head, writes a record and writes the head; interleaved, they would break the chain.
+        using var held = Lock();
         _audit.Append(new AuditRecord
         {
             EventTime = _time.GetUtcNow(),

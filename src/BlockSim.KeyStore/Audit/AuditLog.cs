@@ -10,6 +10,13 @@ namespace BlockSim.KeyStore.Audit;
 /// SHA-256 of the previous line and an HMAC under a key derived from the root key; a head file keeps the
 /// last sequence and hash (HMAC-protected too), so edits, deletions, reordering and truncation are all
 /// detected by <see cref="Verify"/>. A record is on disk (flushed) before the request it describes returns.
+/// <para>
+/// Appending is two durable writes, the record then the head, so a crash can fall between them: the log
+/// then holds one valid record more than the head says (a request that was recorded but never returned).
+/// The next append rolls the head forward over that record (only over a record whose MAC verifies and
+/// that follows the head's hash), and <see cref="Verify"/> accepts exactly that state. A line cut short
+/// by a crash (no newline) was never acknowledged; the next append drops it.
+/// </para>
 /// </summary>
 internal sealed class AuditLog
 {
@@ -32,7 +39,7 @@ internal sealed class AuditLog
     {
         lock (_gate)
         {
-            var (sequence, previousHash) = ReadHead();
+            var (sequence, previousHash) = CatchUpHead();
             record.Sequence = sequence + 1;
             record.PreviousHash = previousHash;
             record.Hmac = "";
@@ -49,7 +56,7 @@ internal sealed class AuditLog
         var problems = new List<string>();
         var previousHash = "";
         long expected = 1;
-        var lines = File.Exists(_path) ? File.ReadAllLines(_path) : [];
+        var lines = CompleteLines();
         foreach (var line in lines)
         {
             AuditRecord? record;
@@ -93,7 +100,9 @@ internal sealed class AuditLog
         try
         {
             var (headSequence, headHash) = ReadHead();
-            if (headSequence != lines.Length || headHash != previousHash)
+            var headLagsByOne = lines.Length > 0 && problems.Count == 0 && headSequence == lines.Length - 1
+                && headHash == (lines.Length == 1 ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lines[^2]))));
+            if (!headLagsByOne && (headSequence != lines.Length || headHash != previousHash))
             {
                 problems.Add($"the log holds {lines.Length} records but its head says {headSequence} (truncated or extended outside the store)");
             }
@@ -105,6 +114,114 @@ internal sealed class AuditLog
 
         return (problems, lines.Length);
     }
+
+    /// <summary>The log's lines, without a last line cut short by a crash (one with no newline).</summary>
+    private string[] CompleteLines()
+    {
+        if (!File.Exists(_path))
+        {
+            return [];
+        }
+
+        var text = File.ReadAllText(_path);
+        var end = text.LastIndexOf('\n');
+        return end < 0 ? [] : text[..end].Split('\n');
+    }
+
+    /// <summary>
+    /// The head, brought up to date after a crash between the record and the head writes: a cut-short last
+    /// line is dropped, and a last record one past the head, chained to it and with a valid MAC, becomes
+    /// the head. Anything else is left for <see cref="Verify"/> to report.
+    /// </summary>
+    private (long Sequence, string Hash) CatchUpHead()
+    {
+        var head = ReadHead();
+        if (!File.Exists(_path))
+        {
+            return head;
+        }
+
+        DropCutShortLine();
+        var last = LastLine();
+        if (last is null || Convert.ToHexString(SHA256.HashData(last)) == head.Hash)
+        {
+            return head;
+        }
+
+        AuditRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize<AuditRecord>(last, StoreFile.Json);
+        }
+        catch (JsonException)
+        {
+            return head;
+        }
+
+        if (record is null || record.Sequence != head.Sequence + 1 || record.PreviousHash != head.Hash)
+        {
+            return head;
+        }
+
+        var mac = record.Hmac;
+        record.Hmac = "";
+        if (!MacMatches(mac, HMACSHA256.HashData(_macKey, Serialize(record))))
+        {
+            return head;
+        }
+
+        var hash = Convert.ToHexString(SHA256.HashData(last));
+        WriteHead(record.Sequence, hash);
+        return (record.Sequence, hash);
+    }
+
+    /// <summary>Cuts the file back to its last newline when a crash left a partial line after it.</summary>
+    private void DropCutShortLine()
+    {
+        using var file = new FileStream(_path, FileMode.Open, FileAccess.ReadWrite);
+        if (file.Length == 0)
+        {
+            return;
+        }
+
+        var window = (int)Math.Min(file.Length, TailWindow);
+        var tail = new byte[window];
+        file.Seek(-window, SeekOrigin.End);
+        file.ReadExactly(tail);
+        if (tail[^1] == (byte)'\n')
+        {
+            return;
+        }
+
+        var newline = Array.LastIndexOf(tail, (byte)'\n');
+        if (newline < 0 && file.Length > window)
+        {
+            return; // not a cut-short record (those are short): leave it for Verify to report
+        }
+
+        file.SetLength(file.Length - window + newline + 1);
+        file.Flush(flushToDisk: true);
+    }
+
+    /// <summary>The last complete line (without its newline), or null for an empty log.</summary>
+    private byte[]? LastLine()
+    {
+        using var file = new FileStream(_path, FileMode.Open, FileAccess.Read);
+        if (file.Length == 0)
+        {
+            return null;
+        }
+
+        var window = (int)Math.Min(file.Length, TailWindow);
+        var tail = new byte[window];
+        file.Seek(-window, SeekOrigin.End);
+        file.ReadExactly(tail);
+        var start = window < 2 ? 0 : Array.LastIndexOf(tail, (byte)'\n', window - 2) + 1;
+        return tail[start..^1];
+    }
+
+    // Records are a few hundred bytes; a window this size always holds the last one whole.
+    private const int TailWindow = 64 * 1024;
 
     /// <summary>Compares a MAC written as hex with the expected one; damaged hex is a mismatch, not an exception.</summary>
     private static bool MacMatches(string? hex, byte[] expected)
