@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Loggers;
 using BenchmarkDotNet.Running;
@@ -33,30 +34,47 @@ internal static class AllocationCheck
 
         var failures = new List<string>();
         var seen = new HashSet<string>();
-        foreach (var summary in BenchmarkRunner.Run(types, config))
+        var over = new Dictionary<string, long>();
+        foreach (var report in BenchmarkRunner.Run(types, config).SelectMany(summary => summary.Reports))
         {
-            foreach (var report in summary.Reports)
+            var key = Key(report.BenchmarkCase);
+            seen.Add(key);
+            var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
+            if (allocated is null || !report.Success)
             {
-                var key = $"{report.BenchmarkCase.Descriptor.Type.Name}.{report.BenchmarkCase.Descriptor.WorkloadMethod.Name} {report.BenchmarkCase.Parameters.DisplayInfo}".Trim();
-                seen.Add(key);
+                failures.Add($"{key}: did not run");
+                continue;
+            }
+
+            if (!budgets.TryGetValue(key, out var budget))
+            {
+                failures.Add($"{key}: {allocated} B/op and no budget recorded; add \"{key}\": {allocated} to {budgetFile}");
+                continue;
+            }
+
+            var isOver = allocated > budget + noiseFloor;
+            Console.WriteLine($"{(isOver ? "OVER BUDGET" : "ok"),-11} {key}: {allocated} B/op (budget {budget})");
+            if (isOver)
+            {
+                over[key] = allocated.Value;
+            }
+        }
+
+        // A real per-operation allocation happens on every run; a one-off (a background thread allocating
+        // during one case's single iteration, seen once in CI on a case that never allocates) does not. So a
+        // case over budget is measured once more, alone, and fails only if it is over again.
+        if (over.Count > 0)
+        {
+            var again = config.AddFilter(new SimpleFilter(c => over.ContainsKey(Key(c))));
+            foreach (var report in BenchmarkRunner.Run(types, again).SelectMany(summary => summary.Reports))
+            {
+                var key = Key(report.BenchmarkCase);
                 var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
-                if (allocated is null || !report.Success)
+                var stillOver = allocated is null || allocated > budgets[key] + noiseFloor;
+                Console.WriteLine($"{(stillOver ? "OVER AGAIN" : "ok on rerun"),-11} {key}: {allocated} B/op (first run {over[key]}, budget {budgets[key]})");
+                if (stillOver)
                 {
-                    failures.Add($"{key}: did not run");
-                    continue;
-                }
-
-                if (!budgets.TryGetValue(key, out var budget))
-                {
-                    failures.Add($"{key}: {allocated} B/op and no budget recorded; add \"{key}\": {allocated} to {budgetFile}");
-                    continue;
-                }
-
-                var over = allocated > budget + noiseFloor;
-                Console.WriteLine($"{(over ? "OVER BUDGET" : "ok"),-11} {key}: {allocated} B/op (budget {budget})");
-                if (over)
-                {
-                    failures.Add($"{key}: {allocated} B/op, budget {budget}");
+                    failures.Add($"{key}: {allocated} B/op twice ({over[key]} first), budget {budgets[key]}");
                 }
             }
         }
@@ -70,4 +88,7 @@ internal static class AllocationCheck
         Console.WriteLine($"allocation budgets: {seen.Count} cases, {failures.Count} failures");
         return failures.Count == 0 ? 0 : 1;
     }
+
+    private static string Key(BenchmarkCase benchmark) =>
+        $"{benchmark.Descriptor.Type.Name}.{benchmark.Descriptor.WorkloadMethod.Name} {benchmark.Parameters.DisplayInfo}".Trim();
 }

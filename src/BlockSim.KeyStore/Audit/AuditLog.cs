@@ -76,9 +76,7 @@ internal sealed class AuditLog
                 break;
             }
 
-            var mac = record.Hmac;
-            record.Hmac = "";
-            if (!MacMatches(mac, HMACSHA256.HashData(_macKey, Serialize(record))))
+            if (!HasValidMac(record))
             {
                 problems.Add($"record {record.Sequence}: HMAC mismatch (edited)");
             }
@@ -158,14 +156,7 @@ internal sealed class AuditLog
             return head;
         }
 
-        if (record is null || record.Sequence != head.Sequence + 1 || record.PreviousHash != head.Hash)
-        {
-            return head;
-        }
-
-        var mac = record.Hmac;
-        record.Hmac = "";
-        if (!MacMatches(mac, HMACSHA256.HashData(_macKey, Serialize(record))))
+        if (record is null || record.Sequence != head.Sequence + 1 || record.PreviousHash != head.Hash || !HasValidMac(record))
         {
             return head;
         }
@@ -222,6 +213,14 @@ internal sealed class AuditLog
 
     // Records are a few hundred bytes; a window this size always holds the last one whole.
     private const int TailWindow = 64 * 1024;
+
+    /// <summary>True when the record's HMAC is the one its other fields give (the record is left with an empty HMAC).</summary>
+    private bool HasValidMac(AuditRecord record)
+    {
+        var mac = record.Hmac;
+        record.Hmac = "";
+        return MacMatches(mac, HMACSHA256.HashData(_macKey, Serialize(record)));
+    }
 
     /// <summary>Compares a MAC written as hex with the expected one; damaged hex is a mismatch, not an exception.</summary>
     private static bool MacMatches(string? hex, byte[] expected)
