@@ -139,8 +139,7 @@ internal sealed class AuditLog
             return head;
         }
 
-        DropCutShortLine();
-        var last = LastLine();
+        var last = DropCutShortLineAndReadLast();
         if (last is null || Convert.ToHexString(SHA256.HashData(last)) == head.Hash)
         {
             return head;
@@ -166,38 +165,13 @@ internal sealed class AuditLog
         return (record.Sequence, hash);
     }
 
-    /// <summary>Cuts the file back to its last newline when a crash left a partial line after it.</summary>
-    private void DropCutShortLine()
+    /// <summary>
+    /// Cuts the file back to its last newline when a crash left a partial line after it, then returns the
+    /// last complete line (without its newline), or null for an empty log. One open, one read of the tail.
+    /// </summary>
+    private byte[]? DropCutShortLineAndReadLast()
     {
         using var file = new FileStream(_path, FileMode.Open, FileAccess.ReadWrite);
-        if (file.Length == 0)
-        {
-            return;
-        }
-
-        var window = (int)Math.Min(file.Length, TailWindow);
-        var tail = new byte[window];
-        file.Seek(-window, SeekOrigin.End);
-        file.ReadExactly(tail);
-        if (tail[^1] == (byte)'\n')
-        {
-            return;
-        }
-
-        var newline = Array.LastIndexOf(tail, (byte)'\n');
-        if (newline < 0 && file.Length > window)
-        {
-            return; // not a cut-short record (those are short): leave it for Verify to report
-        }
-
-        file.SetLength(file.Length - window + newline + 1);
-        file.Flush(flushToDisk: true);
-    }
-
-    /// <summary>The last complete line (without its newline), or null for an empty log.</summary>
-    private byte[]? LastLine()
-    {
-        using var file = new FileStream(_path, FileMode.Open, FileAccess.Read);
         if (file.Length == 0)
         {
             return null;
@@ -207,8 +181,25 @@ internal sealed class AuditLog
         var tail = new byte[window];
         file.Seek(-window, SeekOrigin.End);
         file.ReadExactly(tail);
-        var start = window < 2 ? 0 : Array.LastIndexOf(tail, (byte)'\n', window - 2) + 1;
-        return tail[start..^1];
+        var end = Array.LastIndexOf(tail, (byte)'\n'); // the newline that ends the last complete line
+        if (end < 0 && file.Length > window)
+        {
+            return null; // not a cut-short record (those are short): leave it for Verify to report
+        }
+
+        if (end != window - 1)
+        {
+            file.SetLength(file.Length - window + end + 1);
+            file.Flush(flushToDisk: true);
+        }
+
+        if (end < 0)
+        {
+            return null;
+        }
+
+        var start = end == 0 ? 0 : Array.LastIndexOf(tail, (byte)'\n', end - 1) + 1;
+        return tail[start..end];
     }
 
     // Records are a few hundred bytes; a window this size always holds the last one whole.

@@ -28,6 +28,20 @@ internal static partial class DurableFile
         SyncDirectory(directory);
     }
 
+    /// <summary>Creates a new file (0600 from the start; an existing one is never overwritten) and flushes it to disk.</summary>
+    public static void CreateNew(string path, ReadOnlySpan<byte> contents)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using var file = new FileStream(path, options);
+        file.Write(contents);
+        file.Flush(flushToDisk: true);
+    }
+
     /// <summary>Appends to a file (created 0600) and flushes it to disk before returning.</summary>
     public static void Append(string path, ReadOnlySpan<byte> contents)
     {

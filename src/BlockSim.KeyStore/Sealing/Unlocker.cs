@@ -32,15 +32,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
         var key = RandomNumberGenerator.GetBytes(32);
         try
         {
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            };
-            using var file = new FileStream(path, options);
-            file.Write(key);
-            file.Flush(flushToDisk: true);
+            DurableFile.CreateNew(path, key);
         }
         finally
         {
