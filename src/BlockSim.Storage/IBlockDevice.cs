@@ -24,6 +24,13 @@ public interface IBlockDevice : IDisposable
 
     bool IsReadOnly { get; }
 
+    /// <summary>
+    /// True when every operation does its work before it returns (memory, files, layers over them), never
+    /// waiting on a timer: the server may then run requests on the connection's own thread. A device that
+    /// delays on purpose (latency, throttling) says false, so its requests overlap as on a real queue.
+    /// </summary>
+    bool CompletesSynchronously => false;
+
     ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default);
 
     /// <summary>Writes; with <paramref name="fua"/> the data is durable before this returns.</summary>

@@ -15,6 +15,9 @@ public abstract class DelegatingExport(INbdExport inner) : INbdExport
 
     public virtual bool CanMultiConn => inner.CanMultiConn;
 
+    // Not the inner export's answer: test exports that wait on gates must keep the pipelined path.
+    public virtual bool CompletesSynchronously => false;
+
     public virtual int MinimumBlockSize => inner.MinimumBlockSize;
 
     public virtual int PreferredBlockSize => inner.PreferredBlockSize;

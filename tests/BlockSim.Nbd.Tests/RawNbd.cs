@@ -19,9 +19,15 @@ public sealed class RawNbd : IAsyncDisposable
         _stream = new NetworkStream(socket, ownsSocket: true);
     }
 
-    public static async Task<RawNbd> ConnectAsync(int port)
+    /// <param name="receiveBuffer">The client's socket receive buffer (0: the system's), small to make the server's sends block early.</param>
+    public static async Task<RawNbd> ConnectAsync(int port, int receiveBuffer = 0)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBuffer > 0)
+        {
+            socket.ReceiveBufferSize = receiveBuffer;
+        }
+
         await socket.ConnectAsync("127.0.0.1", port);
         return new RawNbd(socket);
     }
@@ -55,7 +61,10 @@ public sealed class RawNbd : IAsyncDisposable
         return greeting;
     }
 
-    public Task SendOptionAsync(uint option, byte[]? payload = null)
+    public Task SendOptionAsync(uint option, byte[]? payload = null) => SendAsync(Option(option, payload));
+
+    /// <summary>An option as the client sends it: magic, option, length, payload.</summary>
+    public static byte[] Option(uint option, byte[]? payload = null)
     {
         payload ??= [];
         var message = new byte[16 + payload.Length];
@@ -63,7 +72,16 @@ public sealed class RawNbd : IAsyncDisposable
         BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(8), option);
         BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(12), (uint)payload.Length);
         payload.CopyTo(message, 16);
-        return SendAsync(message);
+        return message;
+    }
+
+    /// <summary>A request header and its payload as the client sends them.</summary>
+    public static byte[] Request(NbdCommand command, ulong cookie, ulong offset, uint length, byte[]? payload = null)
+    {
+        var message = new byte[NbdRequest.Size + (payload?.Length ?? 0)];
+        new NbdRequest(NbdCommandFlags.None, command, cookie, offset, length).WriteTo(message);
+        payload?.CopyTo(message, NbdRequest.Size);
+        return message;
     }
 
     public async Task<(uint Option, NbdOptionReplyType Type, byte[] Data)> ReadOptionReplyAsync()

@@ -4,14 +4,14 @@ using BlockSim.Nbd.Protocol;
 
 namespace BlockSim.Nbd.Tests;
 
-public class TransmissionTests
+public class TransmissionTests : TransmissionPathTests
 {
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public async Task Written_data_reads_back_with_simple_and_structured_replies(bool structured)
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync(structured: structured);
         Assert.Equal(structured, client.StructuredReplies);
         var data = Pattern(300_000, seed: 1);
@@ -24,7 +24,7 @@ public class TransmissionTests
     [Fact]
     public async Task A_32_MiB_write_and_read_are_accepted()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync();
         var data = Pattern(NbdLimits.MaxPayload, seed: 2);
         await client.WriteAsync(0, data, NbdCommandFlags.Fua);
@@ -36,7 +36,7 @@ public class TransmissionTests
     [Fact]
     public async Task Write_zeroes_trim_and_cache_do_what_they_say()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync();
         await client.WriteAsync(0, Pattern(1 << 20, seed: 3));
         await client.WriteZeroesAsync(4096, 8192);
@@ -55,7 +55,7 @@ public class TransmissionTests
     [Fact]
     public async Task Block_status_reports_holes_and_data_and_req_one_gives_one_extent()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync();
         Assert.True(client.AllocationContext);
         await client.WriteAsync(1 << 20, Pattern(1 << 16, seed: 4));
@@ -70,7 +70,7 @@ public class TransmissionTests
     [Fact]
     public async Task Block_status_without_a_selected_context_is_einval()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync(allocation: false);
         var e = await Assert.ThrowsAsync<NbdClientException>(() => client.BlockStatusAsync(0, 4096));
         Assert.Equal(NbdError.Invalid, e.Error);
@@ -86,7 +86,7 @@ public class TransmissionTests
     [InlineData(NbdCommand.Resize, 0L, 0u, NbdError.Invalid)]
     public async Task Bad_requests_get_the_protocol_errno(NbdCommand command, long offset, uint length, NbdError expected)
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync(structured: false);
         var e = await Assert.ThrowsAsync<NbdClientException>(() => client.SendRawAsync(command, 0, (ulong)offset, length));
         Assert.Equal(expected, e.Error);
@@ -96,7 +96,7 @@ public class TransmissionTests
     [Fact]
     public async Task A_write_past_the_end_is_enospc_and_its_payload_is_skipped()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync();
         var e = await Assert.ThrowsAsync<NbdClientException>(() => client.WriteAsync(TestServer.MemorySize - 512, new byte[4096]));
         Assert.Equal(NbdError.NoSpace, e.Error);
@@ -112,7 +112,7 @@ public class TransmissionTests
     [InlineData(NbdCommand.Flush, (NbdCommandFlags)(1 << 9))]
     public async Task Undefined_flags_are_einval(NbdCommand command, NbdCommandFlags flags)
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync(structured: false);
         var payload = command == NbdCommand.Write ? new byte[512] : default(ReadOnlyMemory<byte>);
         var e = await Assert.ThrowsAsync<NbdClientException>(() => client.SendRawAsync(command, flags, 0, command == NbdCommand.Flush ? 0u : 512u, payload));
@@ -123,7 +123,7 @@ public class TransmissionTests
     [Fact]
     public async Task Df_is_accepted_only_with_structured_replies()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using (var structured = await server.ConnectAsync())
         {
             Assert.True(structured.Flags.HasFlag(NbdTransmissionFlags.SendDf));
@@ -139,7 +139,7 @@ public class TransmissionTests
     [Fact]
     public async Task A_read_only_export_refuses_writes_with_eperm()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync("ro");
         Assert.True(client.Flags.HasFlag(NbdTransmissionFlags.ReadOnly));
         foreach (var attempt in new Func<Task>[]
@@ -161,7 +161,7 @@ public class TransmissionTests
     [InlineData(false)]
     public async Task Export_failures_reach_the_client_as_eio(bool structured)
     {
-        await using var server = new TestServer(null, new FailingExport());
+        await using var server = NewServer(null, new FailingExport());
         await using var client = await server.ConnectAsync("failing", structured);
         var e = await Assert.ThrowsAsync<NbdClientException>(() => client.ReadAsync(0, new byte[512]));
         Assert.Equal(NbdError.IO, e.Error);
@@ -177,7 +177,7 @@ public class TransmissionTests
     [Fact]
     public async Task A_zero_length_read_succeeds_with_no_data()
     {
-        await using var server = new TestServer();
+        await using var server = NewServer();
         await using var client = await server.ConnectAsync();
         await client.ReadAsync(0, Memory<byte>.Empty);
         await client.FlushAsync();

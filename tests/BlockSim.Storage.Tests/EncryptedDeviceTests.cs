@@ -115,6 +115,15 @@ public class EncryptedDeviceTests
         Assert.Throws<ObjectDisposedException>(() => xts.EncryptSectors(new byte[4096], 0, 4096));
     }
 
+    [Fact]
+    public void The_encrypted_device_completes_synchronously_exactly_when_what_it_stores_on_does()
+    {
+        using var overMemory = Encrypted(new MemoryBlockDevice(Capacity), 4096);
+        using var overLatency = Encrypted(new Simulation.LatencyDevice(new MemoryBlockDevice(Capacity), TimeSpan.FromMilliseconds(1)), 4096);
+        Assert.True(overMemory.CompletesSynchronously);
+        Assert.False(overLatency.CompletesSynchronously);
+    }
+
     private sealed class YieldingDevice(IBlockDevice inner) : Simulation.DelegatingBlockDevice(inner)
     {
         public override async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)

@@ -156,4 +156,29 @@ public class SimulationTests
             }
         }
     }
+
+    [Fact]
+    public void Only_layers_that_wait_on_timers_say_they_do_not_complete_synchronously()
+    {
+        // The NBD server runs requests on a connection's own thread, one at a time, only when this says
+        // true; a latency or throttle layer must keep its requests overlapping, wherever it sits.
+        using var memory = new MemoryBlockDevice(1 << 20);
+        Assert.True(memory.CompletesSynchronously);
+        Assert.True(new FaultInjectionDevice(memory, new FaultOptions()).CompletesSynchronously);
+        Assert.True(new VolatileCacheDevice(memory).CompletesSynchronously);
+        Assert.False(new LatencyDevice(memory, TimeSpan.FromMilliseconds(1)).CompletesSynchronously);
+        Assert.False(new ThrottleDevice(memory, bytesPerSecond: null, iops: 100).CompletesSynchronously);
+        Assert.False(new FaultInjectionDevice(new LatencyDevice(memory, TimeSpan.FromMilliseconds(1)), new FaultOptions()).CompletesSynchronously);
+
+        var path = Path.GetTempFileName();
+        try
+        {
+            using var file = FileBlockDevice.OpenRaw(path, 1 << 20);
+            Assert.True(file.CompletesSynchronously);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -56,6 +56,9 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
 
     public bool CanMultiConn => true;
 
+    // Asked after an attach, when the device (and any simulation over it) is known.
+    public bool CompletesSynchronously => _served?.CompletesSynchronously ?? false;
+
     public int MinimumBlockSize => 1;
 
     public int PreferredBlockSize => Math.Max(4096, Header.SectorSize);

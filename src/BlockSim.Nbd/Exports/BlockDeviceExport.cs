@@ -19,6 +19,8 @@ public class BlockDeviceExport(string name, IBlockDevice device, string? descrip
     // One device object behind every connection to this export: a FLUSH on any connection flushes all writes.
     public bool CanMultiConn => true;
 
+    public bool CompletesSynchronously => Device.CompletesSynchronously;
+
     public int MinimumBlockSize => 1;
 
     public int PreferredBlockSize => Math.Max(4096, Device.SectorSize);

@@ -23,6 +23,12 @@ public interface INbdExport
     /// <summary>True when a FLUSH on one connection makes writes from every connection durable.</summary>
     bool CanMultiConn { get; }
 
+    /// <summary>
+    /// True when every operation finishes before it returns (see <c>IBlockDevice.CompletesSynchronously</c>):
+    /// the server then runs a connection's requests on that connection's thread, one after another.
+    /// </summary>
+    bool CompletesSynchronously => false;
+
     /// <summary>Smallest and preferred I/O sizes to advertise (powers of two).</summary>
     int MinimumBlockSize { get; }
 

@@ -34,6 +34,18 @@ public readonly record struct NbdRequest(NbdCommandFlags Flags, NbdCommand Comma
         return OperationStatus.Done;
     }
 
+    /// <summary>Parses one header from the start of a contiguous buffer (the same outcomes as above; Done consumes <see cref="Size"/> bytes).</summary>
+    public static OperationStatus TryRead(ReadOnlySpan<byte> buffer, out NbdRequest request)
+    {
+        if (buffer.Length < Size)
+        {
+            request = default;
+            return OperationStatus.NeedMoreData;
+        }
+
+        return Parse(buffer, out request) ? OperationStatus.Done : OperationStatus.InvalidData;
+    }
+
     private static bool ParseCopy(ref SequenceReader<byte> reader, out NbdRequest request)
     {
         Span<byte> copy = stackalloc byte[Size];

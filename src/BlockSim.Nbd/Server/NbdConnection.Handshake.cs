@@ -22,6 +22,11 @@ internal sealed partial class NbdConnection
         timeout.CancelAfter(_options.HandshakeTimeout);
         var ct = timeout.Token;
 
+        // Blocking reads do not see the token; shutting the socket's receive side ends them.
+        using var wake = _blockingSocket is null
+            ? default
+            : ct.UnsafeRegister(static state => ((NbdConnection)state!).ShutDownReceiving(), this);
+
         WriteGreeting();
         await _output.FlushAsync(ct).ConfigureAwait(false);
 

@@ -8,8 +8,8 @@ namespace BlockSim.Nbd.Server;
 /// <summary>Writing replies: simple, structured data chunks, block status and errors.</summary>
 internal sealed partial class NbdConnection
 {
-    /// <summary>Writes one reply; returns its size in bytes.</summary>
-    private long WriteReply(RequestContext context)
+    /// <summary>Writes one reply into <paramref name="output"/> (the pipe, or the inline writer); returns its size in bytes.</summary>
+    private long WriteReply(IBufferWriter<byte> output, RequestContext context)
     {
         var request = context.Request;
         var carriesChunks = _structuredReplies && request.Command is NbdCommand.Read or NbdCommand.BlockStatus;
@@ -19,13 +19,13 @@ internal sealed partial class NbdConnection
             {
                 var message = Encoding.UTF8.GetBytes(context.ErrorMessage ?? ErrorText(context.Error));
                 var size = NbdReplies.ErrorChunkSize(message.Length);
-                NbdReplies.WriteErrorChunk(_output.GetSpan(size), context.Error, request.Cookie, message);
-                _output.Advance(size);
+                NbdReplies.WriteErrorChunk(output.GetSpan(size), context.Error, request.Cookie, message);
+                output.Advance(size);
             }
             else
             {
-                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), context.Error, request.Cookie);
-                _output.Advance(NbdReplies.SimpleHeaderSize);
+                NbdReplies.WriteSimple(output.GetSpan(NbdReplies.SimpleHeaderSize), context.Error, request.Cookie);
+                output.Advance(NbdReplies.SimpleHeaderSize);
             }
 
             return NbdReplies.SimpleHeaderSize;
@@ -34,48 +34,48 @@ internal sealed partial class NbdConnection
         switch (request.Command)
         {
             case NbdCommand.Read when _structuredReplies:
-                WriteStructuredRead(context);
+                WriteStructuredRead(output, context);
                 break;
             case NbdCommand.Read:
-                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
-                _output.Advance(NbdReplies.SimpleHeaderSize);
-                _output.Write(context.Buffer.AsSpan(0, (int)request.Length));
+                NbdReplies.WriteSimple(output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
+                output.Advance(NbdReplies.SimpleHeaderSize);
+                WritePayload(output, context.Buffer.AsSpan(0, (int)request.Length));
                 break;
             case NbdCommand.BlockStatus:
-                WriteBlockStatus(context);
+                WriteBlockStatus(output, context);
                 break;
             default:
-                NbdReplies.WriteSimple(_output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
-                _output.Advance(NbdReplies.SimpleHeaderSize);
+                NbdReplies.WriteSimple(output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
+                output.Advance(NbdReplies.SimpleHeaderSize);
                 break;
         }
 
         return NbdReplies.StructuredHeaderSize + 8 + (request.Command == NbdCommand.Read ? request.Length : 0);
     }
 
-    private void WriteStructuredRead(RequestContext context)
+    private static void WriteStructuredRead(IBufferWriter<byte> output, RequestContext context)
     {
         var request = context.Request;
         if (request.Length == 0)
         {
             // A data chunk may not be empty; an empty read is answered with a bare NONE chunk.
-            NbdReplies.WriteChunkHeader(_output.GetSpan(NbdReplies.StructuredHeaderSize), NbdReplyFlags.Done, NbdReplyType.None, request.Cookie, 0);
-            _output.Advance(NbdReplies.StructuredHeaderSize);
+            NbdReplies.WriteChunkHeader(output.GetSpan(NbdReplies.StructuredHeaderSize), NbdReplyFlags.Done, NbdReplyType.None, request.Cookie, 0);
+            output.Advance(NbdReplies.StructuredHeaderSize);
             return;
         }
 
-        var span = _output.GetSpan(NbdReplies.StructuredHeaderSize + 8);
+        var span = output.GetSpan(NbdReplies.StructuredHeaderSize + 8);
         NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.OffsetData, request.Cookie, 8 + request.Length);
         BinaryPrimitives.WriteUInt64BigEndian(span[NbdReplies.StructuredHeaderSize..], request.Offset);
-        _output.Advance(NbdReplies.StructuredHeaderSize + 8);
-        _output.Write(context.Buffer.AsSpan(0, (int)request.Length));
+        output.Advance(NbdReplies.StructuredHeaderSize + 8);
+        WritePayload(output, context.Buffer.AsSpan(0, (int)request.Length));
     }
 
-    private void WriteBlockStatus(RequestContext context)
+    private static void WriteBlockStatus(IBufferWriter<byte> output, RequestContext context)
     {
         var request = context.Request;
         var length = 4 + (8 * context.ExtentCount);
-        var span = _output.GetSpan(NbdReplies.StructuredHeaderSize + length);
+        var span = output.GetSpan(NbdReplies.StructuredHeaderSize + length);
         NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.BlockStatus, request.Cookie, (uint)length);
         span = span[NbdReplies.StructuredHeaderSize..];
         BinaryPrimitives.WriteUInt32BigEndian(span, AllocationContextId);
@@ -85,7 +85,20 @@ internal sealed partial class NbdConnection
             BinaryPrimitives.WriteUInt32BigEndian(span[(8 + (8 * i))..], (uint)context.Extents[i].Flags);
         }
 
-        _output.Advance(NbdReplies.StructuredHeaderSize + length);
+        output.Advance(NbdReplies.StructuredHeaderSize + length);
+    }
+
+    /// <summary>READ data: the inline writer sends a large payload straight from the buffer instead of copying it.</summary>
+    private static void WritePayload(IBufferWriter<byte> output, ReadOnlySpan<byte> payload)
+    {
+        if (output is StreamReplyWriter direct)
+        {
+            direct.WritePayload(payload);
+        }
+        else
+        {
+            output.Write(payload);
+        }
     }
 
     private static string ErrorText(NbdError error) => error switch

@@ -19,17 +19,36 @@ internal sealed partial class NbdConnection
 
     private async Task TransmitAsync()
     {
-        var sender = SendLoopAsync();
         using var idleCheck = _options.IdleTimeout > TimeSpan.Zero
             ? TimeProvider.System.CreateTimer(_ => CloseIfIdle(), null, _options.IdleTimeout / 4, _options.IdleTimeout / 4)
             : null;
         try
         {
-            await ReceiveLoopAsync().ConfigureAwait(false);
+            if (CanTransmitInline)
+            {
+                await TransmitInlineAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                _blockingSocket?.SwitchToAsynchronous();
+                await TransmitPipelinedAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
             if (_idleClosed)
             {
                 ServerLog.IdleClosed(_logger, Id, _options.IdleTimeout.TotalSeconds);
             }
+        }
+    }
+
+    private async Task TransmitPipelinedAsync()
+    {
+        var sender = SendLoopAsync();
+        try
+        {
+            await ReceiveLoopAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -118,16 +137,18 @@ internal sealed partial class NbdConnection
 
     /// <summary>
     /// Timer callback: with nothing in flight and nothing received for the idle timeout, wake the receive
-    /// loop so it ends (a client in the middle of sending a request holds a slot, so it is never idle).
+    /// loop so it ends (a client in the middle of sending a request holds a slot, or is busy inline, so it
+    /// is never idle).
     /// </summary>
     private void CloseIfIdle()
     {
-        var nothingInFlight = _requestSlots.CurrentCount == _options.MaxInFlightRequests;
+        var nothingInFlight = _requestSlots.CurrentCount == _options.MaxInFlightRequests && !_inlineBusy;
         if (nothingInFlight && Environment.TickCount64 - Volatile.Read(ref _lastActivity) >= (long)_options.IdleTimeout.TotalMilliseconds)
         {
             _idleClosed = true;
             _stopping = true;
             _input.CancelPendingRead();
+            ShutDownReceiving();
         }
     }
 
@@ -254,8 +275,16 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Runs one request on a thread-pool thread (called through <see cref="RequestContext.Execute"/>).</summary>
-    internal void Process(RequestContext context) => _ = ProcessAsync(context);
+    internal void Process(RequestContext context) => _ = ProcessAndFinishAsync(context);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ProcessAndFinishAsync(RequestContext context)
+    {
+        await ProcessAsync(context).ConfigureAwait(false);
+        Finish(context);
+    }
+
+    /// <summary>Runs one request against the export; a failure becomes the request's error, never an exception.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ProcessAsync(RequestContext context)
     {
@@ -320,8 +349,6 @@ internal sealed partial class NbdConnection
             context.ErrorMessage = "internal error";
             ServerLog.RequestCrashed(_logger, Id, export.Name, request.Command.ToString(), e);
         }
-
-        Finish(context);
     }
 
     private void Finish(RequestContext context) => _finished.Writer.TryWrite(context);
@@ -342,7 +369,7 @@ internal sealed partial class NbdConnection
             {
                 if (!outputGone)
                 {
-                    pending += WriteReply(context);
+                    pending += WriteReply(_output, context);
                 }
 
                 NbdMetrics.RequestAnswered(Export!.Name, context.Request.Command, context.Error, context.Request.Length, context.ReceivedAt);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Threading.Channels;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Tls;
@@ -24,7 +25,15 @@ internal sealed partial class NbdConnection
     // Never disposed: its only timer is the drain period at server stop, and the handshake disposes the
     // linked source it makes from it.
     private readonly CancellationTokenSource _stop = new();
+    // Cancelled a grace period after _stop: a send still blocked then (a client that stopped reading its
+    // replies) is abandoned by shutting the socket both ways, so a server stop cannot hang on such a client.
+    private readonly CancellationTokenSource _abandon = new();
+    private static readonly TimeSpan s_lastRepliesGrace = TimeSpan.FromSeconds(1);
     private Stream? _transport;
+    // The socket under the transport (TLS included), to shut its receive side when the connection must stop reading.
+    private readonly Socket? _socket;
+    private readonly BlockingSocketStream? _blockingSocket;
+    private int _ownThreadId = -1;
     private readonly NbdTlsMode _tlsMode;
 
     // Transmission state: in-flight limits, finished requests waiting for the sender, and a pool of contexts.
@@ -50,6 +59,9 @@ internal sealed partial class NbdConnection
         _options = options;
         _logger = logger;
         _transport = transport;
+        _blockingSocket = transport as BlockingSocketStream;
+        _socket = _blockingSocket?.Socket ?? (transport as NetworkStream)?.Socket;
+        _abandon.Token.UnsafeRegister(static state => ((NbdConnection)state!).ShutDownSocket(SocketShutdown.Both), this);
         _requestSlots = new SemaphoreSlim(options.MaxInFlightRequests, options.MaxInFlightRequests);
         var credits = (int)Math.Max(1, options.MaxInFlightBytes / CreditSize);
         _byteCredits = new SemaphoreSlim(credits, credits);
@@ -63,6 +75,37 @@ internal sealed partial class NbdConnection
 
     /// <summary>The export attached by the handshake (null until then).</summary>
     public INbdExport? Export { get; private set; }
+
+    /// <summary>
+    /// Runs the connection to its end (see <see cref="RunAsync"/>). A socket connection starts on a thread of
+    /// its own with blocking I/O (<see cref="BlockingSocketStream"/>) and stays there if its transmission is
+    /// inline; otherwise it continues on the thread pool from its first wait on.
+    /// </summary>
+    public Task Start()
+    {
+        if (_blockingSocket is null)
+        {
+            return Task.Run(RunAsync);
+        }
+
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            _ownThreadId = Environment.CurrentManagedThreadId;
+            RunAsync().ContinueWith(
+                static (_, state) => ((TaskCompletionSource)state!).SetResult(),
+                finished,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        })
+        {
+            IsBackground = true,
+            Name = $"nbd connection {Id}",
+        };
+        thread.Start();
+        return finished.Task;
+    }
 
     /// <summary>Runs the connection to its end: the client leaves, breaks the protocol, or the server stops.</summary>
     public async Task RunAsync()
@@ -116,15 +159,18 @@ internal sealed partial class NbdConnection
     /// <summary>
     /// Asks the connection to stop: no new requests are read or started; requests already running get
     /// <paramref name="drain"/> to finish (a write in flight is then kept, not dropped) before they are
-    /// cancelled and answered ESHUTDOWN; then the connection closes.
+    /// cancelled and answered ESHUTDOWN; then the connection closes. Replies get a further second to reach
+    /// the client; a client that is not reading them is then cut off.
     /// </summary>
     public void BeginStop(TimeSpan drain)
     {
         _stopping = true;
         _input.CancelPendingRead();
+        ShutDownReceiving();
         try
         {
             _stop.CancelAfter(drain);
+            _abandon.CancelAfter(drain + s_lastRepliesGrace);
         }
         catch (ObjectDisposedException)
         {

@@ -184,7 +184,7 @@ public sealed class NbdServer : IAsyncDisposable
                 socket.NoDelay = true; // replies are whole messages; do not hold them back
             }
 
-            var stream = new NetworkStream(socket, ownsSocket: true);
+            var stream = new BlockingSocketStream(new NetworkStream(socket, ownsSocket: true));
             var pipe = new StreamDuplexPipe(stream);
             var id = Interlocked.Increment(ref _nextConnectionId);
             ServerLog.Accepted(_logger, id, remote);
@@ -219,12 +219,16 @@ public sealed class NbdServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Counts the connection in before it starts (a client may finish its handshake before Start returns)
+    /// and out when it ends; what a stop waits for completes only once the connection is counted out.
+    /// </summary>
     private Task Track(NbdConnection connection, IPAddress? address = null)
     {
-        var run = Task.Run(connection.RunAsync);
-        _connections[connection.Id] = (connection, run);
+        var ended = new TaskCompletionSource();
+        _connections[connection.Id] = (connection, ended.Task);
         NbdMetrics.ConnectionOpened();
-        return run.ContinueWith(
+        return connection.Start().ContinueWith(
             _ =>
             {
                 _connections.TryRemove(connection.Id, out var _);
@@ -233,6 +237,8 @@ public sealed class NbdServer : IAsyncDisposable
                 {
                     UncountAddress(address);
                 }
+
+                ended.SetResult();
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,

@@ -35,6 +35,13 @@ public sealed class NbdServerOptions
     /// </summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// Serve a socket connection whose export completes synchronously on a thread of its own, requests
+    /// run one after another where they are read (see <c>NbdConnection.Inline.cs</c>); false: every export
+    /// takes the pipelined path (requests overlap on the thread pool).
+    /// </summary>
+    public bool InlineTransmission { get; set; } = true;
+
     /// <summary>Certificate, key and client CA for STARTTLS; each listener says whether TLS is off, on or required.</summary>
     public TlsCredentials? Tls { get; set; }
 }

@@ -44,6 +44,9 @@ public sealed class EncryptedBlockDevice : IBlockDevice
 
     public bool IsReadOnly => _inner.IsReadOnly;
 
+    // The sector locks may wait for another request, but only for work already running, never for a timer.
+    public bool CompletesSynchronously => _inner.CompletesSynchronously;
+
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         if (destination.IsEmpty)

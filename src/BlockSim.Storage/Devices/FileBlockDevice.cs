@@ -48,6 +48,9 @@ public sealed class FileBlockDevice : IBlockDevice
 
     public bool IsReadOnly { get; }
 
+    // Positional reads and writes block the calling thread (page cache or disk) and return done.
+    public bool CompletesSynchronously => true;
+
     public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         var span = destination.Span;

@@ -33,6 +33,8 @@ public sealed class MemoryBlockDevice : IBlockDevice
 
     public bool IsReadOnly { get; }
 
+    public bool CompletesSynchronously => true;
+
     /// <summary>Bytes of pages currently allocated.</summary>
     public long AllocatedBytes => _directories.Where(d => d is not null).Sum(d => (long)d!.Count(p => p is not null)) * PageSize;
 

@@ -11,6 +11,8 @@ public abstract class DelegatingBlockDevice(IBlockDevice inner) : IBlockDevice
 
     public virtual bool IsReadOnly => Inner.IsReadOnly;
 
+    public virtual bool CompletesSynchronously => Inner.CompletesSynchronously;
+
     public virtual ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
         Inner.ReadAsync(offset, destination, cancellationToken);
 

@@ -8,6 +8,9 @@ public sealed class LatencyDevice(IBlockDevice inner, TimeSpan mean, TimeSpan ji
 {
     private readonly Random _random = new(seed);
 
+    // Requests wait on timers and must overlap while they wait, as on a real disk's queue.
+    public override bool CompletesSynchronously => false;
+
     public override async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         await DelayAsync(cancellationToken).ConfigureAwait(false);

@@ -9,6 +9,9 @@ public sealed class ThrottleDevice : DelegatingBlockDevice
     private readonly TokenBucket? _bytes;
     private readonly TokenBucket? _operations;
 
+    // Requests wait on timers for their tokens.
+    public override bool CompletesSynchronously => false;
+
     public ThrottleDevice(IBlockDevice inner, long? bytesPerSecond, int? iops)
         : base(inner)
     {
