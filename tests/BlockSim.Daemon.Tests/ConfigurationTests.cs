@@ -88,6 +88,17 @@ public class ConfigurationTests
         Assert.Contains(expected, daemon.Output);
     }
 
+    [Theory]
+    [InlineData("""{ }""", true)]
+    [InlineData("""{ "limits": { "inlineTransmission": false } }""", false)]
+    public void Inline_transmission_is_on_unless_the_limits_turn_it_off(string json, bool expected)
+    {
+        using var temp = new TempDirectory();
+        File.WriteAllText(temp.File("blocksim.json"), json);
+        var options = BlockSim.Daemon.Service.DaemonOptions.Load(temp.File("blocksim.json"));
+        Assert.Equal(expected, options.Limits.ToServerOptions().InlineTransmission);
+    }
+
     [Fact]
     public void The_sample_configuration_in_deploy_is_valid()
     {

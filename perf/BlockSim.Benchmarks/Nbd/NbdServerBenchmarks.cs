@@ -148,18 +148,9 @@ public class NbdServerBenchmarks
     private void Handshake()
     {
         ReadExactly(18);
-        var writer = _toServer.Writer;
-        var message = new byte[4 + 16 + 4 + 5 + 2];
-        BinaryPrimitives.WriteUInt32BigEndian(message, (uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes));
-        BinaryPrimitives.WriteUInt64BigEndian(message.AsSpan(4), NbdMagic.IHaveOpt);
-        BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(12), (uint)NbdOption.Go);
-        BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(16), 4 + 5 + 2);
-        BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(20), 5);
-        "bench"u8.CopyTo(message.AsSpan(24));
-        writer.Write(message);
+        _toServer.Writer.Write(BenchmarkHandshake.GoMessage("bench"));
         Flush();
-        ReadExactly(20 + 12); // INFO_EXPORT
-        ReadExactly(20);      // ACK
+        ReadExactly(BenchmarkHandshake.GoReplyLength);
     }
 
     private void ReadExactly(int count)

@@ -159,13 +159,23 @@ internal sealed class LimitSettings
     /// <summary>Payload bytes one connection may hold, e.g. "64M".</summary>
     public string MaxInFlightBytes { get; set; } = "64M";
 
+    /// <summary>
+    /// Serve a connection to an export without simulated delays on its own thread, one request after
+    /// another (false: requests of every export overlap on the thread pool, which lets a single
+    /// connection keep several requests to a slow disk in flight).
+    /// </summary>
+    public bool InlineTransmission { get; set; } = true;
+
+    /// <summary>How long an inline connection watches for the next request before it sleeps (0: never spins).</summary>
+    public double InlineSpinMicroseconds { get; set; } = 50;
+
     /// <summary>The server options, or a problem that says which limit is wrong.</summary>
     public Nbd.Server.NbdServerOptions ToServerOptions()
     {
-        if (MaxConnections < 1 || MaxConnectionsPerAddress < 1 || MaxInFlightRequests < 1 || IdleTimeoutSeconds < 0 || HandshakeTimeoutSeconds <= 0
+        if (MaxConnections < 1 || MaxConnectionsPerAddress < 1 || MaxInFlightRequests < 1 || IdleTimeoutSeconds < 0 || HandshakeTimeoutSeconds <= 0 || InlineSpinMicroseconds is < 0 or > 1e6
             || !BlockSim.Storage.ByteSize.TryParse(MaxInFlightBytes, out var bytes) || bytes < 1 << 20)
         {
-            throw new ConfigurationProblem("limits: counts are at least 1, maxInFlightBytes at least 1M (e.g. \"64M\"), timeouts not negative (idleTimeoutSeconds 0 = never).");
+            throw new ConfigurationProblem("limits: counts are at least 1, maxInFlightBytes at least 1M (e.g. \"64M\"), timeouts not negative (idleTimeoutSeconds 0 = never), inlineSpinMicroseconds 0 to 1000000.");
         }
 
         return new Nbd.Server.NbdServerOptions
@@ -176,6 +186,8 @@ internal sealed class LimitSettings
             HandshakeTimeout = TimeSpan.FromSeconds(HandshakeTimeoutSeconds),
             MaxInFlightRequests = MaxInFlightRequests,
             MaxInFlightBytes = bytes,
+            InlineTransmission = InlineTransmission,
+            InlineSpin = TimeSpan.FromMicroseconds(InlineSpinMicroseconds),
         };
     }
 }

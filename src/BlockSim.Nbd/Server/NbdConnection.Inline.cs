@@ -86,6 +86,11 @@ internal sealed partial class NbdConnection
             {
                 // Nothing more to answer without waiting: send what is answered, then block for more.
                 replies.Flush();
+                if (!requests.HasBufferedBytes)
+                {
+                    SpinForNextRequest();
+                }
+
                 if (!requests.Fill())
                 {
                     return;
@@ -176,6 +181,47 @@ internal sealed partial class NbdConnection
         else
         {
             running.AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    // Connections spinning at once, over the process: spinning helps only while cores are free for it.
+    private static int s_spinning;
+    private static readonly int s_maxSpinning = Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>
+    /// Before a blocking read with nothing buffered, watches the socket for <see cref="NbdServerOptions.InlineSpin"/>:
+    /// a client that sends its next request within that time (one request at a time, QD1) finds this thread
+    /// awake instead of paying for a wake-up, which on a VM costs more than the request (measured: 4,500
+    /// against 18,000 4 KiB reads per second at QD1 with 50 µs). At most half the cores spin at once.
+    /// </summary>
+    private void SpinForNextRequest()
+    {
+        var spin = _options.InlineSpin;
+        if (_socket is null || spin <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        try
+        {
+            if (Interlocked.Increment(ref s_spinning) > s_maxSpinning)
+            {
+                return;
+            }
+
+            var until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(spin.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            while (_socket.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            {
+                Thread.SpinWait(20);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Closed meanwhile: the read that follows reports it.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref s_spinning);
         }
     }
 

@@ -42,6 +42,12 @@ public sealed class NbdServerOptions
     /// </summary>
     public bool InlineTransmission { get; set; } = true;
 
+    /// <summary>
+    /// How long an inline connection watches its socket for the next request before it blocks (zero: block
+    /// at once). Spinning trades CPU for latency when a client sends one request at a time.
+    /// </summary>
+    public TimeSpan InlineSpin { get; set; } = TimeSpan.FromMicroseconds(50);
+
     /// <summary>Certificate, key and client CA for STARTTLS; each listener says whether TLS is off, on or required.</summary>
     public TlsCredentials? Tls { get; set; }
 }
