@@ -55,7 +55,7 @@ internal sealed partial class NbdConnection
         }
 
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
+        StartOwnThread(() =>
         {
             try
             {
@@ -66,12 +66,7 @@ internal sealed partial class NbdConnection
             {
                 done.TrySetException(e); // RunAsync tells a vanished client from a real failure
             }
-        })
-        {
-            IsBackground = true,
-            Name = $"nbd connection {Id}",
-        };
-        thread.Start();
+        });
         return done.Task;
     }
 

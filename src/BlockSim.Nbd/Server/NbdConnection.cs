@@ -30,7 +30,7 @@ internal sealed partial class NbdConnection
     private readonly CancellationTokenSource _abandon = new();
     private static readonly TimeSpan s_lastRepliesGrace = TimeSpan.FromSeconds(1);
     private Stream? _transport;
-    // The socket under the transport (TLS included), to shut its receive side when the connection must stop reading.
+    // The socket under the transport (TLS included): shutting it down wakes a blocked read or send.
     private readonly Socket? _socket;
     private readonly BlockingSocketStream? _blockingSocket;
     private int _ownThreadId = -1;
@@ -60,7 +60,7 @@ internal sealed partial class NbdConnection
         _logger = logger;
         _transport = transport;
         _blockingSocket = transport as BlockingSocketStream;
-        _socket = _blockingSocket?.Socket ?? (transport as NetworkStream)?.Socket;
+        _socket = _blockingSocket?.Socket;
         _abandon.Token.UnsafeRegister(static state => ((NbdConnection)state!).ShutDownSocket(SocketShutdown.Both), this);
         _requestSlots = new SemaphoreSlim(options.MaxInFlightRequests, options.MaxInFlightRequests);
         var credits = (int)Math.Max(1, options.MaxInFlightBytes / CreditSize);
@@ -89,22 +89,28 @@ internal sealed partial class NbdConnection
         }
 
         var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        StartOwnThread(() => RunAsync().ContinueWith(
+            static (_, state) => ((TaskCompletionSource)state!).SetResult(),
+            finished,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default));
+        return finished.Task;
+    }
+
+    /// <summary>Starts the connection's own thread (named for dumps and per-thread CPU figures) running <paramref name="body"/>.</summary>
+    private void StartOwnThread(Action body)
+    {
         var thread = new Thread(() =>
         {
             _ownThreadId = Environment.CurrentManagedThreadId;
-            RunAsync().ContinueWith(
-                static (_, state) => ((TaskCompletionSource)state!).SetResult(),
-                finished,
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            body();
         })
         {
             IsBackground = true,
             Name = $"nbd connection {Id}",
         };
         thread.Start();
-        return finished.Task;
     }
 
     /// <summary>Runs the connection to its end: the client leaves, breaks the protocol, or the server stops.</summary>
