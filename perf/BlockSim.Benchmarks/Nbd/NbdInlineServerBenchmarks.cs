@@ -1,14 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
-using BlockSim.Crypto;
-using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
 using BlockSim.Nbd.Server;
-using BlockSim.Storage;
-using BlockSim.Storage.Devices;
 
 namespace BlockSim.Benchmarks.Nbd;
 
@@ -20,7 +15,7 @@ namespace BlockSim.Benchmarks.Nbd;
 /// so the Allocated column is the server's own cost per request. Times include loopback TCP both ways.
 /// </summary>
 [MemoryDiagnoser]
-public class NbdInlineServerBenchmarks
+public class NbdInlineServerBenchmarks : ServerBenchmarkCase
 {
     private const int Batch = 32;
     private NbdServer _server = null!;
@@ -28,31 +23,11 @@ public class NbdInlineServerBenchmarks
     private byte[] _readBatch = null!;
     private byte[] _writeBatch = null!;
     private byte[] _replies = null!;
-    private IDisposable? _metrics;
-
-    [Params(4096, 131072)]
-    public int Size { get; set; }
-
-    [Params(false, true)]
-    public bool Encrypted { get; set; }
-
-    /// <summary>With the daemon's Prometheus exporter listening to the server's instruments.</summary>
-    [Params(false, true)]
-    public bool Metrics { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
-        IBlockDevice device = new MemoryBlockDevice(1L << 30);
-        if (Encrypted)
-        {
-            var key = RandomNumberGenerator.GetBytes(64);
-            device = new EncryptedBlockDevice(device, new XtsAes256(key), 4096);
-            CryptographicOperations.ZeroMemory(key);
-        }
-
-        _metrics = Metrics ? new BlockSim.Daemon.Metrics.PrometheusExporter() : null;
-        _server = new NbdServer(new ExportRegistry([new BlockDeviceExport("bench", device)]));
+        _server = CreateServer();
         var endpoint = _server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0));
         _client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         _client.Connect(endpoint);
@@ -74,7 +49,7 @@ public class NbdInlineServerBenchmarks
     {
         _client.Dispose();
         _server.StopAsync().Wait();
-        _metrics?.Dispose();
+        StopMetrics();
     }
 
     [Benchmark(OperationsPerInvoke = Batch)]

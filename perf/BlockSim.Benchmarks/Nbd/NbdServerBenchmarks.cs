@@ -1,14 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
-using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
-using BlockSim.Crypto;
-using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
 using BlockSim.Nbd.Server;
-using BlockSim.Storage;
-using BlockSim.Storage.Devices;
 
 namespace BlockSim.Benchmarks.Nbd;
 
@@ -19,7 +14,7 @@ namespace BlockSim.Benchmarks.Nbd;
 /// allocation-free, so the Allocated column is the server's own cost per request.
 /// </summary>
 [MemoryDiagnoser]
-public class NbdServerBenchmarks
+public class NbdServerBenchmarks : ServerBenchmarkCase
 {
     private const int Batch = 32;
     private readonly Pipe _toServer = new(new PipeOptions(pauseWriterThreshold: 256L << 20, resumeWriterThreshold: 128L << 20, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
@@ -27,31 +22,11 @@ public class NbdServerBenchmarks
     private NbdServer _server = null!;
     private Task _serving = null!;
     private byte[] _payload = null!;
-    private IDisposable? _metrics;
-
-    [Params(4096, 131072)]
-    public int Size { get; set; }
-
-    [Params(false, true)]
-    public bool Encrypted { get; set; }
-
-    /// <summary>With the daemon's Prometheus exporter listening to the server's instruments.</summary>
-    [Params(false, true)]
-    public bool Metrics { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
-        IBlockDevice device = new MemoryBlockDevice(1L << 30);
-        if (Encrypted)
-        {
-            var key = RandomNumberGenerator.GetBytes(64);
-            device = new EncryptedBlockDevice(device, new XtsAes256(key), 4096);
-            CryptographicOperations.ZeroMemory(key);
-        }
-
-        _metrics = Metrics ? new BlockSim.Daemon.Metrics.PrometheusExporter() : null;
-        _server = new NbdServer(new ExportRegistry([new BlockDeviceExport("bench", device)]));
+        _server = CreateServer();
         _serving = _server.ServeAsync(new DuplexPipe(_toServer.Reader, _toClient.Writer));
         _payload = new byte[Size];
         new Random(1).NextBytes(_payload);
@@ -65,7 +40,7 @@ public class NbdServerBenchmarks
         _toServer.Writer.Complete();
         _serving.Wait();
         _server.StopAsync().Wait();
-        _metrics?.Dispose();
+        StopMetrics();
     }
 
     [Benchmark(OperationsPerInvoke = Batch)]

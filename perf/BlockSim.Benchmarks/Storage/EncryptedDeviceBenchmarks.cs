@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
-using BlockSim.Crypto;
 using BlockSim.Storage;
 using BlockSim.Storage.Devices;
 
@@ -25,18 +24,7 @@ public class EncryptedDeviceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var memory = new MemoryBlockDevice(64L << 20);
-        if (Encrypted)
-        {
-            var key = RandomNumberGenerator.GetBytes(64);
-            _device = new EncryptedBlockDevice(memory, new XtsAes256(key), 4096);
-            CryptographicOperations.ZeroMemory(key);
-        }
-        else
-        {
-            _device = memory;
-        }
-
+        _device = BenchmarkDevices.Memory(64L << 20, Encrypted);
         _buffer = RandomNumberGenerator.GetBytes(Size);
         _device.WriteAsync(0, _buffer).AsTask().Wait(); // reads then decrypt real data, not holes
     }

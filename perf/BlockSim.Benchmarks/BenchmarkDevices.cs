@@ -1,0 +1,29 @@
+using System.Security.Cryptography;
+using BlockSim.Crypto;
+using BlockSim.Storage;
+using BlockSim.Storage.Devices;
+
+namespace BlockSim.Benchmarks;
+
+internal static class BenchmarkDevices
+{
+    /// <summary>A memory device, plain or under XTS-AES-256 with 4 KiB sectors (a random key, the process's tier).</summary>
+    public static IBlockDevice Memory(long capacity, bool encrypted)
+    {
+        var memory = new MemoryBlockDevice(capacity);
+        if (!encrypted)
+        {
+            return memory;
+        }
+
+        var key = RandomNumberGenerator.GetBytes(64);
+        try
+        {
+            return new EncryptedBlockDevice(memory, new XtsAes256(key), 4096);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+}
