@@ -12,42 +12,23 @@ internal static partial class DurableFile
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        };
-        using (var file = new FileStream(temp, options))
-        {
-            file.Write(contents);
-            file.Flush(flushToDisk: true);
-        }
-
+        Write(temp, FileMode.Create, contents);
         File.Move(temp, path, overwrite: true);
         SyncDirectory(directory);
     }
 
     /// <summary>Creates a new file (0600 from the start; an existing one is never overwritten) and flushes it to disk.</summary>
-    public static void CreateNew(string path, ReadOnlySpan<byte> contents)
-    {
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        };
-        using var file = new FileStream(path, options);
-        file.Write(contents);
-        file.Flush(flushToDisk: true);
-    }
+    public static void CreateNew(string path, ReadOnlySpan<byte> contents) => Write(path, FileMode.CreateNew, contents);
 
     /// <summary>Appends to a file (created 0600) and flushes it to disk before returning.</summary>
-    public static void Append(string path, ReadOnlySpan<byte> contents)
+    public static void Append(string path, ReadOnlySpan<byte> contents) => Write(path, FileMode.Append, contents);
+
+    /// <summary>Opens the file in <paramref name="mode"/> (created 0600), writes and flushes to disk before returning.</summary>
+    private static void Write(string path, FileMode mode, ReadOnlySpan<byte> contents)
     {
         var options = new FileStreamOptions
         {
-            Mode = FileMode.Append,
+            Mode = mode,
             Access = FileAccess.Write,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         };
