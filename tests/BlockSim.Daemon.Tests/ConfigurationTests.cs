@@ -15,7 +15,8 @@ public class ConfigurationTests
           "exports": {
             "db": { "description": "database disk" },
             "archive": { "volume": "logs", "readOnly": true },
-            "scratch": { "memory": true, "size": "8M", "simulation": { "failWrites": 1 } }
+            "scratch": { "memory": true, "size": "8M", "simulation": { "failWrites": 1 } },
+            "vault": { "memory": true, "encrypted": true, "size": "4M" }
           }
         }
         """;
@@ -37,7 +38,7 @@ public class ConfigurationTests
         {
             await socket.ConnectAsync("127.0.0.1", port);
             var list = await NbdClient.ListAsync(new System.Net.Sockets.NetworkStream(socket));
-            Assert.Equal([("archive", "encrypted volume"), ("db", "database disk"), ("scratch", "in-memory export (not persistent, not encrypted)")], list.Select(e => (e.Name, e.Description.StartsWith("encrypted volume", StringComparison.Ordinal) ? "encrypted volume" : e.Description)).ToArray());
+            Assert.Equal([("archive", "encrypted volume"), ("db", "database disk"), ("scratch", "in-memory export (not persistent, not encrypted)"), ("vault", "in-memory export (not persistent, encrypted under a key that exists only in this process)")], list.Select(e => (e.Name, e.Description.StartsWith("encrypted volume", StringComparison.Ordinal) ? "encrypted volume" : e.Description)).ToArray());
         }
 
         await using (var archive = await Connect(port, "archive"))
@@ -52,6 +53,16 @@ public class ConfigurationTests
         {
             Assert.Equal(8L << 20, scratch.Size);
             Assert.Equal(NbdError.IO, (await Assert.ThrowsAsync<NbdClientException>(() => scratch.WriteAsync(0, new byte[512]))).Error);
+        }
+
+        await using (var vault = await Connect(port, "vault"))
+        {
+            var data = new byte[8192];
+            new Random(3).NextBytes(data);
+            await vault.WriteAsync(4096, data);
+            var back = new byte[data.Length];
+            await vault.ReadAsync(4096, back);
+            Assert.Equal(data, back);
         }
 
         await Assert.ThrowsAsync<NbdClientException>(() => Connect(port, "logs")); // only configured names are served
@@ -74,6 +85,7 @@ public class ConfigurationTests
     [InlineData("""{ "exports": { "db": { "readOnlyy": true } } }""", "readOnlyy")]
     [InlineData("""{ "exports": { "db": { "volume": "nope" } } }""", "blocksim volume create nope")]
     [InlineData("""{ "exports": { "m": { "memory": true } } }""", "needs a size")]
+    [InlineData("""{ "exports": { "db": { "encrypted": false } } }""", "a volume is always encrypted")]
     [InlineData("""{ "exports": { "db": { "simulation": { "failReads": 2 } } } }""", "probabilities are 0..1")]
     [InlineData("""{ "defaultExport": "x", "exports": { "db": {} } }""", "default export 'x'")]
     [InlineData("""{ "listen": [ "localhost" ] }""", "give ADDR:PORT")]

@@ -31,7 +31,7 @@ public class ServeCommandTests
 
             Assert.Equal(0, await daemon.InterruptAsync());
             Assert.Contains("sealed by the key file", daemon.Output); // it says plainly what protects the data
-                Assert.Contains("Attached volume", daemon.Output);
+            Assert.Contains("Attached volume", daemon.Output);
             Assert.False(File.Exists(socket));
         }
 
@@ -47,6 +47,42 @@ public class ServeCommandTests
             await client.ReadAsync(1 << 20, back);
             Assert.Equal(data, back);
         }
+    }
+
+    [Theory]
+    [InlineData(false, "not encrypted, lost when blocksim stops")]
+    [InlineData(true, "encrypted under a key that exists only in this process")]
+    public async Task Serve_memory_serves_an_in_memory_export_encrypted_on_request(bool encrypted, string logged)
+    {
+        using var temp = new TempDirectory();
+        string[] arguments = ["serve", "--memory", "--size", "8M", "--listen", "127.0.0.1:0", "--socket", "none", .. encrypted ? new[] { "--encrypted" } : []];
+        await using var daemon = DaemonProcess.Start(temp.Path, arguments);
+        var port = await daemon.PortAsync();
+        var data = new byte[3 * 4096 + 512];
+        new Random(9).NextBytes(data);
+        await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }))
+        {
+            Assert.Equal(8L << 20, client.Size);
+            await client.WriteAsync(4096 + 512, data); // crosses sectors, partly: read-modify-write under encryption
+            var back = new byte[data.Length + 1024];
+            await client.ReadAsync(4096, back);
+            Assert.Equal(new byte[512], back[..512]);
+            Assert.Equal(data, back[512..^512]);
+            Assert.Equal(new byte[512], back[^512..]);
+        }
+
+        Assert.Equal(0, await daemon.InterruptAsync());
+        Assert.Contains(logged, daemon.Output);
+        Assert.False(Directory.Exists(Path.Combine(temp.Path, "blocksim-data", "volumes"))); // nothing written to disk
+    }
+
+    [Fact]
+    public async Task Encrypted_without_memory_is_a_usage_error()
+    {
+        using var temp = new TempDirectory();
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--encrypted", "--socket", "none");
+        Assert.Equal(2, await daemon.WaitForExitAsync());
+        Assert.Contains("--encrypted goes with --memory", daemon.Output);
     }
 
     [Theory]

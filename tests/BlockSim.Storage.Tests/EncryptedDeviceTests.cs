@@ -116,6 +116,28 @@ public class EncryptedDeviceTests
     }
 
     [Fact]
+    public async Task Ephemeral_keys_keep_plaintext_off_the_inner_device_and_differ_between_devices()
+    {
+        var data = VolumeTests.RandomBytes(3 * 4096, 7);
+        using var first = new MemoryBlockDevice(Capacity);
+        using var second = new MemoryBlockDevice(Capacity);
+        using var firstEncrypted = EncryptedBlockDevice.WithEphemeralKey(first, 4096);
+        using var secondEncrypted = EncryptedBlockDevice.WithEphemeralKey(second, 4096);
+        await firstEncrypted.WriteAsync(8192, data);
+        await secondEncrypted.WriteAsync(8192, data);
+
+        var back = new byte[data.Length];
+        await firstEncrypted.ReadAsync(8192, back);
+        Assert.Equal(data, back);
+        var firstStored = new byte[data.Length];
+        var secondStored = new byte[data.Length];
+        await first.ReadAsync(8192, firstStored);
+        await second.ReadAsync(8192, secondStored);
+        Assert.NotEqual(data, firstStored);
+        Assert.NotEqual(firstStored, secondStored); // a fresh key per device, not a fixed one
+    }
+
+    [Fact]
     public void The_encrypted_device_completes_synchronously_exactly_when_what_it_stores_on_does()
     {
         using var overMemory = Encrypted(new MemoryBlockDevice(Capacity), 4096);

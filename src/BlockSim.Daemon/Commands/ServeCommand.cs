@@ -36,7 +36,8 @@ internal static class ServeCommand
         };
         var socket = new Option<string?>("--socket") { Description = "Unix socket to listen on, or 'none'. Default: DATA-DIR/nbd.sock." };
         var size = new Option<string?>("--size") { Description = "Size of the volume 'default' when it is first created (bytes, or with K, M, G, T). Default: 1G." };
-        var memory = new Option<bool>("--memory") { Description = "Serve one in-memory export 'default' instead (not persistent, not encrypted)." };
+        var memory = new Option<bool>("--memory") { Description = "Serve one in-memory export 'default' instead (not persistent; not encrypted unless --encrypted)." };
+        var encrypted = new Option<bool>("--encrypted") { Description = "With --memory: encrypt it under a random key that exists only in this process (volumes are always encrypted)." };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on this loopback ADDR:PORT at /metrics, e.g. 127.0.0.1:9187." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each connection and option." };
         var tlsDir = new Option<string?>("--tls-dir") { Description = "TLS credentials as 'blocksim tls init' writes them: server-cert.pem, server-key.pem, and ca-cert.pem to verify client certificates." };
@@ -46,7 +47,7 @@ internal static class ServeCommand
         var tls = new Option<string?>("--tls") { Description = "TLS mode for listeners that name none: off, on (optional) or require. Default: require once a certificate is given." };
 
         var simulation = new SimulationOptions();
-        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, metrics, verbose, tlsDir, tlsCert, tlsKey, tlsCa, tls };
+        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, encrypted, metrics, verbose, tlsDir, tlsCert, tlsKey, tlsCa, tls };
         foreach (var option in simulation.All)
         {
             command.Options.Add(option);
@@ -85,9 +86,15 @@ internal static class ServeCommand
                 options.DataDir = result.GetValue(CliContext.DataDir);
             }
 
+            if (result.GetValue(encrypted) && !result.GetValue(memory))
+            {
+                Console.Error.WriteLine("--encrypted goes with --memory: volumes are always encrypted, e.g. serve --memory --encrypted --size 1G.");
+                return ExitCodes.Usage;
+            }
+
             if (result.GetValue(memory))
             {
-                options.Exports = new() { ["default"] = new ExportSettings { Memory = true, Size = options.DefaultSize } };
+                options.Exports = new() { ["default"] = new ExportSettings { Memory = true, Encrypted = result.GetValue(encrypted), Size = options.DefaultSize } };
                 options.DefaultExport = null;
             }
 

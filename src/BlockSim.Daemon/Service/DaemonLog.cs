@@ -50,6 +50,9 @@ internal static partial class DaemonLog
     [LoggerMessage(4007, LogLevel.Warning, "Export '{Export}' is an in-memory device of {Size} bytes: not encrypted, lost when blocksim stops")]
     public static partial void MemoryExport(ILogger logger, string export, long size);
 
+    [LoggerMessage(4008, LogLevel.Information, "Export '{Export}' is an in-memory device of {Size} bytes, encrypted under a key that exists only in this process: lost when blocksim stops")]
+    public static partial void EncryptedMemoryExport(ILogger logger, string export, long size);
+
     [LoggerMessage(5000, LogLevel.Warning, "Export '{Export}': simulating device behaviour under the encryption: {Simulation}")]
     public static partial void Simulating(ILogger logger, string export, string simulation);
 

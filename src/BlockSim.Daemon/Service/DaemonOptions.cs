@@ -123,8 +123,14 @@ internal sealed class ExportSettings
     /// <summary>Volume in the data directory (default: the export's name).</summary>
     public string? Volume { get; set; }
 
-    /// <summary>An in-memory export (not encrypted, not persistent) of <see cref="Size"/> bytes instead of a volume.</summary>
+    /// <summary>An in-memory export (not persistent) of <see cref="Size"/> bytes instead of a volume.</summary>
     public bool Memory { get; set; }
+
+    /// <summary>
+    /// For a memory export: encrypt it like a volume, under a random key that exists only in the daemon's
+    /// memory and is zeroed when the export closes (default: not encrypted). Volumes are always encrypted.
+    /// </summary>
+    public bool? Encrypted { get; set; }
 
     public string? Size { get; set; }
 

@@ -18,6 +18,9 @@ namespace BlockSim.Daemon.Service;
 /// </summary>
 internal sealed class ExportCatalog : IDisposable
 {
+    /// <summary>The encryption sector of an encrypted memory export: that of a new volume.</summary>
+    private const int EphemeralSectorSize = 4096;
+
     private readonly List<INbdExport> _exports = [];
     private readonly List<VolatileCacheDevice> _caches = [];
     private readonly Dictionary<string, IReadOnlyCollection<string>> _allowedClients = new(StringComparer.Ordinal);
@@ -112,6 +115,11 @@ internal sealed class ExportCatalog : IDisposable
                 continue;
             }
 
+            if (settings.Encrypted == false)
+            {
+                throw new ConfigurationProblem($"Export '{name}': a volume is always encrypted; \"encrypted\": false is only for memory exports (\"memory\": true).");
+            }
+
             keys ??= new KeyStoreVolumeKeys(OpenStore(data, logger));
             var volumeName = DataDirectory.CheckVolumeName(settings.Volume ?? name);
             var path = data.VolumePath(volumeName);
@@ -170,9 +178,23 @@ internal sealed class ExportCatalog : IDisposable
             throw new ConfigurationProblem($"Export '{name}': a memory export needs a size, a positive multiple of 4096 bytes, e.g. \"size\": \"256M\".");
         }
 
-        DaemonLog.MemoryExport(logger, name, size);
         IBlockDevice device = new MemoryBlockDevice(size, settings.ReadOnly);
-        return new BlockDeviceExport(name, wrap?.Invoke(device) ?? device, settings.Description ?? "in-memory export (not persistent, not encrypted)");
+        device = wrap?.Invoke(device) ?? device;
+        string description;
+        if (settings.Encrypted == true)
+        {
+            // The simulation sits under the encryption, as on a volume: a volatile cache holds ciphertext only.
+            device = EncryptedBlockDevice.WithEphemeralKey(device, EphemeralSectorSize);
+            description = "in-memory export (not persistent, encrypted under a key that exists only in this process)";
+            DaemonLog.EncryptedMemoryExport(logger, name, size);
+        }
+        else
+        {
+            description = "in-memory export (not persistent, not encrypted)";
+            DaemonLog.MemoryExport(logger, name, size);
+        }
+
+        return new BlockDeviceExport(name, device, settings.Description ?? description);
     }
 
     private static IEnumerable<string> VolumeNames(DataDirectory data) => Directory.Exists(data.VolumesPath)

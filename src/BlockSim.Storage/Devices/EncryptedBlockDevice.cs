@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Security.Cryptography;
 using BlockSim.Crypto;
 
 namespace BlockSim.Storage.Devices;
@@ -36,6 +37,25 @@ public sealed class EncryptedBlockDevice : IBlockDevice
         _xts = xts;
         SectorSize = sectorSize;
         _shift = sectorSize == 512 ? 9 : 12;
+    }
+
+    /// <summary>
+    /// Encrypts <paramref name="inner"/> under a fresh random key that exists only in this device's memory
+    /// and is zeroed when it is disposed: for data that must not outlive the process (a memory export), where
+    /// there is nothing to unwrap the key for later.
+    /// </summary>
+    public static EncryptedBlockDevice WithEphemeralKey(IBlockDevice inner, int sectorSize)
+    {
+        Span<byte> key = stackalloc byte[XtsAes256.KeySize];
+        try
+        {
+            RandomNumberGenerator.Fill(key);
+            return new EncryptedBlockDevice(inner, new XtsAes256(key), sectorSize);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
     }
 
     public long Capacity => _inner.Capacity;
