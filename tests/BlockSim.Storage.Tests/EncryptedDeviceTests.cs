@@ -115,6 +115,54 @@ public class EncryptedDeviceTests
         Assert.Throws<ObjectDisposedException>(() => xts.EncryptSectors(new byte[4096], 0, 4096));
     }
 
+    [Theory]
+    [InlineData(512)]
+    [InlineData(4096)]
+    public async Task Aligned_io_straight_on_memory_pages_matches_io_through_a_copy(int sectorSize)
+    {
+        // The same stored bytes written and read two ways: the encrypted device encrypts into and decrypts out of a
+        // memory device's pages directly, and through any other device (here a pass-through) by way of a copy.
+        var key = RandomNumberGenerator.GetBytes(64);
+        var memory = new MemoryBlockDevice(Capacity);
+        using var direct = new EncryptedBlockDevice(memory, new XtsAes256(key), sectorSize);
+        using var copied = new EncryptedBlockDevice(new PassThroughDevice(memory), new XtsAes256(key), sectorSize);
+        CryptographicOperations.ZeroMemory(key);
+        var model = new byte[Capacity];
+        var random = new Random(sectorSize);
+        for (var step = 0; step < 60; step++)
+        {
+            var offset = random.NextInt64(0, Capacity / sectorSize - 64) * sectorSize;
+            var length = random.Next(1, 64) * sectorSize;
+            if (random.Next(3) == 0)
+            {
+                await direct.TrimAsync(offset, length); // holes inside runs of data, whole pages freed
+                Array.Clear(model, (int)offset, length);
+            }
+            else
+            {
+                var data = VolumeTests.RandomBytes(length, step);
+                await (step % 2 == 0 ? direct : copied).WriteAsync(offset, data); // into the pages, or through a copy
+                data.CopyTo(model, offset);
+            }
+        }
+
+        for (var step = 0; step < 200; step++)
+        {
+            var offset = random.NextInt64(0, Capacity / sectorSize - 300) * sectorSize;
+            var length = random.Next(1, 300) * sectorSize; // up to 150 KiB or 1.2 MiB: across 64 KiB pages
+            var first = new byte[length];
+            var second = new byte[length];
+            first.AsSpan().Fill(0xA5); // stale bytes in the buffer must not survive a read of a hole
+            second.AsSpan().Fill(0x5A);
+            await direct.ReadAsync(offset, first);
+            await copied.ReadAsync(offset, second);
+            Assert.True(model.AsSpan((int)offset, length).SequenceEqual(first), $"read {length} at {offset} from the pages");
+            Assert.True(first.AsSpan().SequenceEqual(second), $"read {length} at {offset} through a copy");
+        }
+    }
+
+    private sealed class PassThroughDevice(IBlockDevice inner) : Simulation.DelegatingBlockDevice(inner);
+
     [Fact]
     public async Task Ephemeral_keys_keep_plaintext_off_the_inner_device_and_differ_between_devices()
     {

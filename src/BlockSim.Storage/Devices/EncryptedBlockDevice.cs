@@ -77,6 +77,14 @@ public sealed class EncryptedBlockDevice : IBlockDevice
         var (start, end) = Align(offset, destination.Length);
         if (start == offset && end - start == destination.Length)
         {
+            if (_inner is MemoryBlockDevice memory)
+            {
+                // Decrypt out of the memory device's pages into the caller's buffer: one pass over the data
+                // instead of a copy and then a pass (128 KiB: 25.6 µs before, 19.2 µs after; perf/RESULTS.md).
+                DecryptFromMemory(memory, offset, destination.Span);
+                return;
+            }
+
             // Aligned: read the ciphertext straight into the caller's buffer and decrypt it there.
             await _inner.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
             DecryptInPlace(destination.Span, start >> _shift);
@@ -105,12 +113,26 @@ public sealed class EncryptedBlockDevice : IBlockDevice
         }
 
         var (start, end) = Align(offset, source.Length);
+        var aligned = start == offset && end - start == source.Length;
         await LockAsync(start, end, cancellationToken).ConfigureAwait(false);
+        if (aligned && _inner is MemoryBlockDevice memory)
+        {
+            try
+            {
+                EncryptIntoMemory(memory, offset, source.Span); // no buffer, no copy: the pages take the ciphertext
+                return;
+            }
+            finally
+            {
+                Unlock(start, end);
+            }
+        }
+
         var buffer = ArrayPool<byte>.Shared.Rent((int)(end - start));
         try
         {
             var span = buffer.AsMemory(0, (int)(end - start));
-            if (start == offset && end - start == source.Length)
+            if (aligned)
             {
                 _xts.EncryptSectors(source.Span, span.Span, (ulong)(start >> _shift), SectorSize);
             }
@@ -135,7 +157,8 @@ public sealed class EncryptedBlockDevice : IBlockDevice
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+            // An aligned write's buffer only ever held ciphertext; a partial one's held plaintext on the way.
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: !aligned);
             Unlock(start, end);
         }
     }
@@ -209,30 +232,59 @@ public sealed class EncryptedBlockDevice : IBlockDevice
     }
 
     /// <summary>Decrypts every sector that is not a hole; hole sectors stay zero.</summary>
-    private void DecryptInPlace(Span<byte> span, long firstSector)
+    private void DecryptInPlace(Span<byte> span, long firstSector) => Decrypt(span, span, firstSector);
+
+    /// <summary>Aligned whole sectors from a memory device's pages (whole sectors each, so no sector spans two).</summary>
+    private void DecryptFromMemory(MemoryBlockDevice memory, long offset, Span<byte> destination)
     {
-        var sectors = span.Length >> _shift;
+        while (!destination.IsEmpty)
+        {
+            var stored = memory.ReadableAt(offset, destination.Length);
+            Decrypt(stored, destination, offset >> _shift);
+            destination = destination[stored.Length..];
+            offset += stored.Length;
+        }
+    }
+
+    /// <summary>Aligned whole sectors into a memory device's pages.</summary>
+    private void EncryptIntoMemory(MemoryBlockDevice memory, long offset, ReadOnlySpan<byte> source)
+    {
+        while (!source.IsEmpty)
+        {
+            var stored = memory.WritableAt(offset, source.Length);
+            _xts.EncryptSectors(source[..stored.Length], stored, (ulong)(offset >> _shift), SectorSize);
+            source = source[stored.Length..];
+            offset += stored.Length;
+        }
+    }
+
+    /// <summary>Decrypts whole sectors, in place or apart; holes (all-zero ciphertext) come out as zeros.</summary>
+    private void Decrypt(ReadOnlySpan<byte> ciphertext, Span<byte> plaintext, long firstSector)
+    {
+        var sectors = ciphertext.Length >> _shift;
         var i = 0;
         while (i < sectors)
         {
-            if (IsHole(span, i))
+            if (IsHole(ciphertext, i))
             {
+                plaintext.Slice(i << _shift, SectorSize).Clear();
                 i++;
                 continue;
             }
 
             var run = i + 1;
-            while (run < sectors && !IsHole(span, run))
+            while (run < sectors && !IsHole(ciphertext, run))
             {
                 run++;
             }
 
-            _xts.DecryptSectors(span.Slice(i << _shift, (run - i) << _shift), (ulong)(firstSector + i), SectorSize);
+            var bytes = ciphertext.Slice(i << _shift, (run - i) << _shift);
+            _xts.DecryptSectors(bytes, plaintext.Slice(i << _shift, bytes.Length), (ulong)(firstSector + i), SectorSize);
             i = run;
         }
     }
 
-    private bool IsHole(Span<byte> span, int sector) => !span.Slice(sector << _shift, SectorSize).ContainsAnyExcept((byte)0);
+    private bool IsHole(ReadOnlySpan<byte> span, int sector) => !span.Slice(sector << _shift, SectorSize).ContainsAnyExcept((byte)0);
 
     private async ValueTask ReadSectorAsync(long offset, Memory<byte> sector, CancellationToken cancellationToken)
     {

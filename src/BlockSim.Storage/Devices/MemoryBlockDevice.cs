@@ -12,6 +12,8 @@ public sealed class MemoryBlockDevice : IBlockDevice
     private const int DirectoryShift = 10;               // 1024 pages (64 MiB) per directory
     private const int DirectorySize = 1 << DirectoryShift;
 
+    private static readonly byte[] s_zeroPage = new byte[PageSize];
+
     private readonly byte[]?[]?[] _directories;
 
     public MemoryBlockDevice(long capacity, bool readOnly = false)
@@ -60,6 +62,27 @@ public sealed class MemoryBlockDevice : IBlockDevice
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The stored bytes from <paramref name="offset"/>, at most <paramref name="maxLength"/> and never past the
+    /// page that holds them (a page never written reads as zeros), without copying: the encryption layer
+    /// decrypts straight out of the page. As with a copy, a concurrent write may change them while they are read.
+    /// </summary>
+    internal ReadOnlySpan<byte> ReadableAt(long offset, int maxLength)
+    {
+        var within = (int)(offset & (PageSize - 1));
+        return (PageAt(offset >> PageShift) ?? s_zeroPage).AsSpan(within, Math.Min(maxLength, PageSize - within));
+    }
+
+    /// <summary>
+    /// The page memory from <paramref name="offset"/> (allocated if new), at most <paramref name="maxLength"/>
+    /// and never past the page: the encryption layer encrypts straight into it. What is written there is stored.
+    /// </summary>
+    internal Span<byte> WritableAt(long offset, int maxLength)
+    {
+        var within = (int)(offset & (PageSize - 1));
+        return GetOrAddPage(offset >> PageShift).AsSpan(within, Math.Min(maxLength, PageSize - within));
     }
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua = false, CancellationToken cancellationToken = default)
