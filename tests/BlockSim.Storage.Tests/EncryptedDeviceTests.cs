@@ -161,8 +161,6 @@ public class EncryptedDeviceTests
         }
     }
 
-    private sealed class PassThroughDevice(IBlockDevice inner) : Simulation.DelegatingBlockDevice(inner);
-
     [Fact]
     public async Task Ephemeral_keys_keep_plaintext_off_the_inner_device_and_differ_between_devices()
     {
@@ -193,6 +191,8 @@ public class EncryptedDeviceTests
         Assert.True(overMemory.CompletesSynchronously);
         Assert.False(overLatency.CompletesSynchronously);
     }
+
+    private sealed class PassThroughDevice(IBlockDevice inner) : Simulation.DelegatingBlockDevice(inner);
 
     private sealed class YieldingDevice(IBlockDevice inner) : Simulation.DelegatingBlockDevice(inner)
     {
