@@ -53,7 +53,7 @@ internal static partial class DaemonLog
     [LoggerMessage(4008, LogLevel.Information, "Export '{Export}' is an in-memory device of {Size} bytes, encrypted under a key that exists only in this process: lost when blocksim stops")]
     public static partial void EncryptedMemoryExport(ILogger logger, string export, long size);
 
-    [LoggerMessage(5000, LogLevel.Warning, "Export '{Export}': simulating device behaviour under the encryption: {Simulation}")]
+    [LoggerMessage(5000, LogLevel.Warning, "Export '{Export}': simulating device behaviour (under the encryption, where the export is encrypted): {Simulation}")]
     public static partial void Simulating(ILogger logger, string export, string simulation);
 
     [LoggerMessage(5001, LogLevel.Warning, "Simulated power cut: {Lost} unflushed sectors lost.")]
