@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using BlockSim.Crypto;
 using BlockSim.Storage;
 using BlockSim.Storage.Devices;
 
@@ -11,19 +9,6 @@ internal static class BenchmarkDevices
     public static IBlockDevice Memory(long capacity, bool encrypted)
     {
         var memory = new MemoryBlockDevice(capacity);
-        if (!encrypted)
-        {
-            return memory;
-        }
-
-        var key = RandomNumberGenerator.GetBytes(64);
-        try
-        {
-            return new EncryptedBlockDevice(memory, new XtsAes256(key), 4096);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-        }
+        return encrypted ? EncryptedBlockDevice.WithEphemeralKey(memory, 4096) : memory;
     }
 }

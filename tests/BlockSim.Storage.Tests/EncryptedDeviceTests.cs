@@ -13,7 +13,7 @@ public class EncryptedDeviceTests
     [InlineData(4096, 2)]
     public async Task Random_unaligned_operations_match_a_plain_model(int sectorSize, int seed)
     {
-        using var device = Encrypted(new MemoryBlockDevice(Capacity), sectorSize);
+        using var device = EncryptedBlockDevice.WithEphemeralKey(new MemoryBlockDevice(Capacity), sectorSize);
         var model = new byte[Capacity];
         var random = new Random(seed);
         for (var step = 0; step < 400; step++)
@@ -49,7 +49,7 @@ public class EncryptedDeviceTests
     public async Task Unwritten_and_trimmed_sectors_read_as_zeros()
     {
         var inner = new MemoryBlockDevice(Capacity);
-        using var device = Encrypted(inner, 4096);
+        using var device = EncryptedBlockDevice.WithEphemeralKey(inner, 4096);
         var zeros = new byte[65536];
         var back = new byte[65536];
         await device.ReadAsync(0, back);
@@ -68,7 +68,7 @@ public class EncryptedDeviceTests
         // read-modify-write of whole sectors: without the sector locks, writers overwrite each other.
         // The inner device yields inside every read, as an asynchronous disk would, so other writers run
         // between a read-modify-write's read and its write.
-        using var device = Encrypted(new YieldingDevice(new MemoryBlockDevice(Capacity)), 4096);
+        using var device = EncryptedBlockDevice.WithEphemeralKey(new YieldingDevice(new MemoryBlockDevice(Capacity)), 4096);
         const int Writers = 16;
         const int Sectors = 8;
         const int Rounds = 20;
@@ -100,7 +100,7 @@ public class EncryptedDeviceTests
     [Fact]
     public async Task Zeroing_that_must_stay_allocated_is_refused_when_only_fast_zeroing_is_allowed()
     {
-        using var device = Encrypted(new MemoryBlockDevice(Capacity), 4096);
+        using var device = EncryptedBlockDevice.WithEphemeralKey(new MemoryBlockDevice(Capacity), 4096);
         await Assert.ThrowsAsync<NotSupportedException>(() => device.WriteZeroesAsync(0, 65536, mayDeallocate: false, fastOnly: true).AsTask());
         await device.WriteZeroesAsync(0, 65536, mayDeallocate: true, fastOnly: true);
     }
@@ -186,8 +186,8 @@ public class EncryptedDeviceTests
     [Fact]
     public void The_encrypted_device_completes_synchronously_exactly_when_what_it_stores_on_does()
     {
-        using var overMemory = Encrypted(new MemoryBlockDevice(Capacity), 4096);
-        using var overLatency = Encrypted(new Simulation.LatencyDevice(new MemoryBlockDevice(Capacity), TimeSpan.FromMilliseconds(1)), 4096);
+        using var overMemory = EncryptedBlockDevice.WithEphemeralKey(new MemoryBlockDevice(Capacity), 4096);
+        using var overLatency = EncryptedBlockDevice.WithEphemeralKey(new Simulation.LatencyDevice(new MemoryBlockDevice(Capacity), TimeSpan.FromMilliseconds(1)), 4096);
         Assert.True(overMemory.CompletesSynchronously);
         Assert.False(overLatency.CompletesSynchronously);
     }
@@ -201,19 +201,6 @@ public class EncryptedDeviceTests
             await Inner.ReadAsync(offset, destination, cancellationToken);
             await Task.Yield(); // after reading: the window between a read-modify-write's read and its write
 
-        }
-    }
-
-    private static EncryptedBlockDevice Encrypted(IBlockDevice inner, int sectorSize)
-    {
-        var key = RandomNumberGenerator.GetBytes(64);
-        try
-        {
-            return new EncryptedBlockDevice(inner, new XtsAes256(key), sectorSize);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
         }
     }
 }

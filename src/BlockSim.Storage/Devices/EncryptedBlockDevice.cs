@@ -115,22 +115,16 @@ public sealed class EncryptedBlockDevice : IBlockDevice
         var (start, end) = Align(offset, source.Length);
         var aligned = start == offset && end - start == source.Length;
         await LockAsync(start, end, cancellationToken).ConfigureAwait(false);
-        if (aligned && _inner is MemoryBlockDevice memory)
+        byte[]? buffer = null;
+        try
         {
-            try
+            if (aligned && _inner is MemoryBlockDevice memory)
             {
                 EncryptIntoMemory(memory, offset, source.Span); // no buffer, no copy: the pages take the ciphertext
                 return;
             }
-            finally
-            {
-                Unlock(start, end);
-            }
-        }
 
-        var buffer = ArrayPool<byte>.Shared.Rent((int)(end - start));
-        try
-        {
+            buffer = ArrayPool<byte>.Shared.Rent((int)(end - start));
             var span = buffer.AsMemory(0, (int)(end - start));
             if (aligned)
             {
@@ -157,8 +151,12 @@ public sealed class EncryptedBlockDevice : IBlockDevice
         }
         finally
         {
-            // An aligned write's buffer only ever held ciphertext; a partial one's held plaintext on the way.
-            ArrayPool<byte>.Shared.Return(buffer, clearArray: !aligned);
+            if (buffer is not null)
+            {
+                // An aligned write's buffer only ever held ciphertext; a partial one's held plaintext on the way.
+                ArrayPool<byte>.Shared.Return(buffer, clearArray: !aligned);
+            }
+
             Unlock(start, end);
         }
     }
