@@ -26,6 +26,23 @@ public class ConnectionTests : TransmissionPathTests
     }
 
     [Fact]
+    public async Task Writes_either_side_of_the_clients_copy_threshold_land_intact()
+    {
+        // The client sends a payload of up to 64 KiB in one piece with its header, a larger one after it.
+        await using var server = NewServer();
+        await using var client = await server.ConnectAsync();
+        int[] sizes = [1, 4096, 65535, 65536, 65537, 131075];
+        await Task.WhenAll(sizes.Select((size, i) => client.WriteAsync((ulong)i << 18, TransmissionTests.Pattern(size, i + 1))));
+        foreach (var (size, i) in sizes.Select((size, i) => (size, i)))
+        {
+            var back = new byte[size + 1];
+            await client.ReadAsync((ulong)i << 18, back);
+            Assert.True(back.AsSpan(0, size).SequenceEqual(TransmissionTests.Pattern(size, i + 1)), $"{size} bytes");
+            Assert.Equal(0, back[size]); // nothing written past the payload
+        }
+    }
+
+    [Fact]
     public async Task Replies_can_overtake_earlier_requests()
     {
         // The read at offset 0 waits on a gate; reads sent after it must be answered first.

@@ -158,6 +158,9 @@ public sealed partial class NbdClient : IAsyncDisposable
         _sendLock.Dispose();
     }
 
+    // Up to this size a WRITE payload is copied behind its header: the copy costs no more than the send it saves.
+    private const int CopyPayloadUpTo = 64 * 1024;
+
     private async Task SendAsync(Pending pending, NbdCommandFlags flags, uint length, ReadOnlyMemory<byte> payload)
     {
         if (_failure is not null)
@@ -167,14 +170,23 @@ public sealed partial class NbdClient : IAsyncDisposable
 
         var cookie = (ulong)Interlocked.Increment(ref _nextCookie);
         _pending[cookie] = pending;
-        var header = ArrayPool<byte>.Shared.Rent(NbdRequest.Size);
+
+        // A small payload travels in the header's buffer: one send, not two (with TCP_NODELAY the header
+        // would go out as a segment of its own, and the server would need a second read for the payload).
+        var together = payload.Length <= CopyPayloadUpTo;
+        var message = ArrayPool<byte>.Shared.Rent(NbdRequest.Size + (together ? payload.Length : 0));
         await _sendLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            new NbdRequest(flags, pending.Command, cookie, pending.Offset, length).WriteTo(header);
-            await _stream.WriteAsync(header.AsMemory(0, NbdRequest.Size)).ConfigureAwait(false);
-            if (!payload.IsEmpty)
+            new NbdRequest(flags, pending.Command, cookie, pending.Offset, length).WriteTo(message);
+            if (together)
             {
+                payload.Span.CopyTo(message.AsSpan(NbdRequest.Size));
+                await _stream.WriteAsync(message.AsMemory(0, NbdRequest.Size + payload.Length)).ConfigureAwait(false);
+            }
+            else
+            {
+                await _stream.WriteAsync(message.AsMemory(0, NbdRequest.Size)).ConfigureAwait(false);
                 await _stream.WriteAsync(payload).ConfigureAwait(false);
             }
 
@@ -188,7 +200,7 @@ public sealed partial class NbdClient : IAsyncDisposable
         finally
         {
             _sendLock.Release();
-            ArrayPool<byte>.Shared.Return(header);
+            ArrayPool<byte>.Shared.Return(message);
         }
 
         await pending.Done.Task.ConfigureAwait(false);
