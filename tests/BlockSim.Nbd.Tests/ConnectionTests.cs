@@ -33,12 +33,12 @@ public class ConnectionTests : TransmissionPathTests
         await using var client = await server.ConnectAsync();
         int[] sizes = [1, 4096, 65535, 65536, 65537, 131075];
         await Task.WhenAll(sizes.Select((size, i) => client.WriteAsync((ulong)i << 18, TransmissionTests.Pattern(size, i + 1))));
-        foreach (var (size, i) in sizes.Select((size, i) => (size, i)))
+        for (var i = 0; i < sizes.Length; i++)
         {
-            var back = new byte[size + 1];
+            var back = new byte[sizes[i] + 1];
             await client.ReadAsync((ulong)i << 18, back);
-            Assert.True(back.AsSpan(0, size).SequenceEqual(TransmissionTests.Pattern(size, i + 1)), $"{size} bytes");
-            Assert.Equal(0, back[size]); // nothing written past the payload
+            Assert.True(back.AsSpan(0, sizes[i]).SequenceEqual(TransmissionTests.Pattern(sizes[i], i + 1)), $"{sizes[i]} bytes");
+            Assert.Equal(0, back[sizes[i]]); // nothing written past the payload
         }
     }
 
