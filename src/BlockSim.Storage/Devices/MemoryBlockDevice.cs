@@ -45,20 +45,10 @@ public sealed class MemoryBlockDevice : IBlockDevice
         var span = destination.Span;
         while (!span.IsEmpty)
         {
-            var within = (int)(offset & (PageSize - 1));
-            var count = Math.Min(span.Length, PageSize - within);
-            var page = PageAt(offset >> PageShift);
-            if (page is null)
-            {
-                span[..count].Clear();
-            }
-            else
-            {
-                page.AsSpan(within, count).CopyTo(span);
-            }
-
-            span = span[count..];
-            offset += count;
+            var stored = ReadableAt(offset, span.Length);
+            stored.CopyTo(span);
+            span = span[stored.Length..];
+            offset += stored.Length;
         }
 
         return ValueTask.CompletedTask;
@@ -66,8 +56,8 @@ public sealed class MemoryBlockDevice : IBlockDevice
 
     /// <summary>
     /// The stored bytes from <paramref name="offset"/>, at most <paramref name="maxLength"/> and never past the
-    /// page that holds them (a page never written reads as zeros), without copying: the encryption layer
-    /// decrypts straight out of the page. As with a copy, a concurrent write may change them while they are read.
+    /// page that holds them (a page never written reads as zeros), in place: reads copy out of it, and the
+    /// encryption layer decrypts straight out of it. A concurrent write may change them while they are read.
     /// </summary>
     internal ReadOnlySpan<byte> ReadableAt(long offset, int maxLength)
     {
@@ -77,7 +67,7 @@ public sealed class MemoryBlockDevice : IBlockDevice
 
     /// <summary>
     /// The page memory from <paramref name="offset"/> (allocated if new), at most <paramref name="maxLength"/>
-    /// and never past the page: the encryption layer encrypts straight into it. What is written there is stored.
+    /// and never past the page: writes copy into it, and the encryption layer encrypts straight into it.
     /// </summary>
     internal Span<byte> WritableAt(long offset, int maxLength)
     {
@@ -90,11 +80,10 @@ public sealed class MemoryBlockDevice : IBlockDevice
         var span = source.Span;
         while (!span.IsEmpty)
         {
-            var within = (int)(offset & (PageSize - 1));
-            var count = Math.Min(span.Length, PageSize - within);
-            span[..count].CopyTo(GetOrAddPage(offset >> PageShift).AsSpan(within));
-            span = span[count..];
-            offset += count;
+            var page = WritableAt(offset, span.Length);
+            span[..page.Length].CopyTo(page);
+            span = span[page.Length..];
+            offset += page.Length;
         }
 
         return ValueTask.CompletedTask;
