@@ -62,6 +62,8 @@ public sealed class XtsAes256 : IDisposable
         {
             XtsTier.AesNi => new AesNiXtsEngine(key),
             XtsTier.Vaes256 => new VaesXtsEngine(key),
+            XtsTier.Vaes256x => new EvexVaesXtsEngine(key, Xts.Vaes.VectorWidth.Bits256),
+            XtsTier.Vaes512 => new EvexVaesXtsEngine(key, Xts.Vaes.VectorWidth.Bits512),
             _ => new SoftwareXtsEngine(key),
         };
     }
@@ -130,6 +132,13 @@ public sealed class XtsAes256 : IDisposable
                 nameof(firstSector), firstSector, "The sector numbers run past 2^64 - 1.");
         }
 
+        if (sectors == 1)
+        {
+            // One sector: nothing to batch, and a tier may overlap the tweak's encryption with its own set-up.
+            _engine.CryptBlocksFromTweakValue(source, destination, Vector128.Create(firstSector, 0UL).AsByte(), decrypt);
+            return;
+        }
+
         // Each sector's tweak costs one serial AES encryption; encrypting a batch of them together lets the
         // tier overlap those latencies instead of paying one at the start of every sector.
         Span<byte> tweaks = stackalloc byte[XtsEngine.TweakBatch * TweakSize];
@@ -165,7 +174,8 @@ public sealed class XtsAes256 : IDisposable
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(tweaks);
+            // Only the part a batch used holds tweaks (a single sector uses 16 of the 256 bytes).
+            CryptographicOperations.ZeroMemory(tweaks[..(Math.Min(XtsEngine.TweakBatch, source.Length / sectorSize) * TweakSize)]);
         }
     }
 

@@ -14,4 +14,16 @@ public enum XtsTier
     /// machine code generated at start-up; AES-NI for tweaks and the blocks after the last group of 16.
     /// </summary>
     Vaes256,
+
+    /// <summary>
+    /// VAES and VPCLMULQDQ on 256-bit registers with AVX-512's EVEX encoding (AVX-512VL): 32 registers, so
+    /// the round keys stay in registers and eight vectors (sixteen blocks) are in flight.
+    /// </summary>
+    Vaes256x,
+
+    /// <summary>
+    /// VAES and VPCLMULQDQ on 512-bit registers (AVX-512): four blocks per AES instruction, eight vectors
+    /// (32 blocks) in flight, round keys in registers.
+    /// </summary>
+    Vaes512,
 }

@@ -47,6 +47,9 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
     internal ReadOnlySpan<Vector128<byte>> Key1Schedule(bool decrypt) =>
         new(RoundKeyPointer(decrypt ? Key1Decrypt : Key1Encrypt), RoundKeys);
 
+    /// <summary>Key2's round keys (the tweak key; encryption only).</summary>
+    internal ReadOnlySpan<Vector128<byte>> Key2Schedule() => new(RoundKeyPointer(Key2Encrypt), RoundKeys);
+
     public override void EncryptTweaks(Span<byte> tweaks)
     {
         var rk = RoundKeyPointer(Key2Encrypt);

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Security.Cryptography;
 
 namespace BlockSim.Crypto.Xts;
 
@@ -28,6 +30,28 @@ internal abstract class XtsEngine : IDisposable
 
     /// <inheritdoc cref="EncryptBlocks"/>
     public abstract void DecryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak);
+
+    /// <summary>
+    /// XTS over whole blocks of one data unit given its tweak value before encryption (a sector number, for
+    /// a single sector), so a tier may encrypt the tweak inside its bulk loop, overlapping that chain of
+    /// rounds with work that does not depend on it. This one encrypts it first, then runs the blocks.
+    /// </summary>
+    public virtual void CryptBlocksFromTweakValue(ReadOnlySpan<byte> source, Span<byte> destination, Vector128<byte> tweakValue, bool decrypt)
+    {
+        var tweak = tweakValue;
+        var bytes = MemoryMarshal.AsBytes(new Span<Vector128<byte>>(ref tweak));
+        EncryptTweaks(bytes);
+        if (decrypt)
+        {
+            DecryptBlocks(source, destination, ref tweak);
+        }
+        else
+        {
+            EncryptBlocks(source, destination, ref tweak);
+        }
+
+        CryptographicOperations.ZeroMemory(bytes);
+    }
 
     public abstract void Dispose();
 }
