@@ -20,14 +20,38 @@ public sealed partial class SealedKeyStore
     /// <summary>The principal of the records the store writes for itself (scheduled destruction).</summary>
     public const string StorePrincipal = "blocksim-keystore";
 
-    /// <summary>Under the lock: appends <paramref name="records"/>, then saves <paramref name="body"/> when <paramref name="save"/>.</summary>
-    private void RecordThenCommit(StoreBody body, IReadOnlyList<AuditRecord> records, bool save, KeyStoreException? refusal = null)
+    /// <summary>
+    /// Under the lock: appends <paramref name="records"/>, then saves <paramref name="body"/> with the log's new
+    /// head as its audit anchor. Every request saves, read-only ones too, so that the anchor covers every
+    /// record (a Decrypt writes nothing else, and its record would otherwise escape rollback detection).
+    /// Records the log holds past the body's anchor belong to requests that never reached this save (a crash):
+    /// a NotCommitted record says so before this request's own.
+    /// </summary>
+    private void RecordThenCommit(StoreBody body, IReadOnlyList<AuditRecord> records, KeyStoreException? refusal = null)
     {
         try
         {
+            if (body.AuditAnchor is { } anchor)
+            {
+                var head = _audit.Head();
+                if (head.Sequence < anchor.Sequence || (head.Sequence == anchor.Sequence && head.Hash != anchor.Hash))
+                {
+                    // Appending now would move the anchor onto a log that lost records: refuse, as for a damaged head.
+                    throw new KeyStoreException(
+                        "AuditLogDamaged",
+                        $"The audit log ends at record {head.Sequence} but the store's anchor says record {anchor.Sequence}: it was rolled back, truncated or replaced. Run 'blocksim audit verify' and put back the log that holds record {anchor.Sequence}.");
+                }
+
+                if (head.Sequence > anchor.Sequence)
+                {
+                    records = [NotCommittedRecord(anchor.Sequence + 1, head.Sequence), .. records];
+                }
+            }
+
             foreach (var record in records)
             {
-                _audit.Append(record);
+                var (sequence, hash) = _audit.Append(record);
+                body.AuditAnchor = new AuditAnchor { Sequence = sequence, Hash = hash };
             }
         }
         catch (Exception e)
@@ -35,11 +59,6 @@ public sealed partial class SealedKeyStore
             var last = records[^1];
             var refused = refusal is null ? "" : $" (it was refused anyway: {refusal.ErrorCode}: {refusal.Message})";
             throw new KeyStoreException("AuditWriteFailed", $"The audit record for {last.EventName} could not be written, so the request was refused and nothing changed{refused}: {e.Message}", e);
-        }
-
-        if (!save)
-        {
-            return;
         }
 
         try
@@ -57,7 +76,7 @@ public sealed partial class SealedKeyStore
                 TryRecordNotCommitted(record, e.Message);
             }
 
-            throw new KeyStoreException("StoreWriteFailed", $"The key store could not be written, so {records[^1].EventName} was not made (the audit log says so): {e.Message}", e);
+            throw new KeyStoreException("StoreWriteFailed", $"The key store could not be written, so {records[^1].EventName} was not made and nothing was released (the audit log says so): {e.Message}", e);
         }
     }
 
@@ -80,13 +99,28 @@ public sealed partial class SealedKeyStore
                 RequestId = recorded.RequestId,
                 EventId = Guid.NewGuid().ToString(),
                 ErrorCode = "StoreWriteFailed",
-                ErrorMessage = $"The change recorded in record {recorded.Sequence} was not committed: the store could not be written ({reason}).",
+                ErrorMessage = $"The request recorded in record {recorded.Sequence} was not committed (no change made, nothing released): the store could not be written ({reason}).",
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or KeyStoreException)
         {
             // Nothing more can be done: the request fails either way, and the store does not hold the change.
         }
+    }
+
+    /// <summary>The store's own record that records <paramref name="first"/>..<paramref name="last"/> were never followed by their store write.</summary>
+    private AuditRecord NotCommittedRecord(long first, long last)
+    {
+        var record = NewRecord(
+            "RecordsNotCommitted",
+            new KeyRequestContext(StorePrincipal),
+            null,
+            null,
+            null,
+            "NotCommitted",
+            $"{AuditVerification.Range(first, last)} were written but the store write after them never happened (the process stopped, or the write failed): nothing they record was committed or released.");
+        record.AdditionalEventData = new Dictionary<string, string> { ["records"] = $"{first}..{last}" };
+        return record;
     }
 
     /// <summary>A record for one request, allowed (no error) or refused. Metrics count it here.</summary>

@@ -71,7 +71,7 @@ public sealed partial class SealedKeyStore
                 records.Add(NewRecord(eventName, context, keyId, encryptionContext, keyVersion, null, null));
                 try
                 {
-                    RecordThenCommit(body, records, changed || destroyed.Count > 0);
+                    RecordThenCommit(body, records);
                 }
                 catch
                 {
@@ -83,16 +83,22 @@ public sealed partial class SealedKeyStore
             }
             catch (KeyStoreException e) when (e.ErrorCode is not ("AuditWriteFailed" or "StoreWriteFailed"))
             {
-                // A refused operation may have touched the body before it threw: commit only the destructions.
-                if (destroyed.Count > 0)
-                {
-                    body = Load();
-                    DestroyDueKeys(body);
-                }
+                // A refused operation may have touched the body before it threw: commit only the destructions
+                // (and the anchor).
+                body = Load();
+                DestroyDueKeys(body);
 
                 var records = DestructionRecords(destroyed);
                 records.Add(NewRecord(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message));
-                RecordThenCommit(body, records, destroyed.Count > 0, refusal: e);
+                try
+                {
+                    RecordThenCommit(body, records, refusal: e);
+                }
+                catch (KeyStoreException failed) when (failed.ErrorCode == "StoreWriteFailed")
+                {
+                    // Refused either way: the refusal is the answer; the log says what was not committed.
+                }
+
                 throw;
             }
         }

@@ -56,7 +56,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         {
             var body = new StoreBody();
             body.Keys.Add(store.NewKey(administrator, "service-managed default key for BlockSim volumes", [DefaultAlias]));
-            store.RecordThenCommit(body, [store.NewRecord("CreateKey", new KeyRequestContext(administrator), body.Keys[0].KeyId, null, 1, null, null)], save: true);
+            store.RecordThenCommit(body, [store.NewRecord("CreateKey", new KeyRequestContext(administrator), body.Keys[0].KeyId, null, 1, null, null)]);
         }
 
         return store;
@@ -139,7 +139,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
             _slots = [.. _slots, StoreFile.Seal(unlocker, _root)];
             try
             {
-                RecordThenCommit(body, [NewRecord("AddKeySlot", context ?? new KeyRequestContext(StorePrincipal), null, null, null, null, null)], save: true);
+                RecordThenCommit(body, [NewRecord("AddKeySlot", context ?? new KeyRequestContext(StorePrincipal), null, null, null, null, null)]);
             }
             catch
             {
@@ -149,8 +149,14 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         }
     }
 
-    /// <summary>Verifies the audit log's chain: an empty list means intact.</summary>
-    public (IReadOnlyList<string> Problems, long Records) VerifyAuditLog() => _audit.Verify();
+    /// <summary>Verifies the audit log's chain, its head and the store's anchor: no problems means intact.</summary>
+    public AuditVerification VerifyAuditLog()
+    {
+        using (Lock())
+        {
+            return _audit.Verify(Load().AuditAnchor);
+        }
+    }
 
     public void Dispose()
     {
