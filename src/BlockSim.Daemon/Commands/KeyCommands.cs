@@ -58,7 +58,7 @@ internal static class KeyCommands
         }));
 
         var deleteArgument = keyArgument();
-        var days = new Option<int>("--days") { Description = "Waiting period, 7 to 30 days.", DefaultValueFactory = _ => SealedKeyStore.MaximumDeletionDays };
+        var days = new Option<int>("--days") { Description = "Waiting period, 7 to 30 days.", DefaultValueFactory = _ => SealedKeyStore.MaximumDeletionDays }.InRange(SealedKeyStore.MinimumDeletionDays, SealedKeyStore.MaximumDeletionDays);
         var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
         var schedule = new Command("schedule-deletion", "Schedule a key's destruction (crypto-shredding of every volume under it).") { deleteArgument, days, yes };
         schedule.SetAction(r => CliContext.Run(r, () =>
