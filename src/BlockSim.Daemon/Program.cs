@@ -13,6 +13,4 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     TlsCommands.Create(),
 };
 CliContext.AddGlobalOptions(root);
-// No termination handling by System.CommandLine: `serve` stops gracefully through the host (SIGTERM, SIGINT),
-// whose flush and key zeroing must not be cut short by a fixed timeout; other commands just end.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+return await CommandLineEntry.RunAsync(root, args);

@@ -45,6 +45,20 @@ internal sealed class StoreBody
     public List<MasterKey> Keys { get; set; } = [];
 
     public List<StoredGrant> Grants { get; set; } = [];
+
+    /// <summary>
+    /// The audit log's last record as of this write (its sequence and the SHA-256 of its line). Every request
+    /// writes it, so the log cannot be put back to an older copy without the store noticing; null in stores
+    /// written before anchoring existed, until their next request.
+    /// </summary>
+    public AuditAnchor? AuditAnchor { get; set; }
+}
+
+internal sealed class AuditAnchor
+{
+    public long Sequence { get; set; }
+
+    public string Hash { get; set; } = "";
 }
 
 internal sealed class MasterKey

@@ -16,6 +16,7 @@ public sealed partial class SealedKeyStore
             var key = Find(body, keyIdOrAlias);
             Authorize(body, key, "CreateGrant", context, null);
             RequireState(key, KeyState.Enabled, KeyState.Disabled);
+            CheckOperations(operations);
             var grant = new StoredGrant
             {
                 GrantId = Guid.NewGuid().ToString("N"),
@@ -29,6 +30,18 @@ public sealed partial class SealedKeyStore
             body.Grants.Add(grant);
             return (grant.ToInfo(), true, key.KeyId, null);
         });
+
+    /// <summary>A grant names exact operations the store checks: a misspelt one would silently grant nothing.</summary>
+    private static void CheckOperations(IReadOnlyList<string> operations)
+    {
+        var unknown = operations.Where(o => !Policies.PolicyActions.Known.Contains(o)).ToList();
+        if (operations.Count == 0 || unknown.Count > 0)
+        {
+            throw new KeyStoreException(
+                "ValidationException",
+                $"{(unknown.Count == 0 ? "A grant needs at least one operation" : $"Unknown grant operation {string.Join(", ", unknown.Select(o => $"'{o}'"))}")}; give one or more of {string.Join(", ", Policies.PolicyActions.Known)}.");
+        }
+    }
 
     public IReadOnlyList<GrantInfo> ListGrants(string keyIdOrAlias, KeyRequestContext context) =>
         Request<IReadOnlyList<GrantInfo>>("ListGrants", context, keyIdOrAlias, null, body =>

@@ -97,10 +97,24 @@ public sealed partial class SealedKeyStore
             return (key.Policy, false, key.KeyId, null);
         });
 
-    public void PutKeyPolicy(string keyIdOrAlias, string policyJson, KeyRequestContext context)
+    /// <summary>
+    /// Replaces a key's policy. As in AWS, a policy that would leave the caller unable to PutKeyPolicy on the
+    /// key afterwards is refused (nobody could repair it) unless <paramref name="bypassPolicyLockoutSafetyCheck"/>.
+    /// The check asks the new policy alone, for this caller with no encryption context: grants do not count.
+    /// </summary>
+    public void PutKeyPolicy(string keyIdOrAlias, string policyJson, KeyRequestContext context, bool bypassPolicyLockoutSafetyCheck = false)
     {
-        KeyPolicy.Parse(policyJson); // a malformed policy is refused before anything changes
-        ChangeState("PutKeyPolicy", keyIdOrAlias, context, key => key.Policy = policyJson);
+        var policy = KeyPolicy.Parse(policyJson); // a malformed policy is refused before anything changes
+        ChangeState("PutKeyPolicy", keyIdOrAlias, context, key => key.Policy = policyJson, body =>
+        {
+            if (!bypassPolicyLockoutSafetyCheck
+                && policy.Evaluate(new PolicyRequest(context.Principal, "PutKeyPolicy", context.InvokedBy, context.SourceAddress, null, context.ClientIdentity)) != PolicyDecision.Allow)
+            {
+                throw new KeyStoreException(
+                    "MalformedPolicyDocumentException",
+                    $"The new policy would not allow {context.Principal} to PutKeyPolicy on this key afterwards, so it could lock every administrator out. Allow it in the policy, or bypass the lockout safety check (blocksim policy put --bypass-lockout-check) if that is what you want.");
+            }
+        });
     }
 
     /// <summary>Would <paramref name="principal"/> be allowed <paramref name="action"/> on the key (policy and grants)?</summary>

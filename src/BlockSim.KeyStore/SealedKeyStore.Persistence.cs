@@ -55,8 +55,20 @@ public sealed partial class SealedKeyStore
         var file = new StoreFile { Slots = _slots, Body = bytes, Mac = HMACSHA256.HashData(_bodyMacKey, bytes) };
         var serialized = JsonSerializer.SerializeToUtf8Bytes(file, StoreFile.Json);
         DurableFile.Replace(Path.Combine(_directory, PrimaryName), serialized);
-        DurableFile.Replace(Path.Combine(_directory, BackupName), serialized);
+        try
+        {
+            DurableFile.Replace(Path.Combine(_directory, BackupName), serialized);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The primary already holds the change, so it is committed (Load takes the newer copy): say that,
+            // rather than an I/O error that would read as "not made".
+            throw new BackupWriteFailedException(e);
+        }
     }
+
+    /// <summary>The primary was written (the change is committed) but the backup copy was not.</summary>
+    private sealed class BackupWriteFailedException(Exception inner) : IOException(inner.Message, inner);
 
     /// <summary>The store's lock: in this process a semaphore, across processes an exclusive lock file.</summary>
     private IDisposable Lock()

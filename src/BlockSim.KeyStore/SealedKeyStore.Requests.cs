@@ -1,4 +1,3 @@
-using BlockSim.KeyStore.Audit;
 using BlockSim.KeyStore.Policies;
 
 namespace BlockSim.KeyStore;
@@ -53,99 +52,55 @@ public sealed partial class SealedKeyStore
     }
 
     /// <summary>
-    /// Runs one request under the lock and writes its audit record, allowed or denied. The record is on disk
-    /// before the result is returned; if it cannot be written the request fails (fail closed).
+    /// Runs one request under the lock: the operation works on the loaded body, then its audit record,
+    /// allowed or denied, is written before anything is committed (<see cref="RecordThenCommit"/>). If the
+    /// record cannot be written the request fails (fail closed) and the store is left as it was.
     /// </summary>
     private T Request<T>(string eventName, KeyRequestContext context, string? keyIdForAudit, IReadOnlyDictionary<string, string>? encryptionContext, Func<StoreBody, (T Result, bool Changed, string? KeyId, int? KeyVersion)> operation, Action<T>? discard = null)
     {
-        string? keyId = keyIdForAudit;
-        int? keyVersion = null;
-        T result;
-        try
-        {
-            using (Lock())
-            {
-                var body = Load();
-                var destroyed = DestroyDueKeys(body);
-                bool changed;
-                try
-                {
-                    (result, changed, keyId, keyVersion) = operation(body);
-                }
-                finally
-                {
-                    // Destruction of due keys is saved even when the request itself is refused.
-                    if (destroyed)
-                    {
-                        Save(body);
-                    }
-                }
-
-                if (changed)
-                {
-                    Save(body);
-                }
-            }
-        }
-        catch (KeyStoreException e)
-        {
-            Audit(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message);
-            throw;
-        }
-
-        try
-        {
-            Audit(eventName, context, keyId, encryptionContext, keyVersion, null, null);
-        }
-        catch (Exception e)
-        {
-            discard?.Invoke(result);
-            throw new KeyStoreException("AuditWriteFailed", $"The audit record for {eventName} could not be written, so the request was refused: {e.Message}", e);
-        }
-
-        return result;
-    }
-
-    private void Record(string eventName, KeyRequestContext context, Func<StoreBody, string> keyId, IReadOnlyDictionary<string, string>? encryptionContext, int? version)
-    {
-        StoreBody body;
         using (Lock())
         {
-            body = Load();
+            var body = Load();
+            var destroyed = DestroyDueKeys(body);
+            string? keyId = keyIdForAudit;
+            try
+            {
+                var (result, changed, id, keyVersion) = operation(body);
+                keyId = id;
+                var records = DestructionRecords(destroyed);
+                records.Add(NewRecord(eventName, context, keyId, encryptionContext, keyVersion, null, null));
+                try
+                {
+                    RecordThenCommit(body, records);
+                }
+                catch
+                {
+                    discard?.Invoke(result);
+                    throw;
+                }
+
+                return result;
+            }
+            catch (KeyStoreException e) when (e.ErrorCode is not ("AuditWriteFailed" or "StoreWriteFailed"))
+            {
+                // A refused operation may have touched the body before it threw: commit only the destructions
+                // (and the anchor).
+                body = Load();
+                DestroyDueKeys(body);
+
+                var records = DestructionRecords(destroyed);
+                records.Add(NewRecord(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message));
+                try
+                {
+                    RecordThenCommit(body, records, refusal: e);
+                }
+                catch (KeyStoreException failed) when (failed.ErrorCode == "StoreWriteFailed")
+                {
+                    // Refused either way: the refusal is the answer; the log says what was not committed.
+                }
+
+                throw;
+            }
         }
-
-        Audit(eventName, context, keyId(body), encryptionContext, version, null, null);
-    }
-
-    private void Audit(string eventName, KeyRequestContext context, string? keyId, IReadOnlyDictionary<string, string>? encryptionContext, int? keyVersion, string? errorCode, string? errorMessage)
-    {
-        KeyStoreMetrics.Request(eventName, errorCode);
-
-        // Under the store's lock: the daemon and a CLI command may append at the same moment, and each append
-        // reads the head, writes a record and writes the head; interleaved, they would break the chain.
-        using var held = Lock();
-        _audit.Append(new AuditRecord
-        {
-            EventTime = _time.GetUtcNow(),
-            EventName = eventName,
-            UserIdentity = new AuditIdentity
-            {
-                Type = context.InvokedBy is null ? "Principal" : "ServiceActingForPrincipal",
-                Principal = context.Principal,
-                ClientIdentity = context.ClientIdentity,
-            },
-            InvokedBy = context.InvokedBy,
-            SourceAddress = context.SourceAddress,
-            RequestParameters = new AuditRequestParameters
-            {
-                KeyId = keyId,
-                EncryptionContext = encryptionContext is null ? null : new Dictionary<string, string>(encryptionContext),
-            },
-            AdditionalEventData = keyVersion is { } v ? new Dictionary<string, string> { ["keyMaterialVersion"] = v.ToString(System.Globalization.CultureInfo.InvariantCulture) } : null,
-            RequestId = Guid.NewGuid().ToString(),
-            EventId = Guid.NewGuid().ToString(),
-            ErrorCode = errorCode,
-            ErrorMessage = errorMessage,
-        });
     }
 }

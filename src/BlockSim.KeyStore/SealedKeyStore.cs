@@ -56,10 +56,9 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         {
             var body = new StoreBody();
             body.Keys.Add(store.NewKey(administrator, "service-managed default key for BlockSim volumes", [DefaultAlias]));
-            store.Save(body);
+            store.RecordThenCommit(body, [store.NewRecord("CreateKey", new KeyRequestContext(administrator), body.Keys[0].KeyId, null, 1, null, null)]);
         }
 
-        store.Record("CreateKey", new KeyRequestContext(administrator), body => body.Keys[0].KeyId, null, null);
         return store;
     }
 
@@ -130,19 +129,34 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         return problems;
     }
 
-    /// <summary>Adds another way to open the store (a passphrase beside the key file, say).</summary>
-    public void AddUnlocker(Unlocker unlocker)
+    /// <summary>Adds another way to open the store (a passphrase beside the key file, say); audited as AddKeySlot.</summary>
+    public void AddUnlocker(Unlocker unlocker, KeyRequestContext? context = null)
     {
         using (Lock())
         {
             var body = Load();
+            var slots = _slots;
             _slots = [.. _slots, StoreFile.Seal(unlocker, _root)];
-            Save(body);
+            try
+            {
+                RecordThenCommit(body, [NewRecord("AddKeySlot", context ?? new KeyRequestContext(StorePrincipal), null, null, null, null, null)]);
+            }
+            catch
+            {
+                _slots = slots;
+                throw;
+            }
         }
     }
 
-    /// <summary>Verifies the audit log's chain: an empty list means intact.</summary>
-    public (IReadOnlyList<string> Problems, long Records) VerifyAuditLog() => _audit.Verify();
+    /// <summary>Verifies the audit log's chain, its head and the store's anchor: no problems means intact.</summary>
+    public AuditVerification VerifyAuditLog()
+    {
+        using (Lock())
+        {
+            return _audit.Verify(Load().AuditAnchor);
+        }
+    }
 
     public void Dispose()
     {
@@ -201,19 +215,19 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
     private static byte[] MaterialContext(string keyId, int version) => System.Text.Encoding.UTF8.GetBytes($"blocksim-master-key|{keyId}|{version}");
 
-    /// <summary>Keys whose waiting period is over are destroyed: their material is erased from both copies.</summary>
-    private bool DestroyDueKeys(StoreBody body)
+    /// <summary>Keys whose waiting period is over are destroyed (in the body; the caller records and saves): their material is erased from both copies.</summary>
+    private List<string> DestroyDueKeys(StoreBody body)
     {
-        var changed = false;
+        var destroyed = new List<string>();
         foreach (var key in body.Keys.Where(k => k.State == KeyState.PendingDeletion && k.DeletionDate <= _time.GetUtcNow()))
         {
             key.State = KeyState.Destroyed;
             key.Versions.Clear();
             body.Grants.RemoveAll(g => g.KeyId == key.KeyId);
-            changed = true;
+            destroyed.Add(key.KeyId);
         }
 
-        return changed;
+        return destroyed;
     }
 
 

@@ -41,9 +41,8 @@ public class SealingAndAuditTests
         var id = f.Store.DescribeKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin).KeyId;
         Tamper(Path.Combine(f.StorePath, name));
         var store = f.Reopen();
-        Assert.Equal(id, store.DescribeKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin).KeyId);
         Assert.Single(store.CheckCopies(), p => p.Contains(name));
-        store.CreateKey("repairs the copy on write", StoreFixture.Admin);
+        Assert.Equal(id, store.DescribeKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin).KeyId); // every request writes the store (its audit anchor), so this repairs the copy
         Assert.Empty(store.CheckCopies());
     }
 

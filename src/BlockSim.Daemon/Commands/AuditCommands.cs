@@ -33,14 +33,15 @@ internal static class AuditCommands
             return ExitCodes.Ok;
         }));
 
-        var verify = new Command("verify", "Check the hash and HMAC chain: detects edited, deleted, reordered or truncated records.");
+        var verify = new Command("verify", "Check the hash and HMAC chain and the store's anchor: detects edited, deleted, reordered, truncated or rolled-back records.");
         verify.SetAction(r => CliContext.Run(r, () =>
         {
             using var store = CliContext.OpenStore(r);
-            var (problems, records) = store.VerifyAuditLog();
-            CliContext.Print(r, new { records, problems }, v => v.problems.Count == 0
+            var (problems, records, notes) = store.VerifyAuditLog();
+            CliContext.Print(r, new { records, problems, notes }, v => (v.problems.Count == 0
                 ? $"audit log intact: {v.records} records"
-                : $"audit log NOT intact ({v.records} records):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", v.problems));
+                : $"audit log NOT intact ({v.records} records):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", v.problems))
+                + string.Concat(v.notes.Select(n => $"{Environment.NewLine}  note: {n}")));
             return problems.Count == 0 ? ExitCodes.Ok : ExitCodes.IOError;
         }));
 

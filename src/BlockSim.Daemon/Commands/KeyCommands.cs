@@ -58,13 +58,13 @@ internal static class KeyCommands
         }));
 
         var deleteArgument = keyArgument();
-        var days = new Option<int>("--days") { Description = "Waiting period, 7 to 30 days.", DefaultValueFactory = _ => SealedKeyStore.MaximumDeletionDays };
+        var days = new Option<int>("--days") { Description = "Waiting period, 7 to 30 days.", DefaultValueFactory = _ => SealedKeyStore.MaximumDeletionDays }.InRange(SealedKeyStore.MinimumDeletionDays, SealedKeyStore.MaximumDeletionDays);
         var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
         var schedule = new Command("schedule-deletion", "Schedule a key's destruction (crypto-shredding of every volume under it).") { deleteArgument, days, yes };
         schedule.SetAction(r => CliContext.Run(r, () =>
         {
             var id = r.GetValue(deleteArgument)!;
-            var warning = $"WARNING: when the waiting period of {r.GetValue(days)} days ends, key {id} is destroyed and every volume whose key it wraps becomes unreadable for good, backups of the store included. It can be cancelled until then.";
+            var warning = $"WARNING: when the waiting period of {r.GetValue(days)} days ends, key {id} is destroyed and every volume whose key it wraps becomes unreadable for good through this store (both of its copies). Copies of the store made before then (backups) still hold the key and open with the same key file or passphrase: destroy them too. It can be cancelled until then.";
             if (!CliContext.Confirm(r.GetValue(yes), warning, id))
             {
                 return ExitCodes.Usage;

@@ -19,11 +19,15 @@ internal static class PolicyCommands
 
         var putKey = new Argument<string>("key");
         var file = new Argument<string>("file") { Description = "The policy JSON file." };
-        var put = new Command("put", "Replace a key's policy with the JSON in FILE.") { putKey, file };
+        var bypass = new Option<bool>("--bypass-lockout-check")
+        {
+            Description = "Accept a policy that would leave you unable to replace it again (a lockout); refused without this.",
+        };
+        var put = new Command("put", "Replace a key's policy with the JSON in FILE.") { putKey, file, bypass };
         put.SetAction(r => CliContext.Run(r, () =>
         {
             using var store = CliContext.OpenStore(r);
-            store.PutKeyPolicy(r.GetValue(putKey)!, File.ReadAllText(r.GetValue(file)!), CliContext.Caller(r));
+            store.PutKeyPolicy(r.GetValue(putKey)!, File.ReadAllText(r.GetValue(file)!), CliContext.Caller(r), r.GetValue(bypass));
             Console.WriteLine("policy replaced");
             return ExitCodes.Ok;
         }));

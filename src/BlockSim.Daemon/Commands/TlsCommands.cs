@@ -9,7 +9,7 @@ internal static class TlsCommands
     public static Command Create()
     {
         var tls = new Command("tls", "Make TLS credentials for NBD: a private CA, a server certificate, client certificates.");
-        var days = new Option<int>("--days") { Description = "Validity in days.", DefaultValueFactory = _ => 825 };
+        var days = new Option<int>("--days") { Description = "Validity in days, 1 to 36500.", DefaultValueFactory = _ => 825 }.InRange(1, 36500);
 
         var initDirectory = new Argument<string>("dir") { Description = "Directory to create the credentials in (must not hold any yet)." };
         var serverNames = new Option<string[]>("--server-name")

@@ -15,7 +15,7 @@ internal static class VolumeCommands
         var name = new Argument<string>("name") { Description = "Volume (and export) name: letters, digits, '.', '_', '-'." };
         var size = new Option<string>("--size") { Required = true, Description = "Capacity (bytes, or with K, M, G, T), a multiple of the sector size." };
         var key = new Option<string?>("--key") { Description = $"Master key id or alias. Default: {SealedKeyStore.DefaultAlias}." };
-        var sector = new Option<int>("--sector-size") { Description = "Encryption sector size, 512 or 4096.", DefaultValueFactory = _ => 4096 };
+        var sector = new Option<int>("--sector-size") { Description = "Encryption sector size, 512 or 4096.", DefaultValueFactory = _ => 4096 }.OneOf(512, 4096);
         var preallocate = new Option<bool>("--preallocate") { Description = "Reserve the disk space now (with progress) instead of a sparse file." };
         var create = new Command("create", "Create an encrypted volume (sparse unless --preallocate); its key comes from the key store.") { name, size, key, sector, preallocate };
         create.SetAction(r => CliContext.Run(r, () =>

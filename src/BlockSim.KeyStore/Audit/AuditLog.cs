@@ -34,8 +34,8 @@ internal sealed class AuditLog
 
     public string FilePath => _path;
 
-    /// <summary>Appends and flushes one record; throws if it cannot, so the caller fails closed.</summary>
-    public void Append(AuditRecord record)
+    /// <summary>Appends and flushes one record; throws if it cannot, so the caller fails closed. Returns the new head.</summary>
+    public (long Sequence, string Hash) Append(AuditRecord record)
     {
         lock (_gate)
         {
@@ -46,13 +46,57 @@ internal sealed class AuditLog
             record.Hmac = Convert.ToHexString(HMACSHA256.HashData(_macKey, Serialize(record)));
             var line = Serialize(record);
             DurableFile.Append(_path, [.. line, (byte)'\n']);
-            WriteHead(record.Sequence, Convert.ToHexString(SHA256.HashData(line)));
+            var hash = Convert.ToHexString(SHA256.HashData(line));
+            WriteHead(record.Sequence, hash);
+            return (record.Sequence, hash);
         }
     }
 
-    /// <summary>Checks the whole chain; returns the problems found (empty when intact) and the record count.</summary>
-    public (IReadOnlyList<string> Problems, long Records) Verify()
+    /// <summary>The last record's sequence and hash (after catching up from a crash).</summary>
+    public (long Sequence, string Hash) Head()
     {
+        lock (_gate)
+        {
+            return CatchUpHead();
+        }
+    }
+
+    /// <summary>
+    /// Checks the whole chain, the head file, and the log against the store's anchor (the head as of the
+    /// store's last write, which every request makes). A log that ends before the anchor was rolled back or
+    /// truncated; one whose anchored record differs was replaced. Records after the anchor are a note, not a
+    /// problem: their requests never reached their store write (a crash or a failed write), so they changed
+    /// nothing. What the anchor cannot see: the whole directory (store copies and log) put back together,
+    /// and records after the anchor removed.
+    /// </summary>
+    public AuditVerification Verify(AuditAnchor? anchor)
+    {
+        var (problems, records, hashes) = VerifyChain();
+        var notes = new List<string>();
+        if (anchor is null)
+        {
+            notes.Add("the store holds no anchor for the log yet (written before anchoring existed); its next request adds one");
+        }
+        else if (records < anchor.Sequence)
+        {
+            problems.Add($"the log ends at record {records}, the store's anchor says record {anchor.Sequence}: {AuditVerification.Range(records + 1, anchor.Sequence)} are missing (rolled back or truncated)");
+        }
+        else if (anchor.Sequence > 0 && anchor.Sequence <= hashes.Count && hashes[(int)anchor.Sequence - 1] != anchor.Hash)
+        {
+            problems.Add($"record {anchor.Sequence} is not the record the store's anchor names: the log was replaced or rewritten from there");
+        }
+        else if (records > anchor.Sequence)
+        {
+            notes.Add($"{AuditVerification.Range(anchor.Sequence + 1, records)} came after the store's last write, so not committed: their requests did not complete (a crash or a failed store write)");
+        }
+
+        return new AuditVerification(problems, records, notes);
+    }
+
+    /// <summary>The chain and the head file: problems, the record count, and each line's hash.</summary>
+    private (List<string> Problems, long Records, List<string> Hashes) VerifyChain()
+    {
+        var hashes = new List<string>();
         var problems = new List<string>();
         var previousHash = "";
         long expected = 1;
@@ -92,6 +136,7 @@ internal sealed class AuditLog
             }
 
             previousHash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(line)));
+            hashes.Add(previousHash);
             expected = record.Sequence + 1;
         }
 
@@ -110,7 +155,7 @@ internal sealed class AuditLog
             problems.Add(e.Message);
         }
 
-        return (problems, lines.Length);
+        return (problems, lines.Length, hashes);
     }
 
     /// <summary>The log's lines, without a last line cut short by a crash (one with no newline).</summary>

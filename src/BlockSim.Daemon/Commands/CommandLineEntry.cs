@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+
+namespace BlockSim.Daemon.Commands;
+
+/// <summary>
+/// Runs the parsed command line with exit codes scripts can rely on: a parse error (a missing value, an
+/// unknown option, a number out of range) is a usage error (2), not System.CommandLine's 1, and an exception
+/// no command expected is one line (type and message, no stack trace) with exit code 70 (EX_SOFTWARE).
+/// </summary>
+internal static class CommandLineEntry
+{
+    public static async Task<int> RunAsync(RootCommand root, string[] args)
+    {
+        var parsed = root.Parse(args);
+
+        // No termination handling by System.CommandLine: `serve` stops gracefully through the host (SIGTERM,
+        // SIGINT), whose flush and key zeroing must not be cut short by a fixed timeout; other commands just end.
+        var configuration = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+        try
+        {
+            var exit = await parsed.InvokeAsync(configuration).ConfigureAwait(false);
+            return parsed.Action is ParseErrorAction ? ExitCodes.Usage : exit;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message} (this is a bug in blocksim; please report it with the command line)");
+            return ExitCodes.Internal;
+        }
+    }
+
+    /// <summary>Refuses, at parse time, an integer option outside [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static T InRange<T>(this T option, int min, int max)
+        where T : Option<int>
+    {
+        option.Validators.Add(result =>
+        {
+            if (Given(result) is { } value && (value < min || value > max))
+            {
+                result.AddError($"{option.Name} {value}: give {min} to {max}.");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>Refuses, at parse time, an integer option not among <paramref name="allowed"/>.</summary>
+    public static T OneOf<T>(this T option, params int[] allowed)
+        where T : Option<int>
+    {
+        option.Validators.Add(result =>
+        {
+            if (Given(result) is { } value && !allowed.Contains(value))
+            {
+                result.AddError($"{option.Name} {value}: give {string.Join(" or ", allowed)}.");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// The value typed, or null when none was (the default applies) or it is not a number: the parser reports
+    /// that itself, and asking for the value here would throw instead.
+    /// </summary>
+    private static int? Given(System.CommandLine.Parsing.OptionResult result) =>
+        result.Tokens.Count > 0 && int.TryParse(result.Tokens[^1].Value, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+}

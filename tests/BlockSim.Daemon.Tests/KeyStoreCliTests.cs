@@ -1,0 +1,71 @@
+using BlockSim.Storage.Tests;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>The key store's security rules as the CLI shows them: fail-closed audit, policy checks.</summary>
+public class KeyStoreCliTests
+{
+    [Fact]
+    public async Task With_an_unwritable_audit_log_key_changes_are_refused_and_not_made()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "v", "--size", "1M")).Exit); // creates the store
+        var log = Path.Combine(temp.Path, "blocksim-data", "keystore", "audit.jsonl");
+        File.Move(log, log + ".moved");
+        Directory.CreateDirectory(log); // as chattr +i does for a root-owned log: every append fails
+
+        foreach (var command in new[] { new[] { "key", "create", "--alias", "alias/ghost" }, ["key", "disable", "alias/blocksim/default"] })
+        {
+            var refused = await Cli(temp.Path, command);
+            Assert.Equal(5, refused.Exit);
+            Assert.Contains("AuditWriteFailed", refused.Output);
+            Assert.Contains("nothing changed", refused.Output);
+        }
+
+        Directory.Delete(log);
+        File.Move(log + ".moved", log);
+        var list = await Cli(temp.Path, "key", "list");
+        Assert.DoesNotContain("alias/ghost", list.Output);
+        Assert.DoesNotContain("Disabled", list.Output);
+        Assert.Equal(0, (await Cli(temp.Path, "audit", "verify")).Exit);
+    }
+
+    [Fact]
+    public async Task Policy_put_refuses_a_lockout_and_a_misspelt_action_and_takes_AWS_shapes()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "v", "--size", "1M")).Exit);
+        var me = $"user:{Environment.UserName}";
+        File.WriteAllText(temp.File("decrypt-only.json"), $$"""{"Statement":[{"Effect":"Allow","Principal":"{{me}}","Action":"Decrypt"}]}""");
+        File.WriteAllText(temp.File("typo.json"), $$"""{"Statement":[{"Effect":"Allow","Principal":"{{me}}","Action":["*","Decryptt"]}]}""");
+        File.WriteAllText(temp.File("aws.json"), """
+            {"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Principal":{"AWS":["ME"]},"Action":"kms:*","Resource":"*"},
+              {"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Condition":{"StringEquals":{"kms:EncryptionContext:volumeId":["a","b"]}}}]}
+            """.Replace("ME", me, StringComparison.Ordinal));
+
+        var lockout = await Cli(temp.Path, "policy", "put", "alias/blocksim/default", "decrypt-only.json");
+        Assert.Equal(2, lockout.Exit);
+        Assert.Contains("--bypass-lockout-check", lockout.Output);
+        var typo = await Cli(temp.Path, "policy", "put", "alias/blocksim/default", "typo.json");
+        Assert.Equal(2, typo.Exit);
+        Assert.Contains("$.Statement[0].Action[1]: unknown action 'Decryptt'", typo.Output);
+        Assert.Equal(0, (await Cli(temp.Path, "key", "describe", "alias/blocksim/default")).Exit); // not locked out
+
+        var aws = await Cli(temp.Path, "policy", "put", "alias/blocksim/default", "aws.json");
+        Assert.Equal(0, aws.Exit);
+        Assert.DoesNotContain("   at ", aws.Output);
+        Assert.Equal(0, (await Cli(temp.Path, "policy", "test", "alias/blocksim/default", "--principal", "user:bob", "--action", "Decrypt", "--context", "volumeId=b")).Exit);
+        Assert.Equal(4, (await Cli(temp.Path, "policy", "test", "alias/blocksim/default", "--principal", "user:bob", "--action", "Decrypt", "--context", "volumeId=c")).Exit);
+
+        Assert.Equal(0, (await Cli(temp.Path, "policy", "put", "alias/blocksim/default", "decrypt-only.json", "--bypass-lockout-check")).Exit);
+        Assert.Equal(4, (await Cli(temp.Path, "key", "describe", "alias/blocksim/default")).Exit); // as asked
+    }
+
+    internal static async Task<(int Exit, string Output)> Cli(string directory, params string[] arguments)
+    {
+        await using var process = DaemonProcess.Start(directory, arguments);
+        var exit = await process.WaitForExitAsync();
+        return (exit, process.Output);
+    }
+}
