@@ -49,7 +49,7 @@ public sealed class NbdServer : IAsyncDisposable
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            AllowRebindBesideTimeWait(socket);
             socket.Bind(endpoint);
             socket.Listen(512);
         }
@@ -61,6 +61,19 @@ public sealed class NbdServer : IAsyncDisposable
 
         Start(socket, tls);
         return (IPEndPoint)socket.LocalEndPoint!;
+    }
+
+    /// <summary>
+    /// Sets SO_REUSEADDR alone, so a restarted server binds even while connections of the previous one linger
+    /// in TIME_WAIT, yet a second server on the same address fails. Not <see cref="SocketOptionName.ReuseAddress"/>:
+    /// on Linux .NET maps it to SO_REUSEPORT as well, which lets any number of servers bind one address and
+    /// the kernel share clients out among them.
+    /// </summary>
+    private static void AllowRebindBesideTimeWait(Socket socket)
+    {
+        const int solSocket = 1;
+        const int soReuseAddr = 2;
+        socket.SetRawSocketOption(solSocket, soReuseAddr, BitConverter.GetBytes(1));
     }
 
     /// <summary>Listens on a Unix domain socket; a stale socket file from an earlier run is replaced.</summary>
