@@ -77,6 +77,29 @@ public class TlsServeTests
     }
 
     [Theory]
+    [InlineData("127.0.0.1:0,tls=on", "none", "127.0.0.1:0")]
+    [InlineData("127.0.0.1:0", "plain.sock,tls=off", "plain.sock")]
+    public async Task Required_client_certificates_stop_start_up_on_a_listener_that_lets_clients_skip_tls(string listen, string socket, string named)
+    {
+        // Regression: a tls=on listener served an anonymous plaintext client although certificates were required.
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "tls", "init", "creds")).Exit);
+        File.WriteAllText(temp.File("blocksim.json"), $$"""
+            {
+              "listen": ["{{listen}}"],
+              "socket": "{{socket}}",
+              "tls": { "directory": "creds", "requireClientCertificate": true },
+              "exports": { "scratch": { "memory": true, "size": "4M" } }
+            }
+            """);
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--config", "blocksim.json");
+        Assert.Equal(2, await daemon.WaitForExitAsync());
+        Assert.Contains(named, daemon.Output);
+        Assert.Contains("client certificates are required", daemon.Output);
+        Assert.DoesNotContain("   at ", daemon.Output);
+    }
+
+    [Theory]
     [InlineData("""{ "listen": ["127.0.0.1:0,tls=on"] }""", "needs TLS credentials")]
     [InlineData("""{ "tls": { "directory": "nowhere" } }""", "cannot be loaded")]
     [InlineData("""{ "tls": { "directory": "nowhere", "mode": "maybe" } }""", "off, on or require")]

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Authentication;
@@ -185,6 +186,54 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
         Assert.Empty(_recording.Seen);
     }
 
+    [Theory]
+    [InlineData(NbdTlsMode.On)]
+    [InlineData(NbdTlsMode.Off)]
+    public async Task A_listener_that_cannot_require_client_certificates_refuses_to_start_naming_it(NbdTlsMode mode)
+    {
+        // Regression: on a tls=on listener an anonymous plaintext client attached and wrote, although the
+        // credentials required a client certificate.
+        _server = new NbdServer(new ExportRegistry([_recording]), new NbdServerOptions { Tls = tls.Credentials(requireClientCertificate: true) });
+        var tcp = Assert.Throws<InvalidOperationException>(() => _server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0), mode));
+        Assert.Contains("127.0.0.1:0", tcp.Message);
+        Assert.Contains("tls=require", tcp.Message);
+        var path = Path.Combine(tls.Root, $"{Guid.NewGuid():N}.sock");
+        var unix = Assert.Throws<InvalidOperationException>(() => _server.ListenUnix(path, mode));
+        Assert.Contains(path, unix.Message);
+        Assert.Empty(_server.Endpoints);
+
+        var port = _server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0), NbdTlsMode.Require).Port;
+        var plain = await Assert.ThrowsAsync<NbdClientException>(() => ConnectAsync(port, "rec", null));
+        Assert.Contains("ErrorTlsRequired", plain.Message);
+        await using (var alice = await ConnectAsync(port, "rec", tls.Client("alice")))
+        {
+            await alice.FlushAsync();
+        }
+
+        Assert.Equal("CN=alice", Assert.Single(_recording.Seen).Name);
+    }
+
+    [Fact]
+    public async Task With_client_certificates_required_a_plaintext_connection_never_reaches_an_export()
+    {
+        // A connection that did not come through a listener (an in-process pipe) cannot start TLS at all.
+        _server = new NbdServer(new ExportRegistry([_recording]), new NbdServerOptions { Tls = tls.Credentials(requireClientCertificate: true) });
+        var toServer = new System.IO.Pipelines.Pipe();
+        var toClient = new System.IO.Pipelines.Pipe();
+        var served = _server.ServeAsync(new DuplexPipe(toServer.Reader, toClient.Writer));
+        await toServer.Writer.WriteAsync(RawNbd.BigEndian32((uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes)));
+        await toServer.Writer.WriteAsync(RawNbd.Option((uint)NbdOption.Go, RawNbd.InfoPayload("rec")));
+        await toServer.Writer.WriteAsync(RawNbd.Option((uint)NbdOption.ExportName, "rec"u8.ToArray()));
+        await toServer.Writer.CompleteAsync();
+        await served.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var answer = (await toClient.Reader.ReadAtLeastAsync(int.MaxValue)).Buffer.ToArray();
+        // The greeting, TLS_REQD for GO, and nothing for EXPORT_NAME (it has no error reply): the connection closed.
+        Assert.Equal((uint)NbdOptionReplyType.ErrorTlsRequired, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(answer.AsSpan(18 + 12)));
+        Assert.Equal(18 + 20 + System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(answer.AsSpan(18 + 16)), (uint)answer.Length);
+        Assert.Empty(_recording.Seen);
+    }
+
     [Fact]
     public async Task Without_a_client_ca_clients_are_not_asked_for_certificates_and_are_anonymous()
     {
@@ -263,6 +312,13 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
         Assert.Contains("server-cert.pem", mismatched.Message);
         Assert.Throws<TlsCredentialsException>(() => new TlsCredentials(Path.Combine(tls.Ca, "server-cert.pem"), Path.Combine(tls.Ca, "server-key.pem"), requireClientCertificate: true));
         Assert.Throws<ArgumentException>(() => new NbdServer(new ExportRegistry([new MemoryExport("m", 4096)])).ListenTcp(new IPEndPoint(IPAddress.Loopback, 0), NbdTlsMode.On));
+    }
+
+    private sealed class DuplexPipe(System.IO.Pipelines.PipeReader input, System.IO.Pipelines.PipeWriter output) : System.IO.Pipelines.IDuplexPipe
+    {
+        public System.IO.Pipelines.PipeReader Input { get; } = input;
+
+        public System.IO.Pipelines.PipeWriter Output { get; } = output;
     }
 
     /// <summary>Records who attaches (GO or EXPORT_NAME), and lets everyone in.</summary>
