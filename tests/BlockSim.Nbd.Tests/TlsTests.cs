@@ -263,6 +263,42 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
     }
 
     [Fact]
+    public async Task List_names_only_the_exports_this_client_may_attach_and_info_keeps_the_rest_to_itself()
+    {
+        // Regression: on a tls=on listener an anonymous plaintext LIST showed 'secret', which only alice may attach.
+        var port = Listen(NbdTlsMode.On);
+        Assert.Equal(["mem", "rec"], await ListAsync(port, null));
+        Assert.Equal(["mem", "rec"], await ListAsync(port, tls.Client("bob")));
+        Assert.Equal(["mem", "rec", "secret"], await ListAsync(port, tls.Client("alice")));
+
+        await using var raw = await RawNbd.ConnectAsync(port);
+        await raw.GreetAsync();
+        await raw.SendOptionAsync((uint)NbdOption.Info, RawNbd.InfoPayload("secret", NbdInfoType.Description));
+        var replies = await raw.ReadOptionRepliesAsync();
+        Assert.Equal(NbdOptionReplyType.ErrorPolicy, Assert.Single(replies).Type); // no size, no description
+    }
+
+    /// <summary>LIST as a raw client, after STARTTLS when <paramref name="options"/> is given; the names listed.</summary>
+    private static async Task<string[]> ListAsync(int port, System.Net.Security.SslClientAuthenticationOptions? options)
+    {
+        await using var raw = await RawNbd.ConnectAsync(port);
+        await raw.GreetAsync();
+        if (options is not null)
+        {
+            await raw.SendOptionAsync((uint)NbdOption.StartTls);
+            Assert.Equal(NbdOptionReplyType.Ack, (await raw.ReadOptionReplyAsync()).Type);
+            await raw.UpgradeToTlsAsync(options);
+        }
+
+        await raw.SendOptionAsync((uint)NbdOption.List);
+        var replies = await raw.ReadOptionRepliesAsync();
+        Assert.Equal(NbdOptionReplyType.Ack, replies[^1].Type);
+        return replies.SkipLast(1)
+            .Select(r => System.Text.Encoding.UTF8.GetString(r.Data, 4, (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(r.Data)))
+            .ToArray();
+    }
+
+    [Fact]
     public async Task A_renewed_certificate_on_disk_is_used_by_the_next_connection_without_a_restart()
     {
         var serving = Path.Combine(tls.Root, $"serving-{Guid.NewGuid():N}");
@@ -328,10 +364,10 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
 
         public IReadOnlyList<NbdClientIdentity> Seen => [.. _seen];
 
-        public ValueTask<string?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
+        public ValueTask<NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
         {
             _seen.Enqueue(client);
-            return ValueTask.FromResult<string?>(null);
+            return ValueTask.FromResult<NbdRefusal?>(null);
         }
     }
 }
