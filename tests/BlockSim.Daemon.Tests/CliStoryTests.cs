@@ -142,6 +142,23 @@ public class CliStoryTests
         Assert.Contains("via blocksim-cli", audit.Output);
     }
 
+    [Fact]
+    public async Task Export_writes_the_decrypted_image_readable_by_its_owner_only_even_over_an_old_file()
+    {
+        // Regression: the plaintext image was created 0644 (with the usual umask), readable by every user.
+        using var temp = new TempDirectory();
+        await Cli(temp.Path, "volume", "create", "v", "--size", "1M");
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "export", "v", "new.img")).Exit);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(temp.File("new.img")));
+
+        File.WriteAllText(temp.File("old.img"), "readable by all");
+        File.SetUnixFileMode(temp.File("old.img"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "export", "v", "old.img", "--force")).Exit);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(temp.File("old.img")));
+        Assert.Equal(1L << 20, new FileInfo(temp.File("old.img")).Length);
+        Assert.Empty(Directory.GetFiles(temp.Path, "*.tmp")); // the replacement was renamed into place
+    }
+
     private static Task<NbdClient> Connect(int port, string export) =>
         NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = export });
 

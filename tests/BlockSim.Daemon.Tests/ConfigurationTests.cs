@@ -131,6 +131,16 @@ public class ConfigurationTests
         Assert.Contains("ExecStart=/usr/local/bin/blocksim serve --config /etc/blocksim/blocksim.json\n", unit);
     }
 
+    [Fact]
+    public void The_sample_unit_file_writes_no_core_files_and_allows_only_a_services_system_calls()
+    {
+        // Regression: a crash of the daemon could write its memory, volume keys included, to a core file.
+        var lines = File.ReadAllLines(RepositoryFiles.Path("deploy", "blocksim.service"));
+        Assert.Contains("LimitCORE=0", lines);
+        Assert.Contains("SystemCallFilter=@system-service", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("SystemCallFilter=~", StringComparison.Ordinal)); // nothing taken back out
+    }
+
     private static async Task<TempDirectory> WithVolumesAsync(params string[] names)
     {
         var temp = new TempDirectory();

@@ -101,6 +101,42 @@ public class ServeCommandTests
     }
 
     [Fact]
+    public async Task A_second_daemon_on_a_used_address_or_a_live_socket_fails_naming_it()
+    {
+        using var temp = new TempDirectory();
+        var socket = temp.File("nbd.sock");
+        await using var first = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "4M", "--listen", "127.0.0.1:0", "--socket", socket);
+        var port = await first.PortAsync();
+
+        await using (var second = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "4M", "--listen", $"127.0.0.1:{port}", "--socket", "none"))
+        {
+            Assert.NotEqual(0, await second.WaitForExitAsync());
+            Assert.Contains($"127.0.0.1:{port}", second.Output);
+            Assert.DoesNotContain("   at ", second.Output); // a message, not a stack trace
+        }
+
+        await using (var third = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "4M", "--listen", "127.0.0.1:0", "--socket", socket))
+        {
+            Assert.NotEqual(0, await third.WaitForExitAsync());
+            Assert.Contains(socket, third.Output);
+            Assert.DoesNotContain("   at ", third.Output);
+        }
+
+        // The first daemon still has both.
+        await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }))
+        {
+            await client.FlushAsync();
+        }
+
+        await using (var unix = await NbdClient.ConnectUnixAsync(socket))
+        {
+            await unix.FlushAsync();
+        }
+
+        Assert.Equal(0, await first.InterruptAsync());
+    }
+
+    [Fact]
     public async Task Info_reports_the_xts_tier_and_a_bad_tier_request_is_refused()
     {
         using var temp = new TempDirectory();

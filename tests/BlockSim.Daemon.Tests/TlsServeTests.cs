@@ -15,13 +15,20 @@ public class TlsServeTests
         Assert.Equal(0, exit);
         Assert.Contains("blocksim serve --tls-dir creds", output);
         var creds = temp.File("creds");
-        foreach (var key in new[] { "ca-key.pem", "server-key.pem", "clients/alice/client-key.pem" })
+        foreach (var key in new[] { "ca/ca-key.pem", "server-key.pem", "clients/alice/client-key.pem" })
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(creds, key)));
             Assert.StartsWith("-----BEGIN PRIVATE KEY-----", File.ReadAllText(Path.Combine(creds, key)));
         }
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(creds));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(creds, "ca")));
+
+        // Regression: the CA key sat among the files 'serve --tls-dir creds' reads. The only private key there
+        // now is the server's own.
+        Assert.Equal(
+            new[] { "server-key.pem" },
+            Directory.GetFiles(creds).Where(f => File.ReadAllText(f).Contains("PRIVATE KEY", StringComparison.Ordinal)).Select(f => Path.GetFileName(f)).ToArray());
         var before = File.ReadAllText(Path.Combine(creds, "server-key.pem"));
         (exit, output) = await Cli(temp.Path, "tls", "init", "creds");
         Assert.NotEqual(0, exit);
@@ -31,6 +38,8 @@ public class TlsServeTests
         (exit, _) = await Cli(temp.Path, "tls", "client", "creds", "bob");
         Assert.Equal(0, exit);
         Assert.True(File.Exists(Path.Combine(creds, "clients", "bob", "client-cert.pem")));
+        Assert.Equal(Certificate(Path.Combine(creds, "ca-cert.pem")).Subject, Certificate(Path.Combine(creds, "clients", "bob", "client-cert.pem")).Issuer); // the same CA, its key from creds/ca
+
         (exit, output) = await Cli(temp.Path, "tls", "client", "creds", "bob");
         Assert.NotEqual(0, exit);
         Assert.Contains("already exists", output);
@@ -77,6 +86,29 @@ public class TlsServeTests
     }
 
     [Theory]
+    [InlineData("127.0.0.1:0,tls=on", "none", "127.0.0.1:0")]
+    [InlineData("127.0.0.1:0", "plain.sock,tls=off", "plain.sock")]
+    public async Task Required_client_certificates_stop_start_up_on_a_listener_that_lets_clients_skip_tls(string listen, string socket, string named)
+    {
+        // Regression: a tls=on listener served an anonymous plaintext client although certificates were required.
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "tls", "init", "creds")).Exit);
+        File.WriteAllText(temp.File("blocksim.json"), $$"""
+            {
+              "listen": ["{{listen}}"],
+              "socket": "{{socket}}",
+              "tls": { "directory": "creds", "requireClientCertificate": true },
+              "exports": { "scratch": { "memory": true, "size": "4M" } }
+            }
+            """);
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--config", "blocksim.json");
+        Assert.Equal(2, await daemon.WaitForExitAsync());
+        Assert.Contains(named, daemon.Output);
+        Assert.Contains("client certificates are required", daemon.Output);
+        Assert.DoesNotContain("   at ", daemon.Output);
+    }
+
+    [Theory]
     [InlineData("""{ "listen": ["127.0.0.1:0,tls=on"] }""", "needs TLS credentials")]
     [InlineData("""{ "tls": { "directory": "nowhere" } }""", "cannot be loaded")]
     [InlineData("""{ "tls": { "directory": "nowhere", "mode": "maybe" } }""", "off, on or require")]
@@ -88,6 +120,13 @@ public class TlsServeTests
         await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--config", "blocksim.json", "--socket", "none");
         Assert.Equal(2, await daemon.WaitForExitAsync());
         Assert.Contains(expected, daemon.Output);
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate(string pemFile)
+    {
+        var certificates = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        certificates.ImportFromPemFile(pemFile);
+        return certificates[0];
     }
 
     private static Task<NbdClient> Connect(int port, string export, System.Net.Security.SslClientAuthenticationOptions? tls) =>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Authentication;
@@ -185,6 +186,54 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
         Assert.Empty(_recording.Seen);
     }
 
+    [Theory]
+    [InlineData(NbdTlsMode.On)]
+    [InlineData(NbdTlsMode.Off)]
+    public async Task A_listener_that_cannot_require_client_certificates_refuses_to_start_naming_it(NbdTlsMode mode)
+    {
+        // Regression: on a tls=on listener an anonymous plaintext client attached and wrote, although the
+        // credentials required a client certificate.
+        _server = new NbdServer(new ExportRegistry([_recording]), new NbdServerOptions { Tls = tls.Credentials(requireClientCertificate: true) });
+        var tcp = Assert.Throws<InvalidOperationException>(() => _server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0), mode));
+        Assert.Contains("127.0.0.1:0", tcp.Message);
+        Assert.Contains("tls=require", tcp.Message);
+        var path = Path.Combine(tls.Root, $"{Guid.NewGuid():N}.sock");
+        var unix = Assert.Throws<InvalidOperationException>(() => _server.ListenUnix(path, mode));
+        Assert.Contains(path, unix.Message);
+        Assert.Empty(_server.Endpoints);
+
+        var port = _server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0), NbdTlsMode.Require).Port;
+        var plain = await Assert.ThrowsAsync<NbdClientException>(() => ConnectAsync(port, "rec", null));
+        Assert.Contains("ErrorTlsRequired", plain.Message);
+        await using (var alice = await ConnectAsync(port, "rec", tls.Client("alice")))
+        {
+            await alice.FlushAsync();
+        }
+
+        Assert.Equal("CN=alice", Assert.Single(_recording.Seen).Name);
+    }
+
+    [Fact]
+    public async Task With_client_certificates_required_a_plaintext_connection_never_reaches_an_export()
+    {
+        // A connection that did not come through a listener (an in-process pipe) cannot start TLS at all.
+        _server = new NbdServer(new ExportRegistry([_recording]), new NbdServerOptions { Tls = tls.Credentials(requireClientCertificate: true) });
+        var toServer = new System.IO.Pipelines.Pipe();
+        var toClient = new System.IO.Pipelines.Pipe();
+        var served = _server.ServeAsync(new DuplexPipe(toServer.Reader, toClient.Writer));
+        await toServer.Writer.WriteAsync(RawNbd.BigEndian32((uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes)));
+        await toServer.Writer.WriteAsync(RawNbd.Option((uint)NbdOption.Go, RawNbd.InfoPayload("rec")));
+        await toServer.Writer.WriteAsync(RawNbd.Option((uint)NbdOption.ExportName, "rec"u8.ToArray()));
+        await toServer.Writer.CompleteAsync();
+        await served.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var answer = (await toClient.Reader.ReadAtLeastAsync(int.MaxValue)).Buffer.ToArray();
+        // The greeting, TLS_REQD for GO, and nothing for EXPORT_NAME (it has no error reply): the connection closed.
+        Assert.Equal((uint)NbdOptionReplyType.ErrorTlsRequired, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(answer.AsSpan(18 + 12)));
+        Assert.Equal(18 + 20 + System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(answer.AsSpan(18 + 16)), (uint)answer.Length);
+        Assert.Empty(_recording.Seen);
+    }
+
     [Fact]
     public async Task Without_a_client_ca_clients_are_not_asked_for_certificates_and_are_anonymous()
     {
@@ -211,6 +260,42 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
 
         await using var bobElsewhere = await ConnectAsync(port, "mem", tls.Client("bob"));
         await bobElsewhere.FlushAsync();
+    }
+
+    [Fact]
+    public async Task List_names_only_the_exports_this_client_may_attach_and_info_keeps_the_rest_to_itself()
+    {
+        // Regression: on a tls=on listener an anonymous plaintext LIST showed 'secret', which only alice may attach.
+        var port = Listen(NbdTlsMode.On);
+        Assert.Equal(["mem", "rec"], await ListAsync(port, null));
+        Assert.Equal(["mem", "rec"], await ListAsync(port, tls.Client("bob")));
+        Assert.Equal(["mem", "rec", "secret"], await ListAsync(port, tls.Client("alice")));
+
+        await using var raw = await RawNbd.ConnectAsync(port);
+        await raw.GreetAsync();
+        await raw.SendOptionAsync((uint)NbdOption.Info, RawNbd.InfoPayload("secret", NbdInfoType.Description));
+        var replies = await raw.ReadOptionRepliesAsync();
+        Assert.Equal(NbdOptionReplyType.ErrorPolicy, Assert.Single(replies).Type); // no size, no description
+    }
+
+    /// <summary>LIST as a raw client, after STARTTLS when <paramref name="options"/> is given; the names listed.</summary>
+    private static async Task<string[]> ListAsync(int port, System.Net.Security.SslClientAuthenticationOptions? options)
+    {
+        await using var raw = await RawNbd.ConnectAsync(port);
+        await raw.GreetAsync();
+        if (options is not null)
+        {
+            await raw.SendOptionAsync((uint)NbdOption.StartTls);
+            Assert.Equal(NbdOptionReplyType.Ack, (await raw.ReadOptionReplyAsync()).Type);
+            await raw.UpgradeToTlsAsync(options);
+        }
+
+        await raw.SendOptionAsync((uint)NbdOption.List);
+        var replies = await raw.ReadOptionRepliesAsync();
+        Assert.Equal(NbdOptionReplyType.Ack, replies[^1].Type);
+        return replies.SkipLast(1)
+            .Select(r => System.Text.Encoding.UTF8.GetString(r.Data, 4, (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(r.Data)))
+            .ToArray();
     }
 
     [Fact]
@@ -265,6 +350,13 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
         Assert.Throws<ArgumentException>(() => new NbdServer(new ExportRegistry([new MemoryExport("m", 4096)])).ListenTcp(new IPEndPoint(IPAddress.Loopback, 0), NbdTlsMode.On));
     }
 
+    private sealed class DuplexPipe(System.IO.Pipelines.PipeReader input, System.IO.Pipelines.PipeWriter output) : System.IO.Pipelines.IDuplexPipe
+    {
+        public System.IO.Pipelines.PipeReader Input { get; } = input;
+
+        public System.IO.Pipelines.PipeWriter Output { get; } = output;
+    }
+
     /// <summary>Records who attaches (GO or EXPORT_NAME), and lets everyone in.</summary>
     private sealed class RecordingExport(INbdExport inner) : DelegatingExport(inner), IAttachableExport
     {
@@ -272,10 +364,10 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
 
         public IReadOnlyList<NbdClientIdentity> Seen => [.. _seen];
 
-        public ValueTask<string?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
+        public ValueTask<NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
         {
             _seen.Enqueue(client);
-            return ValueTask.FromResult<string?>(null);
+            return ValueTask.FromResult<NbdRefusal?>(null);
         }
     }
 }

@@ -36,6 +36,7 @@ internal static class TlsCommands
             }
 
             Console.WriteLine($"Serve with: blocksim serve --tls-dir {directory}   (TLS required; client certificates verified against ca-cert.pem)");
+            Console.WriteLine($"The CA's private key is in {PrivateCertificateAuthority.KeyDirectory(directory)}: serve never reads it; keep that directory off the server, and bring it back to issue more clients with 'blocksim tls client'.");
             return ExitCodes.Ok;
         }));
 

@@ -47,12 +47,11 @@ internal static class VolumeTransfer
         command.SetAction(r => RunAsync(r, r.GetValue(name)!, readOnly: true, async volume =>
         {
             var target = r.GetValue(image)!;
-            var mode = r.GetValue(force) ? FileMode.Create : FileMode.CreateNew;
-            using var output = File.OpenHandle(target, mode, FileAccess.Write, FileShare.None, FileOptions.None, preallocationSize: 0);
+            using var output = PrivateOutputFile.Create(target, replace: r.GetValue(force)); // decrypted data: 0600
             var capacity = volume.Device.Capacity;
-            RandomAccess.SetLength(output, capacity); // sparse: chunks that are all zeros are never written
-            await CopyAsync($"exporting {r.GetValue(name)}", capacity, (offset, chunk) => ReadFullyAsync(volume.Device, offset, chunk), new ImageWriter(output)).ConfigureAwait(false);
-            RandomAccess.FlushToDisk(output);
+            RandomAccess.SetLength(output.Handle, capacity); // sparse: chunks that are all zeros are never written
+            await CopyAsync($"exporting {r.GetValue(name)}", capacity, (offset, chunk) => ReadFullyAsync(volume.Device, offset, chunk), new ImageWriter(output.Handle)).ConfigureAwait(false);
+            output.Commit();
             Console.WriteLine($"exported {capacity} bytes of volume '{r.GetValue(name)}' to {target}");
             return ExitCodes.Ok;
         }));

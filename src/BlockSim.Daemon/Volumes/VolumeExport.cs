@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using BlockSim.KeyStore;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
 using BlockSim.Storage;
@@ -48,7 +49,8 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
 
     public VolumeHeader Header { get; }
 
-    public string? Description => _description ?? $"encrypted volume {Header.VolumeId} (aes-xts-plain64, {Header.SectorSize}-byte sectors, key {Header.KeyId})";
+    // Clients read this (LIST, INFO) before anyone has proved who they are: no volume or key ids in it.
+    public string? Description => _description ?? $"encrypted volume (aes-xts-plain64, {Header.SectorSize}-byte sectors)";
 
     public long Size => Header.Capacity;
 
@@ -71,7 +73,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     /// conditions and grants on its identity) and audits the request. The first allowed client opens the
     /// volume with the key it gets; for later ones the unwrapped key only proves the permission and is zeroed.
     /// </summary>
-    public async ValueTask<string?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
+    public async ValueTask<NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
     {
         var keys = _keys.ForClient(client);
         await _attach.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -92,11 +94,15 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
         }
         catch (VolumeKeyException e)
         {
-            return e.Message;
+            // The key store's error code tells the client what kind of refusal it is; its message (key ids,
+            // principals) stays in the server log.
+            var code = e.InnerException is KeyStoreException { ErrorCode: var errorCode } ? errorCode : "the key was refused";
+            return new NbdRefusal($"{code} (the server log has the reason)", e.Message);
         }
         catch (IOException e)
         {
-            return $"the volume cannot be opened: {e.Message}";
+            // IOException messages name files (and lock holders): for the log only.
+            return new NbdRefusal("the volume cannot be opened (the server log has the reason)", $"the volume cannot be opened: {e.Message}");
         }
         finally
         {

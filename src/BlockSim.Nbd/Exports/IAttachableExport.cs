@@ -12,8 +12,8 @@ public interface IAttachableExport : INbdExport
 {
     /// <summary>
     /// Called for every client that chooses the export, so the decision can depend on who the client is.
-    /// Returns null when the export is ready for this client, else the reason it is refused (for the client
-    /// and the log).
+    /// Returns null when the export is ready for this client, else why it is refused: a message the client
+    /// may read, and the detail for the server log.
     /// </summary>
-    ValueTask<string?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken);
+    ValueTask<NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken);
 }

@@ -155,9 +155,9 @@ internal sealed partial class NbdConnection
             return OptionOutcome.Close;
         }
 
-        if (await RefusalAsync(export, ct).ConfigureAwait(false) is { } reason)
+        if (await RefusalAsync(export, ct).ConfigureAwait(false) is not null)
         {
-            Violation($"export '{export.Name}' refused: {reason} (NBD_OPT_EXPORT_NAME has no error reply)");
+            Violation($"export '{export.Name}' refused (NBD_OPT_EXPORT_NAME has no error reply)");
             return OptionOutcome.Close;
         }
 
@@ -184,7 +184,8 @@ internal sealed partial class NbdConnection
             return;
         }
 
-        foreach (var export in _exports.All)
+        // Only what this client may attach: the names of exports kept from it are not its business.
+        foreach (var export in _exports.All.Where(e => _exports.IsAllowed(e.Name, Identity.Name)))
         {
             var name = Encoding.UTF8.GetBytes(export.Name);
             var description = Encoding.UTF8.GetBytes(export.Description ?? "");
@@ -213,9 +214,19 @@ internal sealed partial class NbdConnection
             return OptionOutcome.Continue;
         }
 
-        if (option == NbdOption.Go && await RefusalAsync(export, ct).ConfigureAwait(false) is { } reason)
+        // INFO checks the allow list too (size and description are not for clients kept out), but only GO
+        // attaches: for a volume that is a Decrypt in the key store, which INFO must not cause.
+        var refusal = option == NbdOption.Go
+            ? await RefusalAsync(export, ct).ConfigureAwait(false)
+            : NotAllowed(export);
+        if (refusal is not null)
         {
-            ReplyError(option, NbdOptionReplyType.ErrorPolicy, $"export '{export.Name}' is refused: {reason}");
+            if (option != NbdOption.Go)
+            {
+                ServerLog.ExportRefused(_logger, Id, export.Name, refusal.Detail);
+            }
+
+            ReplyError(option, NbdOptionReplyType.ErrorPolicy, $"export '{export.Name}' is refused: {refusal.ClientMessage}");
             return OptionOutcome.Continue;
         }
 
@@ -232,22 +243,23 @@ internal sealed partial class NbdConnection
 
     /// <summary>
     /// Checks the export's access list, then attaches an export that needs it (for a volume, the key store
-    /// decides for this client); returns the refusal reason, or null when it may be served.
+    /// decides for this client); returns the refusal (its detail logged here), or null when it may be served.
     /// </summary>
-    private async ValueTask<string?> RefusalAsync(INbdExport export, CancellationToken ct)
+    private async ValueTask<NbdRefusal?> RefusalAsync(INbdExport export, CancellationToken ct)
     {
-        var reason = !_exports.IsAllowed(export.Name, Identity.Name)
-            ? $"client '{Identity.Name}' is not on the export's list of allowed clients"
-            : export is IAttachableExport attachable
-                ? await attachable.AttachAsync(Identity, ct).ConfigureAwait(false)
-                : null;
-        if (reason is not null)
+        var refusal = NotAllowed(export)
+            ?? (export is IAttachableExport attachable ? await attachable.AttachAsync(Identity, ct).ConfigureAwait(false) : null);
+        if (refusal is not null)
         {
-            ServerLog.ExportRefused(_logger, Id, export.Name, reason);
+            ServerLog.ExportRefused(_logger, Id, export.Name, refusal.Detail);
         }
 
-        return reason;
+        return refusal;
     }
+
+    private NbdRefusal? NotAllowed(INbdExport export) => _exports.IsAllowed(export.Name, Identity.Name)
+        ? null
+        : NbdRefusal.Plain($"client '{Identity.Name}' is not on the export's list of allowed clients");
 
     private void WriteInfoReplies(NbdOption option, INbdExport export, HashSet<NbdInfoType> requests)
     {

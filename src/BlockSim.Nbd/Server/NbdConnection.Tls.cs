@@ -12,10 +12,13 @@ internal sealed partial class NbdConnection
 
     /// <summary>
     /// On a listener that requires TLS, true when the option must be refused because TLS is not up yet:
-    /// everything but STARTTLS and ABORT.
+    /// everything but STARTTLS and ABORT. Credentials that require client certificates require TLS on every
+    /// connection, whatever its listener says (the server refuses such listeners; this holds even for a
+    /// connection that came another way, such as an in-process pipe, where TLS cannot start at all).
     /// </summary>
     private bool NeedsTlsFirst(NbdOption option) =>
-        _tlsMode == NbdTlsMode.Require && !_tlsActive && option is not (NbdOption.StartTls or NbdOption.Abort);
+        (_tlsMode == NbdTlsMode.Require || _options.Tls is { RequireClientCertificate: true })
+        && !_tlsActive && option is not (NbdOption.StartTls or NbdOption.Abort);
 
     private async ValueTask<OptionOutcome> StartTlsAsync(byte[] payload, CancellationToken ct)
     {

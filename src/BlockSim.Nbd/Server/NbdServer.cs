@@ -45,11 +45,11 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Listens on a TCP endpoint (port 0 picks a free port; see <see cref="Endpoints"/>).</summary>
     public IPEndPoint ListenTcp(IPEndPoint endpoint, NbdTlsMode tls = NbdTlsMode.Off)
     {
-        CheckTls(tls);
+        CheckTls(tls, endpoint.ToString());
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            AllowRebindBesideTimeWait(socket);
             socket.Bind(endpoint);
             socket.Listen(512);
         }
@@ -63,10 +63,23 @@ public sealed class NbdServer : IAsyncDisposable
         return (IPEndPoint)socket.LocalEndPoint!;
     }
 
+    /// <summary>
+    /// Sets SO_REUSEADDR alone, so a restarted server binds even while connections of the previous one linger
+    /// in TIME_WAIT, yet a second server on the same address fails. Not <see cref="SocketOptionName.ReuseAddress"/>:
+    /// on Linux .NET maps it to SO_REUSEPORT as well, which lets any number of servers bind one address and
+    /// the kernel share clients out among them.
+    /// </summary>
+    private static void AllowRebindBesideTimeWait(Socket socket)
+    {
+        const int solSocket = 1;
+        const int soReuseAddr = 2;
+        socket.SetRawSocketOption(solSocket, soReuseAddr, BitConverter.GetBytes(1));
+    }
+
     /// <summary>Listens on a Unix domain socket; a stale socket file from an earlier run is replaced.</summary>
     public void ListenUnix(string path, NbdTlsMode tls = NbdTlsMode.Off)
     {
-        CheckTls(tls);
+        CheckTls(tls, path);
         if (File.Exists(path))
         {
             RemoveStaleSocket(path);
@@ -125,11 +138,22 @@ public sealed class NbdServer : IAsyncDisposable
     public NbdTlsMode TlsModeOf(EndPoint endpoint) =>
         _listeners.Zip(_tlsModes).FirstOrDefault(l => Equals(l.First.LocalEndPoint, endpoint)).Second;
 
-    private void CheckTls(NbdTlsMode tls)
+    /// <summary>
+    /// A listener must be able to keep the promises the credentials make: with client certificates required,
+    /// only a listener that requires TLS can, since on any other a client could skip STARTTLS and attach as
+    /// anonymous. Refusing to start says so at once instead of serving such clients.
+    /// </summary>
+    private void CheckTls(NbdTlsMode tls, string where)
     {
+        var mode = tls.ToString().ToLowerInvariant();
         if (tls != NbdTlsMode.Off && _options.Tls is null)
         {
-            throw new ArgumentException($"TLS mode '{tls.ToString().ToLowerInvariant()}' needs TLS credentials (a certificate and its key).", nameof(tls));
+            throw new ArgumentException($"Listener {where}: TLS mode '{mode}' needs TLS credentials (a certificate and its key).", nameof(tls));
+        }
+
+        if (tls != NbdTlsMode.Require && _options.Tls is { RequireClientCertificate: true })
+        {
+            throw new InvalidOperationException($"Listener {where}: client certificates are required, but its TLS mode '{mode}' lets clients in without TLS. Give it tls=require, or drop requireClientCertificate.");
         }
     }
 

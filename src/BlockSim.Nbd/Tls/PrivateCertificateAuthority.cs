@@ -8,7 +8,11 @@ namespace BlockSim.Nbd.Tls;
 /// A small private certificate authority for testing and small deployments, in the file layout that qemu's
 /// <c>tls-creds-x509</c> directories and libnbd's <c>tls-certificates=DIR</c> read:
 /// <list type="bullet">
-/// <item>DIR/ca-cert.pem, DIR/ca-key.pem: the CA (its key signs further client certificates);</item>
+/// <item>DIR/ca-cert.pem: the CA certificate, which client certificates are verified against;</item>
+/// <item>DIR/ca/ca-key.pem (with a copy of ca-cert.pem): the CA's private key, which signs further client
+/// certificates. It is kept out of DIR itself, the directory <c>serve --tls-dir DIR</c> reads, so that the
+/// served credentials can be copied to a server, or shown to the daemon, without the key that mints
+/// identities; DIR/ca can be moved off the server and brought back to issue more;</item>
 /// <item>DIR/server-cert.pem, DIR/server-key.pem: what <c>serve --tls-dir DIR</c> presents;</item>
 /// <item>DIR/clients/NAME/{ca-cert.pem, client-cert.pem, client-key.pem}: one directory per client, subject
 /// <c>CN=NAME</c>, to hand to that client.</item>
@@ -35,11 +39,14 @@ public sealed class PrivateCertificateAuthority : IDisposable
 
     public static string ClientDirectory(string directory, string name) => Path.Combine(directory, "clients", name);
 
+    /// <summary>Where <see cref="Create"/> keeps the CA's private key: a directory of its own inside DIR.</summary>
+    public static string KeyDirectory(string directory) => Path.Combine(directory, "ca");
+
     /// <summary>Makes the CA and the server certificate (valid for <paramref name="serverNames"/>: host names or IP addresses).</summary>
     public static PrivateCertificateAuthority Create(string directory, IReadOnlyList<string> serverNames, int days)
     {
         Directory.CreateDirectory(directory, s_privateDirectory);
-        foreach (var name in new[] { "ca-cert.pem", "ca-key.pem", "server-cert.pem", "server-key.pem" })
+        foreach (var name in new[] { "ca-cert.pem", "ca-key.pem", "ca/ca-key.pem", "server-cert.pem", "server-key.pem" })
         {
             if (File.Exists(Path.Combine(directory, name)))
             {
@@ -55,21 +62,32 @@ public sealed class PrivateCertificateAuthority : IDisposable
         var now = DateTimeOffset.UtcNow;
         var ca = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(days));
         WritePublic(Path.Combine(directory, "ca-cert.pem"), ca.ExportCertificatePem());
-        WritePrivate(Path.Combine(directory, "ca-key.pem"), caKey);
+        var keyDirectory = KeyDirectory(directory);
+        Directory.CreateDirectory(keyDirectory, s_privateDirectory);
+        WritePublic(Path.Combine(keyDirectory, "ca-cert.pem"), ca.ExportCertificatePem()); // the key's certificate travels with it
+        WritePrivate(Path.Combine(keyDirectory, "ca-key.pem"), caKey);
 
         var authority = new PrivateCertificateAuthority(directory, ca); // a self-signed certificate comes with its key
         authority.Issue(serverNames.Count > 0 ? serverNames[0] : "localhost", server: true, serverNames, days, Path.Combine(directory, "server-cert.pem"), Path.Combine(directory, "server-key.pem"));
         return authority;
     }
 
-    /// <summary>Opens the CA that <see cref="Create"/> wrote, to sign more client certificates.</summary>
+    /// <summary>
+    /// Opens the CA that <see cref="Create"/> wrote, to sign more client certificates: its key from DIR/ca, or
+    /// from DIR itself where an older 'tls init' left it there.
+    /// </summary>
     public static PrivateCertificateAuthority Open(string directory)
     {
         var certificate = Path.Combine(directory, "ca-cert.pem");
-        var key = Path.Combine(directory, "ca-key.pem");
+        var key = Path.Combine(KeyDirectory(directory), "ca-key.pem");
+        if (!File.Exists(key) && File.Exists(Path.Combine(directory, "ca-key.pem")))
+        {
+            key = Path.Combine(directory, "ca-key.pem");
+        }
+
         if (!File.Exists(certificate) || !File.Exists(key))
         {
-            throw new FileNotFoundException($"No CA in {directory} (ca-cert.pem and ca-key.pem); make one with 'blocksim tls init {directory}'.");
+            throw new FileNotFoundException($"No CA in {directory} (ca-cert.pem, and its key in {KeyDirectory(directory)}/ca-key.pem); make one with 'blocksim tls init {directory}', or put back the ca directory if it was moved away.");
         }
 
         try
