@@ -430,6 +430,9 @@ internal sealed partial class NbdConnection
             _byteCredits.Release(credits);
         }
 
+        // A reply is activity too: a request that ran longer than the idle timeout must not leave its
+        // connection looking idle the moment its slot is free, before the reply has even been flushed.
+        Volatile.Write(ref _lastActivity, Environment.TickCount64);
         _requestSlots.Release();
     }
 }
