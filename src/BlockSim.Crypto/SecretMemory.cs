@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using BlockSim.Crypto.Native;
 
 namespace BlockSim.Crypto;
 
@@ -10,14 +11,8 @@ namespace BlockSim.Crypto;
 /// are zeroed before they are unlocked and unmapped (on Dispose, or by the finalizer if a caller forgot).
 /// Page-aligned, so at least the 64-byte alignment the engines want.
 /// </summary>
-internal sealed unsafe partial class SecretMemory : IDisposable
+internal sealed unsafe class SecretMemory : IDisposable
 {
-    private const int ProtRead = 1;
-    private const int ProtWrite = 2;
-    private const int MapPrivate = 0x02;
-    private const int MapAnonymous = 0x20;
-    private const int MadvDontDump = 16;
-
     private readonly nuint _mapped;
     private byte* _pointer;
 
@@ -27,23 +22,19 @@ internal sealed unsafe partial class SecretMemory : IDisposable
         Length = length;
         var page = (nuint)Environment.SystemPageSize;
         _mapped = ((nuint)length + page - 1) / page * page;
-        var pages = mmap(null, _mapped, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
-        if (pages == (void*)-1)
-        {
-            throw new InvalidOperationException($"mmap of {_mapped} bytes for key material failed (errno {Marshal.GetLastPInvokeError()}).");
-        }
+        var pages = Pages.MapReadWrite(_mapped, "key material");
 
         // Not optional: a key that can end up in a core file is not kept at all.
-        if (madvise(pages, _mapped, MadvDontDump) != 0)
+        if (Pages.madvise(pages, _mapped, Pages.MadvDontDump) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            munmap(pages, _mapped);
+            Pages.munmap(pages, _mapped);
             throw new InvalidOperationException($"madvise(MADV_DONTDUMP) on key material failed (errno {errno}); refusing to hold keys that a core dump could contain.");
         }
 
         // Best effort: RLIMIT_MEMLOCK (often 64 KiB or 8 MiB for a user) may refuse, and then the keys may be
         // swapped out like any other memory, but they stay out of core dumps and are still zeroed at the end.
-        IsLocked = mlock(pages, _mapped) == 0;
+        IsLocked = Pages.mlock(pages, _mapped) == 0;
         _pointer = (byte*)pages; // anonymous pages start zeroed
     }
 
@@ -85,27 +76,12 @@ internal sealed unsafe partial class SecretMemory : IDisposable
         CryptographicOperations.ZeroMemory(new Span<byte>(p, (int)_mapped));
         if (IsLocked)
         {
-            munlock(p, _mapped);
+            Pages.munlock(p, _mapped);
         }
 
-        munmap(p, _mapped);
+        Pages.munmap(p, _mapped);
     }
 
     // Never show key bytes, not even in a debugger's default view.
     public override string ToString() => $"SecretMemory({Length} bytes)";
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(void* address, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int madvise(void* address, nuint length, int advice);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int mlock(void* address, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munlock(void* address, nuint length);
 }
