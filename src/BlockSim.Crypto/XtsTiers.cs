@@ -84,8 +84,10 @@ public static class XtsTiers
     private static bool HasVaes => X86Base.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 9)) != 0;
 
     /// <summary>Tiers this machine supports, fastest last.</summary>
-    public static IReadOnlyList<XtsTier> Supported { get; } =
-        Enum.GetValues<XtsTier>().Where(IsSupported).ToArray();
+    // Lazy: listing them runs every generated tier's self-test, which choosing one need not pay for.
+    public static IReadOnlyList<XtsTier> Supported => s_supported.Value;
+
+    private static readonly Lazy<XtsTier[]> s_supported = new(() => Enum.GetValues<XtsTier>().Where(IsSupported).ToArray());
 
     /// <summary>The CPU features that decide the tiers, for logs and <c>blocksim info</c>.</summary>
     public static string DescribeCpu() =>
