@@ -50,23 +50,11 @@ internal sealed unsafe class EvexVaesXtsEngine : XtsEngine
 
     public override void EncryptTweaks(Span<byte> tweaks) => _aesNi.EncryptTweaks(tweaks);
 
-    public override void EncryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak)
-    {
-        var done = Vectors(_encrypt, _keys.Pointer, source, destination, ref tweak);
-        if (done < source.Length)
-        {
-            _aesNi.EncryptBlocks(source[done..], destination[done..], ref tweak);
-        }
-    }
+    public override void EncryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak) =>
+        Run(_encrypt, source, destination, ref tweak, decrypt: false);
 
-    public override void DecryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak)
-    {
-        var done = Vectors(_decrypt, _keys.Pointer + EvexVaesKernel.KeyBytes, source, destination, ref tweak);
-        if (done < source.Length)
-        {
-            _aesNi.DecryptBlocks(source[done..], destination[done..], ref tweak);
-        }
-    }
+    public override void DecryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak) =>
+        Run(_decrypt, source, destination, ref tweak, decrypt: true);
 
     public override void CryptBlocksFromTweakValue(ReadOnlySpan<byte> source, Span<byte> destination, Vector128<byte> tweakValue, bool decrypt)
     {
@@ -78,20 +66,7 @@ internal sealed unsafe class EvexVaesXtsEngine : XtsEngine
 
         // The kernel encrypts the value in place and leaves the (secret) tweak after its last vector there.
         var tweak = tweakValue;
-        var keys = decrypt ? _keys.Pointer + EvexVaesKernel.KeyBytes : _keys.Pointer;
-        var done = Vectors(decrypt ? _decryptFromValue : _encryptFromValue, keys, source, destination, ref tweak);
-        if (done < source.Length)
-        {
-            if (decrypt)
-            {
-                _aesNi.DecryptBlocks(source[done..], destination[done..], ref tweak);
-            }
-            else
-            {
-                _aesNi.EncryptBlocks(source[done..], destination[done..], ref tweak);
-            }
-        }
-
+        Run(decrypt ? _decryptFromValue : _encryptFromValue, source, destination, ref tweak, decrypt);
         tweak = default;
     }
 
@@ -101,28 +76,42 @@ internal sealed unsafe class EvexVaesXtsEngine : XtsEngine
         _aesNi.Dispose();
     }
 
-    /// <summary>Runs the whole vectors through the kernel; returns the bytes done and advances the tweak.</summary>
-    private int Vectors(
+    /// <summary>Whole vectors through the kernel, then the one to three blocks after them through AES-NI.</summary>
+    private void Run(
         delegate* unmanaged[SuppressGCTransition]<byte*, byte*, byte*, nuint, byte*, void> kernel,
-        byte* keys,
         ReadOnlySpan<byte> source,
         Span<byte> destination,
-        ref Vector128<byte> tweak)
+        ref Vector128<byte> tweak,
+        bool decrypt)
     {
-        if (source.Length < _smallestKernelRun)
+        var done = 0;
+        if (source.Length >= _smallestKernelRun)
         {
-            return 0;
+            var vectors = source.Length / _vectorBytes;
+            var keys = decrypt ? _keys.Pointer + EvexVaesKernel.KeyBytes : _keys.Pointer;
+            fixed (byte* src = source)
+            fixed (byte* dst = destination)
+            fixed (Vector128<byte>* t = &tweak)
+            {
+                kernel(keys, src, dst, (nuint)vectors, (byte*)t);
+            }
+
+            done = vectors * _vectorBytes;
         }
 
-        var vectors = source.Length / _vectorBytes;
-        fixed (byte* src = source)
-        fixed (byte* dst = destination)
-        fixed (Vector128<byte>* t = &tweak)
+        if (done == source.Length)
         {
-            kernel(keys, src, dst, (nuint)vectors, (byte*)t);
+            return;
         }
 
-        return vectors * _vectorBytes;
+        if (decrypt)
+        {
+            _aesNi.DecryptBlocks(source[done..], destination[done..], ref tweak);
+        }
+        else
+        {
+            _aesNi.EncryptBlocks(source[done..], destination[done..], ref tweak);
+        }
     }
 
     private static void Lay(ReadOnlySpan<Vector128<byte>> schedule, ReadOnlySpan<Vector128<byte>> tweakSchedule, byte* destination)
