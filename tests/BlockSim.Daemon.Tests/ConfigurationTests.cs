@@ -90,6 +90,7 @@ public class ConfigurationTests
     [InlineData("""{ "defaultExport": "x", "exports": { "db": {} } }""", "default export 'x'")]
     [InlineData("""{ "listen": [ "localhost" ] }""", "give ADDR:PORT")]
     [InlineData("""{ "limits": { "maxConnectionsPerAddress": 0 } }""", "limits: counts are at least 1")]
+    [InlineData("""{ "limits": { "maxMemory": "1M" } }""", "limits.maxMemory: \"1M\" is not a size of at least 64M")]
     [InlineData("""{ "exports": """, "blocksim.json")]
     public async Task A_bad_configuration_is_a_usage_error_that_names_the_problem(string json, string expected)
     {
@@ -109,6 +110,18 @@ public class ConfigurationTests
         File.WriteAllText(temp.File("blocksim.json"), json);
         var options = BlockSim.Daemon.Service.DaemonOptions.Load(temp.File("blocksim.json"));
         Assert.Equal(expected, options.Limits.ToServerOptions().InlineTransmission);
+    }
+
+    [Theory]
+    [InlineData("""{ }""", -1L)]
+    [InlineData("""{ "limits": { "maxMemory": "2G" } }""", 2L << 30)]
+    public void The_server_memory_budget_is_a_quarter_of_memory_unless_the_limits_give_one(string json, long expected)
+    {
+        using var temp = new TempDirectory();
+        File.WriteAllText(temp.File("blocksim.json"), json);
+        var options = BlockSim.Daemon.Service.DaemonOptions.Load(temp.File("blocksim.json"));
+        var quarter = Math.Max(256L << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
+        Assert.Equal(expected < 0 ? quarter : expected, options.Limits.ToServerOptions().MaxMemory);
     }
 
     [Fact]
