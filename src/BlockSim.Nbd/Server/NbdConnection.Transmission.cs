@@ -115,13 +115,13 @@ internal sealed partial class NbdConnection
                     context.RentBuffer(_memory, payloadBytes);
                     if (!await ReadPayloadAsync(context.Buffer.AsMemory(0, payloadBytes)).ConfigureAwait(false))
                     {
-                        Finish(context);
+                        ReturnContext(context); // never whole, so never run and never answered (a reply would say it was written)
                         return;
                     }
                 }
                 else if (!await SkipPayloadAsync(request.Length).ConfigureAwait(false))
                 {
-                    Finish(context);
+                    ReturnContext(context);
                     return;
                 }
             }
@@ -524,6 +524,7 @@ internal sealed partial class NbdConnection
         return context;
     }
 
+    /// <summary>Gives back what a request holds (safe from the sender and from the receive loop, for a request never whole).</summary>
     private void ReturnContext(RequestContext context)
     {
         var credits = context.Credits;
