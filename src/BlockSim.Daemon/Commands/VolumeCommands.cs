@@ -80,7 +80,7 @@ internal static class VolumeCommands
         var rewrapName = new Argument<string?>("name") { Arity = ArgumentArity.ZeroOrOne };
         var rewrapKey = new Option<string?>("--key") { Description = "Move the volume to another master key (default: the newest version of its own)." };
         var rewrapAll = new Option<bool>("--all") { Description = "Re-wrap every volume in the data directory (with progress)." };
-        var rewrap = new Command("rewrap", "Re-wrap a volume's key (or every volume's, --all) under the newest master-key version, or another key. No data is re-encrypted.") { rewrapName, rewrapKey, rewrapAll };
+        var rewrap = new Command("rewrap", "Re-wrap a volume's key (or every volume's, --all) under the newest master-key version, or another key. No data is re-encrypted. Not while a daemon serves it.") { rewrapName, rewrapKey, rewrapAll };
         rewrap.SetAction(r => CliContext.Run(r, () =>
         {
             var data = CliContext.Data(r);
@@ -145,7 +145,7 @@ internal static class VolumeCommands
 
         var deleteName = new Argument<string>("name");
         var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
-        var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it.") { deleteName, yes };
+        var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it. Not while a daemon serves it.") { deleteName, yes };
         delete.SetAction(r => CliContext.Run(r, () =>
         {
             var volumeName = DataDirectory.CheckVolumeName(r.GetValue(deleteName)!);

@@ -13,7 +13,9 @@ namespace BlockSim.Daemon.Service;
 /// <summary>
 /// The exports <c>serve</c> offers, built from <see cref="DaemonOptions"/>: with no exports configured, every
 /// volume in the data directory (the volume <c>default</c> is created on the first run); otherwise exactly
-/// the configured ones. Owns the key store (its root key is zeroed on dispose) and the volatile caches a
+/// the configured ones. Every volume is opened and locked here, at start-up, and held until the daemon stops
+/// (a volume that cannot be, because it is damaged, held elsewhere or not writable, stops start-up with a
+/// message naming it). Owns the key store (its root key is zeroed on dispose) and the volatile caches a
 /// simulated power cut reaches.
 /// </summary>
 internal sealed class ExportCatalog : IDisposable
@@ -87,6 +89,7 @@ internal sealed class ExportCatalog : IDisposable
             : VolumeNames(data).Append("default").Distinct().ToDictionary(name => name, _ => new ExportSettings());
 
         KeyStoreVolumeKeys? keys = null;
+        var served = new Dictionary<string, (string Export, bool ReadOnly)>(StringComparer.Ordinal);
         foreach (var (name, settings) in exports.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             DataDirectory.CheckVolumeName(name);
@@ -134,7 +137,13 @@ internal sealed class ExportCatalog : IDisposable
                 DaemonLog.VolumeCreated(logger, path, defaultSize);
             }
 
-            var export = new VolumeExport(name, path, keys, logger, wrap, settings.ReadOnly, settings.Description);
+            if (served.TryGetValue(volumeName, out var other) && !(other.ReadOnly && settings.ReadOnly))
+            {
+                throw new ConfigurationProblem($"Exports '{other.Export}' and '{name}' both serve the volume '{volumeName}': a volume is served by one export, or by several that are all read-only (\"readOnly\": true).");
+            }
+
+            served[volumeName] = (name, settings.ReadOnly);
+            var export = OpenVolume(name, volumeName, path, keys, logger, wrap, settings);
             if (export.Size != defaultSize && volumeName == "default")
             {
                 DaemonLog.ExistingSizeKept(logger, path, export.Size);
@@ -152,6 +161,24 @@ internal sealed class ExportCatalog : IDisposable
         if (_store is not null)
         {
             DaemonLog.KeyFileWarning(logger, data.KeyFilePath, _store.AuditLogPath);
+        }
+    }
+
+    /// <summary>Opens and locks the volume for the life of the daemon; a failure names the export and the volume.</summary>
+    private static VolumeExport OpenVolume(string name, string volumeName, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? wrap, ExportSettings settings)
+    {
+        var which = name == volumeName ? $"volume '{volumeName}'" : $"export '{name}' (volume '{volumeName}')";
+        try
+        {
+            return new VolumeExport(name, path, keys, logger, wrap, settings.ReadOnly, settings.Description);
+        }
+        catch (VolumeNotWritableException e)
+        {
+            throw new VolumeException($"Cannot serve {which}: {e.Message} Make it writable (chmod u+w, chattr -i), or serve it read-only: \"readOnly\": true on its export (serve --config).", e);
+        }
+        catch (VolumeException e)
+        {
+            throw new VolumeException($"Cannot serve {which}: {e.Message}", e);
         }
     }
 
