@@ -225,5 +225,12 @@ public sealed class VolumeInUseException(string path, bool readOnly) : VolumeExc
     public string FilePath { get; } = path;
 }
 
+/// <summary>The file is there and readable, but not a usable volume: no header, both copies damaged, truncated.</summary>
+public sealed class VolumeDamagedException(string message, string problem) : VolumeException(message)
+{
+    /// <summary>What is wrong, without the file's name, e.g. "both volume headers are unusable (...)".</summary>
+    public string Problem { get; } = problem;
+}
+
 /// <summary>The volume file can be read but not opened for writing (its mode, the immutable attribute, a read-only file system).</summary>
 public sealed class VolumeNotWritableException(string message) : VolumeException(message);

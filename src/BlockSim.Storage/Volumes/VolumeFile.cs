@@ -57,8 +57,9 @@ public sealed class VolumeFile : IDisposable
             var length = RandomAccess.GetLength(handle);
             if (length < expected)
             {
-                throw new VolumeException(
-                    $"{path}: the file is {length} bytes but its header describes {expected} ({header.Capacity} bytes of data after the 1 MiB header area); it was truncated outside blocksim.");
+                throw new VolumeDamagedException(
+                    $"{path}: the file is {length} bytes but its header describes {expected} ({header.Capacity} bytes of data after the 1 MiB header area); it was truncated outside blocksim.",
+                    $"the file is {length} bytes, shorter than the {expected} its header describes (truncated outside blocksim)");
             }
 
             if (length > expected)
@@ -188,10 +189,11 @@ public sealed class VolumeFile : IDisposable
 
         if (primaryProblem == "no BlockSim volume magic" && backupProblem == "no BlockSim volume magic")
         {
-            throw new VolumeException($"{path} is not a BlockSim volume (no volume header found).");
+            throw new VolumeDamagedException($"{path} is not a BlockSim volume (no volume header found).", "not a BlockSim volume (no volume header found)");
         }
 
-        throw new VolumeException($"{path}: both volume headers are unusable (primary: {primaryProblem}; backup: {backupProblem}). The data cannot be located safely.");
+        var problem = $"both volume headers are unusable (primary: {primaryProblem}; backup: {backupProblem})";
+        throw new VolumeDamagedException($"{path}: {problem}. The data cannot be located safely.", problem);
     }
 
     private static bool CanRead(string path)
