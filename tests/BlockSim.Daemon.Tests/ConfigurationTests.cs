@@ -85,6 +85,7 @@ public class ConfigurationTests
     [InlineData("""{ "exports": { "db": { "readOnlyy": true } } }""", "readOnlyy")]
     [InlineData("""{ "exports": { "db": { "volume": "nope" } } }""", "blocksim volume create nope")]
     [InlineData("""{ "exports": { "m": { "memory": true } } }""", "needs a size")]
+    [InlineData("""{ "exports": { "a": { "volume": "db" }, "b": { "volume": "db", "readOnly": true } } }""", "both serve the volume 'db'")]
     [InlineData("""{ "exports": { "db": { "encrypted": false } } }""", "a volume is always encrypted")]
     [InlineData("""{ "exports": { "db": { "simulation": { "failReads": 2 } } } }""", "probabilities are 0..1")]
     [InlineData("""{ "defaultExport": "x", "exports": { "db": {} } }""", "default export 'x'")]
