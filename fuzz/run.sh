@@ -20,19 +20,30 @@ if [ "$(cat "$bin/.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$bin"
   dotnet tool restore >/dev/null
   dotnet publish fuzz/BlockSim.Fuzz -c Release -o "$bin" -p:TreatWarningsAsErrors=false >/dev/null
-  # The code that reads untrusted bytes; not the target program, SharpFuzz or the framework.
-  for assembly in BlockSim.Nbd BlockSim.Storage BlockSim.KeyStore blocksim; do
+  # The code that reads untrusted bytes, and the configuration binder it relies on (a NuGet package, so a file
+  # here); not the target program, SharpFuzz or the framework (System.Text.Json is precompiled in the shared
+  # framework, which SharpFuzz cannot instrument).
+  for assembly in BlockSim.Nbd BlockSim.Storage BlockSim.KeyStore blocksim \
+    Microsoft.Extensions.Configuration Microsoft.Extensions.Configuration.Json Microsoft.Extensions.Configuration.Binder; do
     dotnet tool run sharpfuzz "$bin/$assembly.dll" >/dev/null
   done
   echo "$stamp" >"$bin/.stamp"
 fi
+
+# JSON targets get a dictionary of the keys and values their code reads (fuzz/dict).
+dictionary=()
+case "$target" in
+  configuration) dictionary=(-x fuzz/dict/configuration.dict) ;;
+  key-policy) dictionary=(-x fuzz/dict/key-policy.dict) ;;
+  audit-log | store-file) dictionary=(-x fuzz/dict/store.dict) ;;
+esac
 
 out=fuzz/out/$target
 rm -rf "$out"
 mkdir -p fuzz/out
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 # -t: a generous per-input limit (the first inputs pay for the JIT); the targets report their own hangs at 10 s.
-afl-fuzz -i "$corpus" -o "$out" -V "$seconds" -t 20000 -m none -- dotnet "$bin/blocksim-fuzz.dll" afl "$target" >"fuzz/out/$target.log" 2>&1 || {
+afl-fuzz -i "$corpus" -o "$out" "${dictionary[@]}" -V "$seconds" -t 20000 -m none -- dotnet "$bin/blocksim-fuzz.dll" afl "$target" >"fuzz/out/$target.log" 2>&1 || {
   echo "fuzz $target: afl-fuzz failed; the end of its log:" >&2
   tail -n 20 "fuzz/out/$target.log" >&2
   exit 1

@@ -67,7 +67,7 @@ internal sealed class NbdTransmissionTarget : IFuzzTarget
         return taken;
     }
 
-    private static void CheckReplies(ReadOnlySpan<byte> output, int at, List<NbdRequest> requests, bool structured)
+    internal static void CheckReplies(ReadOnlySpan<byte> output, int at, List<NbdRequest> requests, bool structured)
     {
         var waiting = new bool[requests.Count];
         Array.Fill(waiting, true);
