@@ -71,7 +71,7 @@ public class DepartureTests(ITestOutputHelper output)
     public async Task Connections_that_never_read_their_replies_hold_no_more_than_the_server_memory_budget()
     {
         const long Budget = 32L << 20;
-        const int Clients = 32;
+        const int Clients = 64;
         const int Read = 4 << 20;
         var export = new CountingSlowExport();
         await using var server = new TestServer(new NbdServerOptions { MaxMemory = Budget, MaxInFlightBytes = 16L << 20 }, export);
