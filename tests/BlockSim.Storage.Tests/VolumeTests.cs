@@ -103,7 +103,7 @@ public class VolumeTests
         Corrupt(path, 100);
         Corrupt(path, VolumeHeader.BackupOffset + 200);
         var before = Hash(path);
-        var e = Assert.Throws<VolumeException>(() => Volume.Open(path, keys));
+        var e = Assert.ThrowsAny<VolumeException>(() => Volume.Open(path, keys));
         Assert.Contains(path, e.Message);
         Assert.Contains("both volume headers are unusable", e.Message);
         Assert.Equal(before, Hash(path));
@@ -115,7 +115,7 @@ public class VolumeTests
         using var dir = new TempDirectory();
         var path = dir.File("random.img");
         File.WriteAllBytes(path, RandomBytes(2 << 20, 3));
-        var e = Assert.Throws<VolumeException>(() => Volume.Open(path, new TestKeyProvider(dir.File("none"))));
+        var e = Assert.ThrowsAny<VolumeException>(() => Volume.Open(path, new TestKeyProvider(dir.File("none"))));
         Assert.Contains("is not a BlockSim volume", e.Message);
     }
 
@@ -131,7 +131,7 @@ public class VolumeTests
             RewriteHeader(path, at, header => BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), 2));
         }
 
-        var e = Assert.Throws<VolumeException>(() => Volume.Open(path, keys));
+        var e = Assert.ThrowsAny<VolumeException>(() => Volume.Open(path, keys));
         Assert.Contains("newer than this blocksim understands", e.Message);
     }
 
@@ -147,7 +147,7 @@ public class VolumeTests
             RandomAccess.SetLength(file, VolumeHeader.DataOffset + Capacity - 4096);
         }
 
-        var e = Assert.Throws<VolumeException>(() => Volume.Open(path, keys));
+        var e = Assert.ThrowsAny<VolumeException>(() => Volume.Open(path, keys));
         Assert.Contains("truncated outside blocksim", e.Message);
     }
 
