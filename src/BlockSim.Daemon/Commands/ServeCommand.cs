@@ -203,7 +203,8 @@ internal static class ServeCommand
             startup.Catalog?.Dispose();
             return e switch
             {
-                KeyStoreException { ErrorCode: "AccessDeniedException" } or VolumeKeyException => ExitCodes.Denied,
+                KeyStoreException { ErrorCode: "AccessDeniedException" or "InsecureKeyFile" } or VolumeKeyException => ExitCodes.Denied,
+                KeyStoreException { ErrorCode: "KeyFileMissing" or "NotFoundException" } => ExitCodes.NotFound,
                 IOException or UnauthorizedAccessException or KeyStoreException => ExitCodes.IOError,
                 _ => ExitCodes.Usage,
             };
