@@ -80,6 +80,17 @@ public class SettingRangeTests
         Assert.False(Directory.Exists(temp.File("blocksim-data")), "the data directory was created before the arguments were checked");
     }
 
+    [Fact]
+    public async Task A_minimum_decrypt_version_past_the_new_version_is_refused_not_clamped()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await KeyStoreCliTests.Cli(temp.Path, "volume", "create", "v", "--size", "1M")).Exit);
+        var (exit, output) = await KeyStoreCliTests.Cli(temp.Path, "key", "rotate", "alias/blocksim/default", "--min-decrypt-version", "9");
+        AssertRefused(exit, output, "minimum decryption version 9: give 1 to 2");
+        var (_, described) = await KeyStoreCliTests.Cli(temp.Path, "--json", "key", "describe", "alias/blocksim/default");
+        Assert.Contains("\"CurrentVersion\": 1,", described); // nothing changed: no new version either
+    }
+
     private static void AssertRefused(int exit, string output, string expected)
     {
         var what = $"exit {exit}{Environment.NewLine}{output}";
