@@ -91,6 +91,24 @@ public class SettingRangeTests
         Assert.Contains("\"CurrentVersion\": 1,", described); // nothing changed: no new version either
     }
 
+    [SkippableFact]
+    public async Task A_volume_larger_than_the_file_system_allows_is_an_io_error_and_leaves_no_file()
+    {
+        using var temp = new TempDirectory();
+        var (exit, output) = await KeyStoreCliTests.Cli(temp.Path, "volume", "create", "huge", "--size", "8000000T");
+        Skip.If(exit == 0, "this file system holds a sparse file of 8000000 TiB (tmpfs, xfs and btrfs do; ext4 stops at 16 TiB)");
+        Assert.True(exit == 5, $"exit {exit}{Environment.NewLine}{output}");
+        Assert.Contains("huge.vol: the file system cannot hold a volume of 8796093022208000000 bytes (8000000 TiB)", output);
+        Assert.DoesNotContain("internal error", output);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "blocksim-data", "volumes", "huge.vol")), "a half-made volume file was left behind");
+
+        Assert.Equal(0, (await KeyStoreCliTests.Cli(temp.Path, "volume", "create", "small", "--size", "1M")).Exit);
+        (exit, output) = await KeyStoreCliTests.Cli(temp.Path, "volume", "resize", "small", "--size", "8000000T");
+        Assert.True(exit == 5, $"exit {exit}{Environment.NewLine}{output}");
+        Assert.Contains("small.vol: the file system cannot hold a volume of", output);
+        Assert.Contains("capacity: 1048576 bytes", (await KeyStoreCliTests.Cli(temp.Path, "volume", "info", "small")).Output);
+    }
+
     private static void AssertRefused(int exit, string output, string expected)
     {
         var what = $"exit {exit}{Environment.NewLine}{output}";
