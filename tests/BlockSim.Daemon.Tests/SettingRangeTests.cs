@@ -34,6 +34,9 @@ public class SettingRangeTests
     [InlineData("""{ "exports": { "m": { "memory": true, "size": "8000000T" } } }""", "exports.m.size 8000000T: give 4K to 64T")]
     [InlineData("""{ "exports": { "m": { "memory": true, "size": "5000" } } }""", "exports.m.size 5000: give 4K to 64T")]
     [InlineData("""{ "defaultSize": "1Q" }""", "defaultSize 1Q: give a positive multiple of 4096 bytes")]
+    [InlineData("""{ "exports": { "default": { "size": "5G" } } }""", "exports.default.size 5G: only a memory export (\"memory\": true) takes a size")]
+    [InlineData("""{ "tls": { "certificate": "missing.pem", "key": "missing.pem" } }""", "tls: The TLS certificate")]
+    [InlineData("""{ "dataDir": "blocksim.json" }""", "is a file: give a directory")]
     [InlineData("""{ "listen": [ "127.0.0.1:99999" ] }""", "listen 127.0.0.1:99999: give ADDR:PORT with a port from 0 to 65535")]
     [InlineData("""{ "metrics": "127.0.0.1:70000" }""", "metrics 127.0.0.1:70000: give ADDR:PORT with a port from 0 to 65535")]
     public async Task A_configuration_value_out_of_range_is_a_usage_error_naming_it_and_nothing_is_created(string json, string expected)

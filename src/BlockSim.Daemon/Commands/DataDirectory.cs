@@ -77,6 +77,11 @@ internal sealed partial class DataDirectory
             throw new KeyStoreException("NotFoundException", $"{KeyStorePath} holds files but no key store (neither keystore.json nor keystore.backup.json): put the store back from a backup, or move that directory away to start afresh.");
         }
 
+        if (File.Exists(Root))
+        {
+            throw new KeyStoreException("ValidationException", $"The data directory {Root} is a file: give a directory with --data-dir (\"dataDir\" in the configuration); a missing one is created.");
+        }
+
         Directory.CreateDirectory(Root, Private);
         Directory.CreateDirectory(VolumesPath, Private);
         var unlocker = KeyFileUnlocker.Create(KeyFilePath);

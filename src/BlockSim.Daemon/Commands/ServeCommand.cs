@@ -172,9 +172,11 @@ internal static class ServeCommand
         {
             DaemonLog.XtsTier(logger, XtsTiers.Default.ToString(), XtsTiers.DescribeCpu());
             var data = new DataDirectory(options.DataDir!);
-            startup.Catalog = ExportCatalog.Open(options, data, defaultSize, logger);
+
+            // The limits and the TLS files first: a bad certificate path stops start-up before a key store or a volume is made.
             var serverOptions = options.Limits.ToServerOptions();
             serverOptions.Tls = options.Tls.Load();
+            startup.Catalog = ExportCatalog.Open(options, data, defaultSize, logger);
             var registry = new ExportRegistry(startup.Catalog.Exports, startup.Catalog.DefaultExport, startup.Catalog.AllowedClients);
             startup.Server = new NbdServer(registry, serverOptions, loggerFactory.CreateLogger("blocksim.nbd"));
             foreach (var (endpoint, tls) in endpoints)
@@ -223,6 +225,7 @@ internal static class ServeCommand
             {
                 KeyStoreException { ErrorCode: "AccessDeniedException" or "InsecureKeyFile" } or VolumeKeyException => ExitCodes.Denied,
                 KeyStoreException { ErrorCode: "KeyFileMissing" or "NotFoundException" } => ExitCodes.NotFound,
+                KeyStoreException { ErrorCode: "ValidationException" } => ExitCodes.Usage,
                 IOException or UnauthorizedAccessException or KeyStoreException => ExitCodes.IOError,
                 _ => ExitCodes.Usage,
             };

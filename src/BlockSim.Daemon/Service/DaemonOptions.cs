@@ -132,6 +132,11 @@ internal sealed partial class DaemonOptions
             {
                 Add(SettingRanges.MemoryExportSize.Problem($"exports.{name}.size", export.Size));
             }
+            else if (export.Size is not null)
+            {
+                // Silently ignoring it would let "size": "5G" look as if it sized a volume.
+                Add($"exports.{name}.size {export.Size}: only a memory export (\"memory\": true) takes a size; a volume's is set by 'blocksim volume create' or 'volume resize' (and the first 'default' by defaultSize).");
+            }
 
             export.Simulation?.AddProblems($"exports.{name}.simulation", problems);
         }
