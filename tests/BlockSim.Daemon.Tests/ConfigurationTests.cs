@@ -85,11 +85,13 @@ public class ConfigurationTests
     [InlineData("""{ "exports": { "db": { "readOnlyy": true } } }""", "readOnlyy")]
     [InlineData("""{ "exports": { "db": { "volume": "nope" } } }""", "blocksim volume create nope")]
     [InlineData("""{ "exports": { "m": { "memory": true } } }""", "needs a size")]
+    [InlineData("""{ "exports": { "a": { "volume": "db" }, "b": { "volume": "db", "readOnly": true } } }""", "both serve the volume 'db'")]
     [InlineData("""{ "exports": { "db": { "encrypted": false } } }""", "a volume is always encrypted")]
     [InlineData("""{ "exports": { "db": { "simulation": { "failReads": 2 } } } }""", "exports.db.simulation.failReads 2: give 0 to 1")]
     [InlineData("""{ "defaultExport": "x", "exports": { "db": {} } }""", "default export 'x'")]
     [InlineData("""{ "listen": [ "localhost" ] }""", "give ADDR:PORT")]
     [InlineData("""{ "limits": { "maxConnectionsPerAddress": 0 } }""", "limits.maxConnectionsPerAddress 0: give 1 to 1048576")]
+    [InlineData("""{ "limits": { "maxMemory": "1M" } }""", "limits.maxMemory: \"1M\" is not a size of at least 64M")]
     [InlineData("""{ "exports": """, "blocksim.json")]
     public async Task A_bad_configuration_is_a_usage_error_that_names_the_problem(string json, string expected)
     {
@@ -109,6 +111,18 @@ public class ConfigurationTests
         File.WriteAllText(temp.File("blocksim.json"), json);
         var options = BlockSim.Daemon.Service.DaemonOptions.Load(temp.File("blocksim.json"));
         Assert.Equal(expected, options.Limits.ToServerOptions().InlineTransmission);
+    }
+
+    [Theory]
+    [InlineData("""{ }""", -1L)]
+    [InlineData("""{ "limits": { "maxMemory": "2G" } }""", 2L << 30)]
+    public void The_server_memory_budget_is_a_quarter_of_memory_unless_the_limits_give_one(string json, long expected)
+    {
+        using var temp = new TempDirectory();
+        File.WriteAllText(temp.File("blocksim.json"), json);
+        var options = BlockSim.Daemon.Service.DaemonOptions.Load(temp.File("blocksim.json"));
+        var quarter = Math.Max(256L << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
+        Assert.Equal(expected < 0 ? quarter : expected, options.Limits.ToServerOptions().MaxMemory);
     }
 
     [Fact]

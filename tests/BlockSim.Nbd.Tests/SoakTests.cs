@@ -84,7 +84,7 @@ public class SoakTests(ITestOutputHelper output)
         await Task.WhenAll(clients);
 
         // Everything the server started must end: connections, buffers, descriptors, threads, heap.
-        for (var i = 0; i < 200 && (server.Server.ConnectionCount > 0 || Storage_RentedBuffers() > 0); i++)
+        for (var i = 0; i < 200 && (server.Server.ConnectionCount > 0 || server.Server.RentedBuffers > 0); i++)
         {
             await Task.Delay(25);
         }
@@ -93,14 +93,13 @@ public class SoakTests(ITestOutputHelper output)
         output.WriteLine($"{seconds} s, {Clients} clients: {totals[0]:N0} requests, {totals[1]:N0} verified reads, {totals[2]:N0} sessions, {totals[3]:N0} vanished mid-request");
         output.WriteLine($"before: {before}; after: {after}");
         Assert.Equal(0, server.Server.ConnectionCount);
-        Assert.Equal(0, Storage_RentedBuffers());
+        Assert.Equal(0, server.Server.RentedBuffers);
+        Assert.Equal(0, server.Server.PayloadBytesHeld);
         Assert.InRange(after.Descriptors, 0, before.Descriptors + 8);
         var data = 2L * Clients * BlocksPerClient * BlockSize; // what the two memory-backed exports now hold
         Assert.InRange(after.HeapBytes, 0, before.HeapBytes + data + (16L << 20));
         Assert.True(totals[3] > 0 && totals[1] > 0);
     }
-
-    private static long Storage_RentedBuffers() => BlockSim.Nbd.Server.NbdServer.RentedBuffers;
 
     /// <summary>Sends a WRITE header and half its payload, then drops the socket.</summary>
     private static async Task VanishMidRequestAsync(TestServer server, string export, int client, Random random)

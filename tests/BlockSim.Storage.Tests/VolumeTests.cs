@@ -196,7 +196,7 @@ public class VolumeTests
         Volume.Create(path, Capacity, keys);
         using (Volume.Open(path, keys))
         {
-            Assert.Contains("Stop the daemon first", Assert.Throws<VolumeException>(() => Volume.Resize(path, 2 * Capacity)).Message);
+            Assert.Contains("Stop the daemon first", Assert.Throws<VolumeInUseException>(() => Volume.Resize(path, 2 * Capacity)).Message);
         }
 
         Assert.Throws<ArgumentOutOfRangeException>(() => Volume.Resize(path, Capacity + 512));
@@ -246,8 +246,58 @@ public class VolumeTests
         Volume.Create(path, Capacity, keys);
         Assert.ThrowsAny<IOException>(() => Volume.Create(path, Capacity, keys));
         using var first = Volume.Open(path, keys);
-        var e = Assert.Throws<VolumeException>(() => Volume.Open(path, keys));
+        var e = Assert.Throws<VolumeInUseException>(() => Volume.Open(path, keys));
         Assert.Contains("another blocksim", e.Message);
+    }
+
+    [Fact]
+    public void A_held_volume_file_keeps_its_header_from_changing_until_it_is_disposed()
+    {
+        using var dir = new TempDirectory();
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var path = dir.File("v.vol");
+        Volume.Create(path, Capacity, keys);
+        using (var held = VolumeFile.Open(path))
+        {
+            Assert.Equal(Capacity, held.Header.Capacity);
+            var resize = Assert.Throws<VolumeInUseException>(() => Volume.Resize(path, Capacity / 2));
+            Assert.Equal(path, resize.FilePath);
+            Assert.Contains("a running blocksim daemon", resize.Message);
+            Assert.Throws<VolumeInUseException>(() => Volume.Rewrap(path, header => throw new InvalidOperationException("never asked")));
+            Assert.Throws<VolumeInUseException>(() => Volume.Delete(path));
+            Assert.Throws<VolumeInUseException>(() => Volume.Preallocate(path));
+            Assert.Throws<VolumeInUseException>(() => VolumeFile.Open(path));
+            Assert.Throws<VolumeInUseException>(() => VolumeFile.Open(path, readOnly: true));
+            Assert.Equal(Capacity, Volume.ReadHeader(path).Header.Capacity); // reading the header needs no lock
+        }
+
+        Assert.Equal(Capacity / 2, Volume.Resize(path, Capacity / 2).Capacity);
+    }
+
+    [Fact]
+    public async Task Read_only_holders_share_the_file_and_keep_writers_out()
+    {
+        using var dir = new TempDirectory();
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var path = dir.File("v.vol");
+        Volume.Create(path, Capacity, keys);
+        using var first = VolumeFile.Open(path, readOnly: true);
+        using var second = VolumeFile.Open(path, readOnly: true);
+        Assert.Throws<VolumeInUseException>(() => Volume.Resize(path, 2 * Capacity));
+        Assert.Throws<VolumeInUseException>(() => VolumeFile.Open(path));
+        using var volume = second.Unlock(keys);
+        Assert.True(volume.Device.IsReadOnly);
+        Assert.Equal(new byte[512], await ReadAsync(volume, 0, 512));
+        Assert.Throws<InvalidOperationException>(() => second.Unlock(keys)); // one device per held file
+    }
+
+    [Fact]
+    public void A_volume_file_that_is_not_a_file_is_a_clear_error()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("d.vol"));
+        Assert.Contains("is a directory", Assert.Throws<VolumeException>(() => VolumeFile.Open(dir.File("d.vol"))).Message);
+        Assert.Contains("no such volume file", Assert.Throws<VolumeException>(() => VolumeFile.Open(dir.File("none.vol"))).Message);
     }
 
     [Fact]

@@ -106,6 +106,10 @@ internal static class CliContext
             case VolumeKeyException e:
                 Console.Error.WriteLine(e.Message);
                 return ExitCodes.Denied;
+            case VolumeInUseException e:
+                // Resize, rewrap, delete, import: refused while a daemon serves the volume (it holds the lock).
+                Console.Error.WriteLine($"Refused: volume '{Path.GetFileNameWithoutExtension(e.FilePath)}': {e.Message}");
+                return ExitCodes.IOError;
             case FileNotFoundException e:
                 Console.Error.WriteLine(e.Message);
                 return ExitCodes.NotFound;

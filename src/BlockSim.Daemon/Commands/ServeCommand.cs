@@ -19,7 +19,8 @@ namespace BlockSim.Daemon.Commands;
 /// <c>blocksim serve</c>: with no arguments, an embedded default that needs no configuration: a data
 /// directory with a sealed key store (unsealed by a generated key file beside it, which the command states
 /// at start-up) and a 1 GiB encrypted, file-backed volume named <c>default</c>, created on the first run and
-/// reused after. Every volume in the directory is served. <c>--config</c> names the exports instead (see
+/// reused after (never re-created: once the directory holds a key store, a missing one is an error). Every
+/// volume in the directory is served. <c>--config</c> names the exports instead (see
 /// <see cref="DaemonOptions"/>).
 /// </summary>
 internal static class ServeCommand

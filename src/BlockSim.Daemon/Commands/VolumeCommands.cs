@@ -56,15 +56,33 @@ internal static class VolumeCommands
             return ExitCodes.Ok;
         }));
 
-        var list = new Command("list", "List volumes.");
+        var list = new Command("list", "List volumes; one that cannot be used is listed as damaged (or unreadable), with the reason, and the exit code is then 5.");
         list.SetAction(r => CliContext.Run(r, () =>
         {
             var data = CliContext.Data(r);
             var volumes = Directory.Exists(data.VolumesPath)
-                ? Directory.GetFiles(data.VolumesPath, "*.vol").Order().Select(p => Info(Path.GetFileNameWithoutExtension(p), p)).ToList()
+                ? Directory.GetFiles(data.VolumesPath, "*.vol").Order(StringComparer.Ordinal).Select(p => ListEntry(Path.GetFileNameWithoutExtension(p), p)).ToList()
                 : [];
-            CliContext.Print(r, volumes, all => string.Join(Environment.NewLine, all.Select(v => $"{v.Name,-16} {v.Capacity,16} bytes  {v.SectorSize}-byte sectors  key {v.KeyId} v{v.KeyVersion}")));
-            return ExitCodes.Ok;
+            CliContext.Print(r, volumes, all => string.Join(Environment.NewLine, all.Select(v => v switch
+            {
+                VolumeInfo ok => $"{ok.Name,-16} {ok.Capacity,16} bytes  {ok.SectorSize}-byte sectors  key {ok.KeyId} v{ok.KeyVersion}" + (ok.Warnings.Count > 0 ? "  (warnings: see volume info)" : ""),
+                UnusableVolume bad => $"{bad.Name,-16} {bad.State}",
+                _ => throw new InvalidOperationException(),
+            })));
+
+            // Like ls: everything that could be read is listed, and the exit code says that not all could.
+            var unusable = volumes.OfType<UnusableVolume>().ToList();
+            if (unusable.Count == 0)
+            {
+                return ExitCodes.Ok;
+            }
+
+            if (!r.GetValue(CliContext.Json))
+            {
+                Console.Error.WriteLine($"{unusable.Count} of {volumes.Count} volumes cannot be used: {string.Join(", ", unusable.Select(v => v.Name))}. Restore each from a copy, or move it out of {data.VolumesPath}: serve with no configuration serves every volume there, and does not start while one is unusable.");
+            }
+
+            return ExitCodes.IOError;
         }));
 
         var infoName = new Argument<string>("name");
@@ -80,7 +98,7 @@ internal static class VolumeCommands
         var rewrapName = new Argument<string?>("name") { Arity = ArgumentArity.ZeroOrOne };
         var rewrapKey = new Option<string?>("--key") { Description = "Move the volume to another master key (default: the newest version of its own)." };
         var rewrapAll = new Option<bool>("--all") { Description = "Re-wrap every volume in the data directory (with progress)." };
-        var rewrap = new Command("rewrap", "Re-wrap a volume's key (or every volume's, --all) under the newest master-key version, or another key. No data is re-encrypted.") { rewrapName, rewrapKey, rewrapAll };
+        var rewrap = new Command("rewrap", "Re-wrap a volume's key (or every volume's, --all) under the newest master-key version, or another key. No data is re-encrypted. Not while a daemon serves it.") { rewrapName, rewrapKey, rewrapAll };
         rewrap.SetAction(r => CliContext.Run(r, () =>
         {
             var data = CliContext.Data(r);
@@ -145,7 +163,7 @@ internal static class VolumeCommands
 
         var deleteName = new Argument<string>("name");
         var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
-        var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it.") { deleteName, yes };
+        var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it. Not while a daemon serves it.") { deleteName, yes };
         delete.SetAction(r => CliContext.Run(r, () =>
         {
             var volumeName = DataDirectory.CheckVolumeName(r.GetValue(deleteName)!);
@@ -181,7 +199,39 @@ internal static class VolumeCommands
         return volume;
     }
 
-    public sealed record VolumeInfo(string Name, string Path, Guid VolumeId, long Capacity, int SectorSize, string Cipher, string KeyId, int KeyVersion, string Owner, IReadOnlyList<string> Warnings);
+    public sealed record VolumeInfo(string Name, string Path, Guid VolumeId, long Capacity, int SectorSize, string Cipher, string KeyId, int KeyVersion, string Owner, IReadOnlyList<string> Warnings)
+    {
+        public string State => "ok";
+    }
+
+    /// <summary>A volume file <c>list</c> could not use: State is "damaged: ..." or "unreadable: ...".</summary>
+    public sealed record UnusableVolume(string Name, string Path, string State);
+
+    /// <summary>A volume's info, or what makes it unusable; never throws for one bad file.</summary>
+    private static object ListEntry(string name, string path)
+    {
+        try
+        {
+            var info = Info(name, path);
+            var expected = VolumeHeader.DataOffset + info.Capacity;
+            var length = new FileInfo(path).Length;
+            return length < expected
+                ? new UnusableVolume(name, path, $"damaged: the file is {length} bytes, shorter than the {expected} its header describes (truncated outside blocksim)")
+                : info;
+        }
+        catch (VolumeDamagedException e)
+        {
+            return new UnusableVolume(name, path, $"damaged: {e.Problem}");
+        }
+        catch (KeyStoreException e)
+        {
+            return new UnusableVolume(name, path, $"damaged: its wrapped key cannot be read ({e.Message})");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new UnusableVolume(name, path, $"unreadable: {e.Message}");
+        }
+    }
 
     internal static VolumeInfo Info(string name, string path)
     {

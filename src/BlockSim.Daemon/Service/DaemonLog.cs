@@ -53,6 +53,9 @@ internal static partial class DaemonLog
     [LoggerMessage(4008, LogLevel.Information, "Export '{Export}' is an in-memory device of {Size} bytes, encrypted under a key that exists only in this process: lost when blocksim stops")]
     public static partial void EncryptedMemoryExport(ILogger logger, string export, long size);
 
+    [LoggerMessage(4009, LogLevel.Information, "No volume {Path}: it is created only in a new data directory. Clients that name no export get '{DefaultExport}'; to add one: {Command}")]
+    public static partial void NoDefaultVolume(ILogger logger, string path, string defaultExport, string command);
+
     [LoggerMessage(5000, LogLevel.Warning, "Export '{Export}': simulating device behaviour (under the encryption, where the export is encrypted): {Simulation}")]
     public static partial void Simulating(ILogger logger, string export, string simulation);
 

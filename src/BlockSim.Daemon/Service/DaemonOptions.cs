@@ -243,6 +243,12 @@ internal sealed class LimitSettings
     public string MaxInFlightBytes { get; set; } = "64M";
 
     /// <summary>
+    /// Payload bytes all connections together may hold, e.g. "4G"; past it the server stops reading from
+    /// sockets until replies have gone out. Empty: a quarter of the memory the daemon may use, at least 256M.
+    /// </summary>
+    public string? MaxMemory { get; set; }
+
+    /// <summary>
     /// Serve a connection to an export without simulated delays on its own thread, one request after
     /// another (false: requests of every export overlap on the thread pool, which lets a single
     /// connection keep several requests to a slow disk in flight).
@@ -277,8 +283,15 @@ internal sealed class LimitSettings
             throw new ConfigurationProblem(string.Join(Environment.NewLine, problems));
         }
 
+        var memory = Nbd.Server.NbdServerOptions.DefaultMaxMemory;
+        if (!string.IsNullOrEmpty(MaxMemory) && (!BlockSim.Storage.ByteSize.TryParse(MaxMemory, out memory) || memory < 64 << 20))
+        {
+            throw new ConfigurationProblem($"limits.maxMemory: \"{MaxMemory}\" is not a size of at least 64M (e.g. \"4G\"; leave it out for a quarter of the memory the daemon may use).");
+        }
+
         return new Nbd.Server.NbdServerOptions
         {
+            MaxMemory = memory,
             MaxConnections = MaxConnections,
             MaxConnectionsPerAddress = MaxConnectionsPerAddress,
             IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSeconds),

@@ -12,9 +12,12 @@ namespace BlockSim.Daemon.Service;
 
 /// <summary>
 /// The exports <c>serve</c> offers, built from <see cref="DaemonOptions"/>: with no exports configured, every
-/// volume in the data directory (the volume <c>default</c> is created on the first run); otherwise exactly
-/// the configured ones. Owns the key store (its root key is zeroed on dispose) and the volatile caches a
-/// simulated power cut reaches.
+/// volume in the data directory; otherwise exactly the configured ones. The volume <c>default</c> is created
+/// only in a new data directory (this run made the key store); later a missing <c>default.vol</c> is an
+/// error, never replaced by a blank disk. Every volume is opened and locked here, at start-up, and held
+/// until the daemon stops (one that cannot be, because it is damaged, held elsewhere or not writable, stops
+/// start-up with a message naming it). Owns the key store (its root key is zeroed on dispose) and the
+/// volatile caches a simulated power cut reaches.
 /// </summary>
 internal sealed class ExportCatalog : IDisposable
 {
@@ -25,6 +28,9 @@ internal sealed class ExportCatalog : IDisposable
     private readonly List<VolatileCacheDevice> _caches = [];
     private readonly Dictionary<string, IReadOnlyCollection<string>> _allowedClients = new(StringComparer.Ordinal);
     private SealedKeyStore? _store;
+
+    /// <summary>This run made the key store: a new data directory, the only time "default" is created.</summary>
+    private bool _storeCreated;
 
     private ExportCatalog()
     {
@@ -82,11 +88,29 @@ internal sealed class ExportCatalog : IDisposable
 
     private void Build(DaemonOptions options, DataDirectory data, long defaultSize, ILogger logger)
     {
-        var exports = options.Exports.Count > 0
-            ? options.Exports
-            : VolumeNames(data).Append("default").Distinct().ToDictionary(name => name, _ => new ExportSettings());
-
         KeyStoreVolumeKeys? keys = null;
+        var exports = options.Exports;
+        if (exports.Count == 0)
+        {
+            // Every volume there is; "default" is added (and created below) only in a new data directory.
+            var names = VolumeNames(data).Order(StringComparer.Ordinal).ToList();
+            if (!names.Contains("default"))
+            {
+                keys = new KeyStoreVolumeKeys(OpenStore(data, logger));
+                if (_storeCreated || names.Count == 0)
+                {
+                    names.Add("default"); // created on the first run; otherwise the error below says what to do
+                }
+                else
+                {
+                    DaemonLog.NoDefaultVolume(logger, data.VolumePath("default"), names[0], CreateCommand(data, "default", options.DefaultSize));
+                }
+            }
+
+            exports = names.ToDictionary(name => name, _ => new ExportSettings());
+        }
+
+        var served = new Dictionary<string, (string Export, bool ReadOnly)>(StringComparer.Ordinal);
         foreach (var (name, settings) in exports.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             DataDirectory.CheckVolumeName(name);
@@ -130,11 +154,26 @@ internal sealed class ExportCatalog : IDisposable
                     throw new ConfigurationProblem($"Export '{name}': there is no volume '{volumeName}' in {data.VolumesPath}. Create it first: blocksim volume create {volumeName} --size 10G");
                 }
 
+                if (!_storeCreated)
+                {
+                    // Not a first run: a blank disk in place of a deleted or moved file would look to
+                    // clients like their data, gone.
+                    throw new ConfigurationProblem(
+                        $"There is no volume 'default' ({path}). blocksim creates it only in a new data directory, and {data.Root} already holds a key store: if default.vol was there, it has been deleted or moved. "
+                        + $"Put it back, or create a new, empty volume deliberately: {CreateCommand(data, "default", options.DefaultSize)}");
+                }
+
                 Volume.Create(path, defaultSize, keys, owner: DataDirectory.LocalPrincipal);
                 DaemonLog.VolumeCreated(logger, path, defaultSize);
             }
 
-            var export = new VolumeExport(name, path, keys, logger, wrap, settings.ReadOnly, settings.Description);
+            if (served.TryGetValue(volumeName, out var other) && !(other.ReadOnly && settings.ReadOnly))
+            {
+                throw new ConfigurationProblem($"Exports '{other.Export}' and '{name}' both serve the volume '{volumeName}': a volume is served by one export, or by several that are all read-only (\"readOnly\": true).");
+            }
+
+            served[volumeName] = (name, settings.ReadOnly);
+            var export = OpenVolume(name, volumeName, path, keys, logger, wrap, settings);
             if (export.Size != defaultSize && volumeName == "default")
             {
                 DaemonLog.ExistingSizeKept(logger, path, export.Size);
@@ -155,9 +194,30 @@ internal sealed class ExportCatalog : IDisposable
         }
     }
 
+    /// <summary>Opens and locks the volume for the life of the daemon; a failure names the export and the volume.</summary>
+    private static VolumeExport OpenVolume(string name, string volumeName, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? wrap, ExportSettings settings)
+    {
+        var which = name == volumeName ? $"volume '{volumeName}'" : $"export '{name}' (volume '{volumeName}')";
+        try
+        {
+            return new VolumeExport(name, path, keys, logger, wrap, settings.ReadOnly, settings.Description);
+        }
+        catch (VolumeNotWritableException e)
+        {
+            throw new VolumeException($"Cannot serve {which}: {e.Message} Make it writable (chmod u+w, chattr -i), or serve it read-only: \"readOnly\": true on its export (serve --config).", e);
+        }
+        catch (VolumeException e)
+        {
+            throw new VolumeException($"Cannot serve {which}: {e.Message}", e);
+        }
+    }
+
+    private static string CreateCommand(DataDirectory data, string volume, string size) => $"blocksim volume create {volume} --size {size} --data-dir {data.Root}";
+
     private SealedKeyStore OpenStore(DataDirectory data, ILogger logger)
     {
         _store = data.OpenOrCreateKeyStore(out var created);
+        _storeCreated = created;
         if (created)
         {
             DaemonLog.KeyStoreCreated(logger, data.KeyStorePath, SealedKeyStore.DefaultAlias);

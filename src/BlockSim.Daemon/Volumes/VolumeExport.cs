@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using BlockSim.KeyStore;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
@@ -10,16 +9,18 @@ using Microsoft.Extensions.Logging;
 namespace BlockSim.Daemon.Volumes;
 
 /// <summary>
-/// An encrypted volume served as an export. Its size and description come from the header (no key needed);
-/// the key is fetched when the first client chooses the export (attach), and every later client's attach
-/// is decided by the key store again, for that client. A refused attach (key disabled, pending deletion,
-/// destroyed, or denied by policy or for this client) refuses that client with ERR_POLICY; the next client
-/// is asked about afresh, so enabling the key needs no restart. Once open, the volume stays open until the
-/// daemon stops, as an attached cloud volume keeps working for clients already attached; disposing zeroes its key.
+/// An encrypted volume served as an export. The volume file is opened and locked when the export is set up
+/// (<see cref="VolumeFile"/>) and held until the daemon stops, so its header, where the size and description
+/// come from, cannot change while it is served: resize, rewrap and delete are refused by the lock. The key
+/// is fetched when the first client chooses the export (attach), and every later client's attach is decided
+/// by the key store again, for that client. A refused attach (key disabled, pending deletion, destroyed, or
+/// denied by policy or for this client) refuses that client with ERR_POLICY; the next client is asked about
+/// afresh, so enabling the key needs no restart. Once unlocked, the volume stays open until the daemon stops,
+/// as an attached cloud volume keeps working for clients already attached; disposing zeroes its key.
 /// </summary>
 internal sealed class VolumeExport : IAttachableExport, IDisposable
 {
-    private readonly string _path;
+    private readonly VolumeFile _file;
     private readonly KeyStoreVolumeKeys _keys;
     private readonly Func<IBlockDevice, IBlockDevice>? _simulation;
     private readonly ILogger _logger;
@@ -28,18 +29,18 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     private Volume? _volume;
     private BlockDeviceExport? _served;
 
+    /// <summary>Opens and locks the volume file (no key yet).</summary>
+    /// <exception cref="VolumeException">Missing, damaged, held by another process, or not writable where it is to be written.</exception>
     public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null)
     {
         Name = name;
-        _path = path;
         _keys = keys;
         _simulation = simulation;
         _logger = logger;
         _description = description;
         IsReadOnly = readOnly;
-        var (header, warnings) = Volume.ReadHeader(path);
-        Header = header;
-        foreach (var warning in warnings)
+        _file = VolumeFile.Open(path, readOnly);
+        foreach (var warning in _file.Warnings)
         {
             DaemonLog.VolumeWarning(logger, warning);
         }
@@ -47,7 +48,8 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
 
     public string Name { get; }
 
-    public VolumeHeader Header { get; }
+    /// <summary>The header read at set-up; the lock keeps it the one on disk.</summary>
+    public VolumeHeader Header => _file.Header;
 
     // Clients read this (LIST, INFO) before anyone has proved who they are: no volume or key ids in it.
     public string? Description => _description ?? $"encrypted volume (aes-xts-plain64, {Header.SectorSize}-byte sectors)";
@@ -81,13 +83,13 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
         {
             if (_volume is null)
             {
-                _volume = Volume.Open(_path, keys, IsReadOnly, underEncryption: _simulation);
+                _volume = _file.Unlock(keys, _simulation);
                 _served = new BlockDeviceExport(Name, _volume.Device, Description);
                 DaemonLog.Attached(_logger, Header.VolumeId, Name, client.ToString());
             }
             else
             {
-                Authorize(keys);
+                _file.CheckKey(keys); // the key store decides for this client, and audits it
             }
 
             return null;
@@ -101,27 +103,12 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
         }
         catch (IOException e)
         {
-            // IOException messages name files (and lock holders): for the log only.
+            // IOException messages name files: for the log only.
             return new NbdRefusal("the volume cannot be opened (the server log has the reason)", $"the volume cannot be opened: {e.Message}");
         }
         finally
         {
             _attach.Release();
-        }
-    }
-
-    /// <summary>Asks for the key as the header on disk wraps it now (a rewrap may have changed it since the open).</summary>
-    private void Authorize(IVolumeKeyProvider keys)
-    {
-        var (header, _) = Volume.ReadHeader(_path);
-        var key = GC.AllocateArray<byte>(VolumeHeader.KeySize, pinned: true); // pinned: the GC never leaves a copy behind
-        try
-        {
-            keys.UnwrapVolumeKey(header.VolumeId, header.Owner, new WrappedVolumeKey(header.KeyId, header.WrappedKey), key);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
         }
     }
 
@@ -141,6 +128,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     public void Dispose()
     {
         _volume?.Dispose();
+        _file.Dispose(); // releases the lock
         _attach.Dispose();
     }
 

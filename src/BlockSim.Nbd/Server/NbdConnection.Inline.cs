@@ -125,7 +125,7 @@ internal sealed partial class NbdConnection
             }
             finally
             {
-                context.Reset();
+                context.Reset(_memory);
                 _inlineBusy = false;
             }
         }
@@ -139,6 +139,12 @@ internal sealed partial class NbdConnection
         context.ReceivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         context.Request = request;
         context.Error = Validate(request, export);
+        if (context.Error == NbdError.None && request.Command is NbdCommand.Read or NbdCommand.Write && !TryReserveInline(context))
+        {
+            context.Error = NbdError.Shutdown;
+            context.ErrorMessage = "the server is shutting down";
+        }
+
         if (request.Command == NbdCommand.Write)
         {
             if (context.Error != NbdError.None)
@@ -146,7 +152,7 @@ internal sealed partial class NbdConnection
                 return requests.Skip(request.Length);
             }
 
-            context.RentBuffer((int)request.Length);
+            context.RentBuffer(_memory, (int)request.Length);
             if (!requests.ReadExactly(context.Buffer.AsSpan(0, (int)request.Length)))
             {
                 return false;
@@ -159,6 +165,34 @@ internal sealed partial class NbdConnection
             context.ErrorMessage = "the server is shutting down";
         }
 
+        return true;
+    }
+
+    /// <summary>
+    /// Takes the request's share of the server's memory, blocking this connection's own thread while other
+    /// connections hold it all; false if the wait was cancelled (the server's drain ran out).
+    /// </summary>
+    private bool TryReserveInline(RequestContext context)
+    {
+        var share = _memory.CostOf((int)context.Request.Length);
+        var wait = _memory.AcquireAsync(share, _memoryWaiter, _stop.Token);
+        try
+        {
+            if (wait.IsCompletedSuccessfully)
+            {
+                wait.GetAwaiter().GetResult();
+            }
+            else
+            {
+                wait.AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+
+        context.MemoryShare = share;
         return true;
     }
 

@@ -33,13 +33,13 @@ internal sealed partial class NbdConnection
 
         switch (request.Command)
         {
-            case NbdCommand.Read when _structuredReplies:
-                WriteStructuredRead(output, context);
-                break;
             case NbdCommand.Read:
-                NbdReplies.WriteSimple(output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
-                output.Advance(NbdReplies.SimpleHeaderSize);
-                WritePayload(output, context.Buffer.AsSpan(0, (int)request.Length));
+                WriteReplyHead(output, context);
+                if (request.Length > 0)
+                {
+                    WritePayload(output, context.Buffer.AsSpan(0, (int)request.Length));
+                }
+
                 break;
             case NbdCommand.BlockStatus:
                 WriteBlockStatus(output, context);
@@ -53,22 +53,30 @@ internal sealed partial class NbdConnection
         return NbdReplies.StructuredHeaderSize + 8 + (request.Command == NbdCommand.Read ? request.Length : 0);
     }
 
-    private static void WriteStructuredRead(IBufferWriter<byte> output, RequestContext context)
+    /// <summary>
+    /// A successful READ's reply up to its data: the simple header, or the structured OFFSET_DATA chunk's
+    /// header and offset (an empty read is answered with a bare NONE chunk, as a data chunk may not be empty).
+    /// </summary>
+    private void WriteReplyHead(IBufferWriter<byte> output, RequestContext context)
     {
         var request = context.Request;
-        if (request.Length == 0)
+        if (!_structuredReplies)
         {
-            // A data chunk may not be empty; an empty read is answered with a bare NONE chunk.
+            NbdReplies.WriteSimple(output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
+            output.Advance(NbdReplies.SimpleHeaderSize);
+        }
+        else if (request.Length == 0)
+        {
             NbdReplies.WriteChunkHeader(output.GetSpan(NbdReplies.StructuredHeaderSize), NbdReplyFlags.Done, NbdReplyType.None, request.Cookie, 0);
             output.Advance(NbdReplies.StructuredHeaderSize);
-            return;
         }
-
-        var span = output.GetSpan(NbdReplies.StructuredHeaderSize + 8);
-        NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.OffsetData, request.Cookie, 8 + request.Length);
-        BinaryPrimitives.WriteUInt64BigEndian(span[NbdReplies.StructuredHeaderSize..], request.Offset);
-        output.Advance(NbdReplies.StructuredHeaderSize + 8);
-        WritePayload(output, context.Buffer.AsSpan(0, (int)request.Length));
+        else
+        {
+            var span = output.GetSpan(NbdReplies.StructuredHeaderSize + 8);
+            NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.OffsetData, request.Cookie, 8 + request.Length);
+            BinaryPrimitives.WriteUInt64BigEndian(span[NbdReplies.StructuredHeaderSize..], request.Offset);
+            output.Advance(NbdReplies.StructuredHeaderSize + 8);
+        }
     }
 
     private static void WriteBlockStatus(IBufferWriter<byte> output, RequestContext context)

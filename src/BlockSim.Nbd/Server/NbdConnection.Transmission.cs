@@ -70,7 +70,7 @@ internal sealed partial class NbdConnection
         {
             var (status, request) = await ReadRequestAsync().ConfigureAwait(false);
             _lastActivity = Environment.TickCount64;
-            if (status != OperationStatus.Done)
+            if (status != OperationStatus.Done || _departed)
             {
                 if (status == OperationStatus.InvalidData)
                 {
@@ -85,7 +85,15 @@ internal sealed partial class NbdConnection
                 return; // no reply; what is in flight is finished by TransmitAsync
             }
 
-            await _requestSlots.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await _requestSlots.WaitAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return; // the client has gone (or the server's drain ran out): nothing more is started
+            }
+
             var context = RentContext();
             context.ReceivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
             context.Request = request;
@@ -94,26 +102,26 @@ internal sealed partial class NbdConnection
             var payloadBytes = request.Command is NbdCommand.Write or NbdCommand.Read && context.Error == NbdError.None
                 ? (int)request.Length
                 : 0;
-            context.Credits = Math.Min(MaxCredits, (payloadBytes + CreditSize - 1) / CreditSize);
-            for (var i = 0; i < context.Credits; i++)
+            if (!await TryReserveAsync(context, payloadBytes).ConfigureAwait(false))
             {
-                await _byteCredits.WaitAsync().ConfigureAwait(false);
+                Finish(context);
+                return;
             }
 
             if (request.Command == NbdCommand.Write)
             {
                 if (context.Error == NbdError.None)
                 {
-                    context.RentBuffer(payloadBytes);
+                    context.RentBuffer(_memory, payloadBytes);
                     if (!await ReadPayloadAsync(context.Buffer.AsMemory(0, payloadBytes)).ConfigureAwait(false))
                     {
-                        Finish(context);
+                        ReturnContext(context); // never whole, so never run and never answered (a reply would say it was written)
                         return;
                     }
                 }
                 else if (!await SkipPayloadAsync(request.Length).ConfigureAwait(false))
                 {
-                    Finish(context);
+                    ReturnContext(context);
                     return;
                 }
             }
@@ -132,6 +140,41 @@ internal sealed partial class NbdConnection
             {
                 ThreadPool.UnsafeQueueUserWorkItem(context, preferLocal: false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits for the request's share of this connection's in-flight bytes, then of the server's memory; false
+    /// when the wait was cancelled (the client left), with whatever was taken recorded in the context so that
+    /// returning it gives it all back.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> TryReserveAsync(RequestContext context, int payloadBytes)
+    {
+        if (payloadBytes == 0)
+        {
+            return true;
+        }
+
+        try
+        {
+            var credits = Math.Min(MaxCredits, (payloadBytes + CreditSize - 1) / CreditSize);
+            while (context.Credits < credits)
+            {
+                await _byteCredits.WaitAsync(_stop.Token).ConfigureAwait(false);
+                context.Credits++;
+            }
+
+            var share = _memory.CostOf(payloadBytes);
+            await _memory.AcquireAsync(share, _memoryWaiter, _stop.Token).ConfigureAwait(false);
+            context.MemoryShare = share;
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            context.Error = NbdError.Shutdown;
+            context.ErrorMessage = "the server is shutting down";
+            return false;
         }
     }
 
@@ -292,12 +335,18 @@ internal sealed partial class NbdConnection
         var request = context.Request;
         var offset = (long)request.Offset;
         var fua = (request.Flags & NbdCommandFlags.Fua) != 0;
+        if (_departed)
+        {
+            context.Error = NbdError.Shutdown; // queued before the client left: its reply has nowhere to go
+            return;
+        }
+
         try
         {
             switch (request.Command)
             {
                 case NbdCommand.Read:
-                    context.RentBuffer((int)request.Length);
+                    context.RentBuffer(_memory, (int)request.Length);
                     await export.ReadAsync(offset, context.Buffer.AsMemory(0, (int)request.Length), _stop.Token).ConfigureAwait(false);
                     break;
                 case NbdCommand.Write:
@@ -355,59 +404,114 @@ internal sealed partial class NbdConnection
 
     /// <summary>
     /// Writes each finished request's reply whole, then flushes once per batch, or sooner once
-    /// <see cref="FlushThreshold"/> bytes are waiting, so a burst of large reads does not pile up in the
-    /// pipe (beyond what the buffer pool keeps, it would allocate).
+    /// <see cref="FlushThreshold"/> bytes are waiting. A large READ's data is not copied: it goes from its
+    /// buffer to the socket (with whatever replies are waiting ahead of it). A request gives back its slot,
+    /// credits and share of the server's memory only once its reply has left for the socket.
     /// </summary>
     private async Task SendLoopAsync()
     {
         var reader = _finished.Reader;
-        var outputGone = false;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             long pending = 0;
             while (reader.TryRead(out var context))
             {
-                if (!outputGone)
+                NbdMetrics.RequestAnswered(Export!.Name, context.Request.Command, context.Error, context.Request.Length, context.ReceivedAt);
+                if (_departed)
+                {
+                    ReturnContext(context);
+                }
+                else if (IsDirectRead(context))
+                {
+                    WriteReplyHead(_output, context);
+                    _unflushed.Add(context);
+                    await TrySendAsync(context.Buffer.AsMemory(0, (int)context.Request.Length)).ConfigureAwait(false);
+                    pending = 0;
+                }
+                else
                 {
                     pending += WriteReply(_output, context);
-                }
-
-                NbdMetrics.RequestAnswered(Export!.Name, context.Request.Command, context.Error, context.Request.Length, context.ReceivedAt);
-                ReturnContext(context);
-                if (pending >= FlushThreshold && !outputGone)
-                {
-                    outputGone = !await TryFlushAsync().ConfigureAwait(false);
-                    pending = 0;
+                    context.ReturnBuffer(_memory); // copied into the pipe; the request's share now covers the copy
+                    _unflushed.Add(context);
+                    if (pending >= FlushThreshold)
+                    {
+                        await TrySendAsync(default).ConfigureAwait(false);
+                        pending = 0;
+                    }
                 }
             }
 
-            if (!outputGone)
+            if (_unflushed.Count > 0)
             {
-                outputGone = !await TryFlushAsync().ConfigureAwait(false);
+                await TrySendAsync(default).ConfigureAwait(false);
             }
         }
     }
 
     private const int FlushThreshold = 512 * 1024;
 
-    /// <summary>Flushes replies to the client; false once the client is gone (the receive loop is then woken to stop).</summary>
-    private async ValueTask<bool> TryFlushAsync()
+    /// <summary>READ data at least this long goes to the socket straight from its buffer.</summary>
+    private const int DirectReadThreshold = 64 * 1024;
+
+    private static bool IsDirectRead(RequestContext context) =>
+        context.Error == NbdError.None && context.Request.Command == NbdCommand.Read && context.Request.Length >= DirectReadThreshold;
+
+    /// <summary>
+    /// Sends what waits in the pipe, then <paramref name="payload"/> from where it is (no copy on a socket),
+    /// and returns every request whose reply that carried. When the client has gone, the connection is told
+    /// so: nothing it sent is started any more and what runs is cancelled.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask TrySendAsync(ReadOnlyMemory<byte> payload)
     {
+        var gone = false;
         try
         {
-            var flush = await _output.FlushAsync().ConfigureAwait(false);
-            if (!flush.IsCompleted)
-            {
-                return true;
-            }
+            var flush = payload.IsEmpty
+                ? await _output.FlushAsync().ConfigureAwait(false)
+                : await _output.WriteAsync(payload).ConfigureAwait(false);
+            gone = flush.IsCompleted;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
         {
-            // The client is gone; the caller keeps draining so the receive loop's slots are released.
+            gone = true;
         }
 
+        foreach (var sent in _unflushed)
+        {
+            ReturnContext(sent);
+        }
+
+        _unflushed.Clear();
+        if (gone)
+        {
+            ClientDeparted();
+        }
+    }
+
+    /// <summary>
+    /// The client closed or reset its connection: stop reading, drop what it queued and cancel what runs, so
+    /// its slot, threads and memory are free at once instead of serving replies nobody will read.
+    /// </summary>
+    private void ClientDeparted()
+    {
+        if (_departed)
+        {
+            return;
+        }
+
+        _departed = true;
+        _stopping = true;
         _input.CancelPendingRead();
-        return false;
+        ShutDownReceiving();
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // a callback of a cancelled request failed; the request reports its own end
+        }
     }
 
     private RequestContext RentContext()
@@ -420,10 +524,11 @@ internal sealed partial class NbdConnection
         return context;
     }
 
+    /// <summary>Gives back what a request holds (safe from the sender and from the receive loop, for a request never whole).</summary>
     private void ReturnContext(RequestContext context)
     {
         var credits = context.Credits;
-        context.Reset();
+        context.Reset(_memory);
         _contextPool.Enqueue(context);
         if (credits > 0)
         {

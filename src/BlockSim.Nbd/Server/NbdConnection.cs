@@ -42,14 +42,23 @@ internal sealed partial class NbdConnection
     private readonly Channel<RequestContext> _finished =
         Channel.CreateUnbounded<RequestContext>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
     private readonly ConcurrentQueue<RequestContext> _contextPool = new(); // a queue reuses its ring; a stack allocates a node per push
+    private readonly PayloadMemory _memory;
+    private readonly PayloadWaiter _memoryWaiter = new();
+    // Requests whose replies are in the output pipe but not yet flushed to the socket: they keep their
+    // slots and shares until the flush, so what a client has not taken off the server stays counted.
+    private readonly List<RequestContext> _unflushed;
 
     private volatile bool _stopping;
     private long _lastActivity = Environment.TickCount64;
     private volatile bool _idleClosed;
+    private volatile bool _departed;
 
     /// <param name="transport">The socket's stream under <paramref name="pipe"/>: closed with the connection, and what TLS is laid over.</param>
-    public NbdConnection(long id, IDuplexPipe pipe, ExportRegistry exports, NbdServerOptions options, ILogger logger, Stream? transport = null, NbdTlsMode tlsMode = NbdTlsMode.Off, string address = "in-process")
+    /// <param name="memory">The server's payload budget and buffers, shared by all its connections.</param>
+    public NbdConnection(long id, IDuplexPipe pipe, ExportRegistry exports, NbdServerOptions options, PayloadMemory memory, ILogger logger, Stream? transport = null, NbdTlsMode tlsMode = NbdTlsMode.Off, string address = "in-process")
     {
+        _memory = memory;
+        _unflushed = new List<RequestContext>(options.MaxInFlightRequests);
         Id = id;
         Identity = new NbdClientIdentity(NbdClientIdentity.Anonymous, address, Tls: false, id);
         _tlsMode = transport is null ? NbdTlsMode.Off : tlsMode;

@@ -23,6 +23,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<IPAddress, int> _perAddress = [];
+    private readonly PayloadMemory _memory;
     private long _nextConnectionId;
 
     public NbdServer(ExportRegistry exports, NbdServerOptions? options = null, ILogger? logger = null)
@@ -30,6 +31,7 @@ public sealed class NbdServer : IAsyncDisposable
         _exports = exports;
         _options = options ?? new NbdServerOptions();
         _logger = logger ?? NullLogger.Instance;
+        _memory = new PayloadMemory(_options.MaxMemory);
     }
 
     public ExportRegistry Exports => _exports;
@@ -39,8 +41,11 @@ public sealed class NbdServer : IAsyncDisposable
 
     public int ConnectionCount => _connections.Count;
 
-    /// <summary>Request payload buffers currently rented by all servers in the process (zero when all is idle).</summary>
-    public static long RentedBuffers => RequestContext.RentedBuffers;
+    /// <summary>Request payload buffers this server has handed out and not had back (zero when all is idle).</summary>
+    public long RentedBuffers => _memory.RentedBuffers;
+
+    /// <summary>Payload bytes held by requests in flight, over all connections (at most <see cref="NbdServerOptions.MaxMemory"/>).</summary>
+    public long PayloadBytesHeld => _memory.Held;
 
     /// <summary>Listens on a TCP endpoint (port 0 picks a free port; see <see cref="Endpoints"/>).</summary>
     public IPEndPoint ListenTcp(IPEndPoint endpoint, NbdTlsMode tls = NbdTlsMode.Off)
@@ -130,7 +135,7 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Serves one already-connected duplex pipe (in-memory transports, benchmarks, tests).</summary>
     public Task ServeAsync(IDuplexPipe pipe)
     {
-        var connection = new NbdConnection(Interlocked.Increment(ref _nextConnectionId), pipe, _exports, _options, _logger);
+        var connection = new NbdConnection(Interlocked.Increment(ref _nextConnectionId), pipe, _exports, _options, _memory, _logger);
         return Track(connection);
     }
 
@@ -212,7 +217,7 @@ public sealed class NbdServer : IAsyncDisposable
             var pipe = new StreamDuplexPipe(stream);
             var id = Interlocked.Increment(ref _nextConnectionId);
             ServerLog.Accepted(_logger, id, remote);
-            _ = Track(new NbdConnection(id, pipe, _exports, _options, _logger, stream, tlsMode, address?.ToString() ?? "unix"), address);
+            _ = Track(new NbdConnection(id, pipe, _exports, _options, _memory, _logger, stream, tlsMode, address?.ToString() ?? "unix"), address);
         }
     }
 

@@ -11,6 +11,16 @@ public sealed class NbdServerOptions
     /// <summary>Payload bytes (WRITE data and READ replies) one connection may hold at once.</summary>
     public long MaxInFlightBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Payload bytes all connections together may hold, from a request's arrival until its reply has left
+    /// for the socket, buffers kept for reuse included; past it the server stops reading from sockets.
+    /// Default: a quarter of the memory the process may use, at least 256 MiB.
+    /// </summary>
+    public long MaxMemory { get; set; } = DefaultMaxMemory;
+
+    /// <summary>A quarter of the memory this process may use (the machine's, or its cgroup's limit), at least 256 MiB.</summary>
+    public static long DefaultMaxMemory => PayloadMemory.DefaultLimit;
+
     /// <summary>Longest option payload accepted during the handshake; a longer one closes the connection.</summary>
     public int MaxOptionLength { get; set; } = 64 * 1024;
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
 
@@ -6,7 +5,8 @@ namespace BlockSim.Nbd.Server;
 
 /// <summary>
 /// One request in flight. Contexts are pooled per connection and are their own thread-pool work item,
-/// so starting a request allocates nothing; payload buffers come from <see cref="ArrayPool{T}"/>.
+/// so starting a request allocates nothing; payload buffers come from the server's <see cref="PayloadMemory"/>,
+/// whose budget the request holds a share of (<see cref="MemoryShare"/>) until its reply has left.
 /// </summary>
 internal sealed class RequestContext : IThreadPoolWorkItem
 {
@@ -18,33 +18,32 @@ internal sealed class RequestContext : IThreadPoolWorkItem
     public NbdRequest Request;
     public byte[]? Buffer;
     public int Credits;
+    public long MemoryShare;
     public NbdError Error;
     public string? ErrorMessage;
     public int ExtentCount;
     public long ReceivedAt;
 
-    private static long s_rentedBuffers;
-
-    /// <summary>Payload buffers rented and not yet returned, over all connections (a leak check for soak tests).</summary>
-    public static long RentedBuffers => Interlocked.Read(ref s_rentedBuffers);
-
     public void Execute() => Connection.Process(this);
 
-    public void RentBuffer(int length)
-    {
-        Buffer = ArrayPool<byte>.Shared.Rent(length);
-        Interlocked.Increment(ref s_rentedBuffers);
-    }
+    public void RentBuffer(PayloadMemory memory, int length) => Buffer = memory.Rent(length);
 
-    public void Reset()
+    /// <summary>Gives the buffer back early (its bytes were copied out) while the request keeps its share.</summary>
+    public void ReturnBuffer(PayloadMemory memory)
     {
         if (Buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(Buffer);
-            Interlocked.Decrement(ref s_rentedBuffers);
+            memory.Return(Buffer);
             Buffer = null;
         }
+    }
 
+    /// <summary>Gives back the buffer and the share; the caller releases <see cref="Credits"/> (its connection's).</summary>
+    public void Reset(PayloadMemory memory)
+    {
+        memory.Release(MemoryShare, Buffer);
+        Buffer = null;
+        MemoryShare = 0;
         Request = default;
         Credits = 0;
         Error = NbdError.None;

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace BlockSim.Storage.Native;
 
-/// <summary>The few Linux calls .NET does not expose: hole punching, data/hole seeking, directory fsync.</summary>
+/// <summary>The few Linux calls .NET does not expose: hole punching, data/hole seeking, directory fsync, flock.</summary>
 internal static partial class LibC
 {
     public const int FallocKeepSize = 0x01;
@@ -12,7 +12,16 @@ internal static partial class LibC
     public const int SeekHole = 4;
     public const int ENXIO = 6;
     public const int ENOENT = 2;
+    public const int EPERM = 1;
+    public const int EWOULDBLOCK = 11;        // EAGAIN
+    public const int EACCES = 13;
+    public const int EISDIR = 21;
+    public const int EROFS = 30;
     public const int ReadOnly = 0;            // O_RDONLY
+    public const int ReadWrite = 2;           // O_RDWR
+    public const int LockShared = 1;          // LOCK_SH
+    public const int LockExclusive = 2;       // LOCK_EX
+    public const int LockNonBlocking = 4;     // LOCK_NB
     public const int CloseOnExec = 0x80000;   // O_CLOEXEC
 
     [LibraryImport("libc", SetLastError = true)]
@@ -29,6 +38,9 @@ internal static partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int flock(int fd, int operation);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);

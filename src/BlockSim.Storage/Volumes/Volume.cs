@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using BlockSim.Crypto;
-using BlockSim.Storage.Devices;
 using BlockSim.Storage.Native;
 using Microsoft.Win32.SafeHandles;
 
@@ -9,27 +6,29 @@ namespace BlockSim.Storage.Volumes;
 /// <summary>
 /// One encrypted volume file: <see cref="VolumeHeader"/> (primary and backup) and a sparse data area whose
 /// sectors are XTS-AES-256 ciphertext. <see cref="Device"/> is the plaintext view. Opening never writes; a
-/// damaged primary header is reported in <see cref="Warnings"/> and the backup used. A read-write volume is
-/// locked against a second writer.
+/// damaged primary header is reported in <see cref="Warnings"/> and the backup used. The file stays locked
+/// (see <see cref="VolumeFile"/>) while it is open: exclusively when read-write, shared when read-only.
 /// </summary>
 public sealed class Volume : IDisposable
 {
-    private Volume(string path, VolumeHeader header, IBlockDevice device, IReadOnlyList<string> warnings)
+    private readonly VolumeFile _file;
+    private readonly bool _ownsFile;
+
+    internal Volume(VolumeFile file, IBlockDevice device, bool ownsFile = false)
     {
-        Path = path;
-        Header = header;
+        _file = file;
+        _ownsFile = ownsFile;
         Device = device;
-        Warnings = warnings;
     }
 
-    public string Path { get; }
+    public string Path => _file.Path;
 
-    public VolumeHeader Header { get; }
+    public VolumeHeader Header => _file.Header;
 
     /// <summary>The decrypted view of the data area.</summary>
     public IBlockDevice Device { get; }
 
-    public IReadOnlyList<string> Warnings { get; }
+    public IReadOnlyList<string> Warnings => _file.Warnings;
 
     /// <summary>Creates a new, empty (sparse) volume file; refuses to overwrite anything.</summary>
     public static void Create(string path, long capacity, IVolumeKeyProvider keys, string owner = "local", int sectorSize = 4096)
@@ -79,57 +78,14 @@ public sealed class Volume : IDisposable
     /// </param>
     public static Volume Open(string path, IVolumeKeyProvider keys, bool readOnly = false, Func<IBlockDevice, IBlockDevice>? underEncryption = null)
     {
-        SafeFileHandle handle;
+        var file = VolumeFile.Open(path, readOnly);
         try
         {
-            // FileShare.None takes an exclusive lock: a second daemon cannot open the same volume for writing.
-            handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, readOnly ? FileShare.Read : FileShare.None);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new VolumeException($"{path}: no such volume file.");
-        }
-        catch (IOException e)
-        {
-            throw new VolumeException($"{path}: cannot open ({e.Message}). Is another blocksim using it?", e);
-        }
-
-        try
-        {
-            var (header, warnings) = ReadHeader(path, handle);
-            var expected = VolumeHeader.DataOffset + header.Capacity;
-            var length = RandomAccess.GetLength(handle);
-            if (length < expected)
-            {
-                throw new VolumeException(
-                    $"{path}: the file is {length} bytes but its header describes {expected} ({header.Capacity} bytes of data after the 1 MiB header area); it was truncated outside blocksim.");
-            }
-
-            if (length > expected)
-            {
-                // Only an interrupted resize leaves this (see Resize); the header is the truth, the tail unused.
-                warnings = [.. warnings, $"{path}: the file is {length - expected} bytes longer than its header describes (an interrupted resize?); the extra bytes are ignored. Run 'blocksim volume resize' again to finish it."];
-            }
-
-            var key = GC.AllocateArray<byte>(VolumeHeader.KeySize, pinned: true); // pinned: the GC never leaves a copy behind
-            XtsAes256 xts;
-            try
-            {
-                keys.UnwrapVolumeKey(header.VolumeId, header.Owner, new WrappedVolumeKey(header.KeyId, header.WrappedKey), key);
-                xts = new XtsAes256(key);
-            }
-            finally
-            {
-                CryptographicOperations.ZeroMemory(key);
-            }
-
-            IBlockDevice data = new FileBlockDevice(handle, VolumeHeader.DataOffset, header.Capacity, readOnly, ownsHandle: true);
-            data = underEncryption?.Invoke(data) ?? data;
-            return new Volume(path, header, new EncryptedBlockDevice(data, xts, header.SectorSize), warnings);
+            return file.Unlock(keys, underEncryption, ownsFile: true);
         }
         catch
         {
-            handle.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -142,8 +98,8 @@ public sealed class Volume : IDisposable
     /// </summary>
     public static VolumeHeader Rewrap(string path, Func<VolumeHeader, WrappedVolumeKey> rewrap)
     {
-        using var handle = OpenExclusive(path);
-        var (header, _) = ReadHeader(path, handle);
+        using var handle = VolumeFile.OpenLocked(path, readOnly: false);
+        var (header, _) = VolumeFile.ReadHeader(path, handle);
         var wrapped = rewrap(header);
         var updated = header with { KeyId = wrapped.KeyId, WrappedKey = wrapped.Blob };
         WriteHeaders(handle, updated);
@@ -160,26 +116,10 @@ public sealed class Volume : IDisposable
         RandomAccess.FlushToDisk(handle);
     }
 
-    private static SafeFileHandle OpenExclusive(string path)
-    {
-        try
-        {
-            return File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new VolumeException($"{path}: no such volume file.");
-        }
-        catch (IOException e)
-        {
-            throw new VolumeException($"{path}: cannot open ({e.Message}). Is blocksim serving it? Stop the daemon first.", e);
-        }
-    }
-
-    /// <summary>Deletes a volume file that no one has open (a serving daemon holds its lock).</summary>
+    /// <summary>Deletes a volume file that no one has open (a serving daemon holds its lock: <see cref="VolumeInUseException"/>).</summary>
     public static void Delete(string path)
     {
-        using (OpenExclusive(path))
+        using (VolumeFile.OpenLocked(path, readOnly: false))
         {
             File.Delete(path);
         }
@@ -194,8 +134,8 @@ public sealed class Volume : IDisposable
     public static void Preallocate(string path, IProgress<long>? progress = null)
     {
         const long Chunk = 256L << 20;
-        using var handle = OpenExclusive(path);
-        var (header, _) = ReadHeader(path, handle);
+        using var handle = VolumeFile.OpenLocked(path, readOnly: false);
+        var (header, _) = VolumeFile.ReadHeader(path, handle);
         for (long done = 0; done < header.Capacity;)
         {
             var length = Math.Min(Chunk, header.Capacity - done);
@@ -222,8 +162,8 @@ public sealed class Volume : IDisposable
     /// </summary>
     public static VolumeHeader Resize(string path, long capacity)
     {
-        using var handle = OpenExclusive(path);
-        var (header, _) = ReadHeader(path, handle);
+        using var handle = VolumeFile.OpenLocked(path, readOnly: false);
+        var (header, _) = VolumeFile.ReadHeader(path, handle);
         if (capacity <= 0 || capacity % header.SectorSize != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must be a positive multiple of the volume's {header.SectorSize}-byte sector size.");
@@ -263,8 +203,8 @@ public sealed class Volume : IDisposable
     /// <summary>Reads the header without the key (for <c>volume info</c> and checks).</summary>
     public static (VolumeHeader Header, IReadOnlyList<string> Warnings) ReadHeader(string path)
     {
-        // Opened without .NET's advisory lock, which would fail while a daemon serves the volume: reading
-        // the header is safe then (it only changes while the volume is closed).
+        // Opened without the lock, which a daemon serving the volume holds: reading the header is safe then
+        // (it only changes under the exclusive lock, which that daemon's hold rules out).
         var fd = LibC.open(path, LibC.ReadOnly | LibC.CloseOnExec);
         if (fd < 0)
         {
@@ -275,53 +215,38 @@ public sealed class Volume : IDisposable
         }
 
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        return ReadHeader(path, handle);
+        return VolumeFile.ReadHeader(path, handle);
     }
 
-    public void Dispose() => Device.Dispose();
-
-    private static (VolumeHeader, IReadOnlyList<string>) ReadHeader(string path, SafeFileHandle handle)
+    public void Dispose()
     {
-        var primary = ReadCopy(handle, VolumeHeader.PrimaryOffset);
-        var header = VolumeHeader.TryParse(primary, out var primaryProblem);
-        if (header is not null)
+        Device.Dispose();
+        if (_ownsFile)
         {
-            return (header, []);
+            _file.Dispose();
         }
-
-        var backup = ReadCopy(handle, VolumeHeader.BackupOffset);
-        header = VolumeHeader.TryParse(backup, out var backupProblem);
-        if (header is not null)
-        {
-            return (header, [$"{path}: the primary header is unusable ({primaryProblem}); using the backup copy."]);
-        }
-
-        if (primaryProblem == "no BlockSim volume magic" && backupProblem == "no BlockSim volume magic")
-        {
-            throw new VolumeException($"{path} is not a BlockSim volume (no volume header found).");
-        }
-
-        throw new VolumeException($"{path}: both volume headers are unusable (primary: {primaryProblem}; backup: {backupProblem}). The data cannot be located safely.");
-    }
-
-    private static byte[] ReadCopy(SafeFileHandle handle, long offset)
-    {
-        var bytes = new byte[VolumeHeader.Size];
-        var read = 0;
-        while (read < bytes.Length)
-        {
-            var n = RandomAccess.Read(handle, bytes.AsSpan(read), offset + read);
-            if (n == 0)
-            {
-                break;
-            }
-
-            read += n;
-        }
-
-        return bytes;
     }
 }
 
 /// <summary>A volume file is missing, damaged, of another format or locked; the message names the file.</summary>
-public sealed class VolumeException(string message, Exception? inner = null) : IOException(message, inner);
+public class VolumeException(string message, Exception? inner = null) : IOException(message, inner);
+
+/// <summary>
+/// Another process (a daemon serving the volume, or a command such as import) holds the volume's lock, so
+/// its header cannot change and it cannot be opened for writing now.
+/// </summary>
+public sealed class VolumeInUseException(string path, bool readOnly) : VolumeException(
+    $"{path} is in use: a running blocksim daemon serving it (or another blocksim command) holds its lock{(readOnly ? " for writing" : "")}, and a volume's header cannot change while it is held. Stop the daemon first (or let the command finish), then try again.")
+{
+    public string FilePath { get; } = path;
+}
+
+/// <summary>The file is there and readable, but not a usable volume: no header, both copies damaged, truncated.</summary>
+public sealed class VolumeDamagedException(string message, string problem) : VolumeException(message)
+{
+    /// <summary>What is wrong, without the file's name, e.g. "both volume headers are unusable (...)".</summary>
+    public string Problem { get; } = problem;
+}
+
+/// <summary>The volume file can be read but not opened for writing (its mode, the immutable attribute, a read-only file system).</summary>
+public sealed class VolumeNotWritableException(string message) : VolumeException(message);

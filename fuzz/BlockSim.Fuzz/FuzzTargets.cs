@@ -1,0 +1,20 @@
+using BlockSim.Fuzz.Targets;
+
+namespace BlockSim.Fuzz;
+
+/// <summary>Every fuzz target, by name.</summary>
+internal static class FuzzTargets
+{
+    public static IReadOnlyList<IFuzzTarget> All { get; } =
+    [
+        new NbdHandshakeTarget(),
+        new NbdTransmissionTarget(),
+        new VolumeHeaderTarget(),
+        new KeyPolicyTarget(),
+        new ConfigurationTarget(),
+        new AuditLogTarget(),
+        new StoreFileTarget(),
+    ];
+
+    public static IFuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
+}
