@@ -91,7 +91,7 @@ public class ConfigurationTests
     [InlineData("""{ "defaultExport": "x", "exports": { "db": {} } }""", "default export 'x'")]
     [InlineData("""{ "listen": [ "localhost" ] }""", "give ADDR:PORT")]
     [InlineData("""{ "limits": { "maxConnectionsPerAddress": 0 } }""", "limits.maxConnectionsPerAddress 0: give 1 to 1048576")]
-    [InlineData("""{ "limits": { "maxMemory": "1M" } }""", "limits.maxMemory: \"1M\" is not a size of at least 64M")]
+    [InlineData("""{ "limits": { "maxMemory": "1M" } }""", "limits.maxMemory 1M: give 64M to 64T")]
     [InlineData("""{ "exports": """, "blocksim.json")]
     public async Task A_bad_configuration_is_a_usage_error_that_names_the_problem(string json, string expected)
     {

@@ -22,6 +22,7 @@ public class SettingRangeTests
     [InlineData("""{ "limits": { "maxInFlightRequests": 100000000 } }""", "limits.maxInFlightRequests 100000000: give 1 to 65536")]
     [InlineData("""{ "limits": { "maxInFlightBytes": "1K" } }""", "limits.maxInFlightBytes 1K: give 1M to 16G")]
     [InlineData("""{ "limits": { "maxInFlightBytes": "1Q" } }""", "limits.maxInFlightBytes 1Q: give 1M to 16G")]
+    [InlineData("""{ "limits": { "maxMemory": "100T" } }""", "limits.maxMemory 100T: give 64M to 64T")]
     [InlineData("""{ "limits": { "maxConnections": 99999999999 } }""", "limits.maxConnections 99999999999: give 1 to 1048576")]
     [InlineData("""{ "exports": { "m": { "memory": true, "size": "4M", "readOnly": "maybe" } } }""", "exports.m.readOnly maybe: give true or false")]
     [InlineData("""{ "simulation": { "latencyMs": 1e30 } }""", "simulation.latencyMs 1E+30: give 0 to 3600000 milliseconds")]

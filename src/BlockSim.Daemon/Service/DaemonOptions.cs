@@ -269,6 +269,7 @@ internal sealed class LimitSettings
             SettingRanges.HandshakeTimeoutSeconds.Problem("limits.handshakeTimeoutSeconds", HandshakeTimeoutSeconds),
             SettingRanges.InFlightRequests.Problem("limits.maxInFlightRequests", MaxInFlightRequests),
             SettingRanges.InFlightBytes.Problem("limits.maxInFlightBytes", MaxInFlightBytes),
+            string.IsNullOrEmpty(MaxMemory) ? null : SettingRanges.Memory.Problem("limits.maxMemory", MaxMemory),
             SettingRanges.InlineSpinMicroseconds.Problem("limits.inlineSpinMicroseconds", InlineSpinMicroseconds),
         }.OfType<string>());
     }
@@ -284,9 +285,9 @@ internal sealed class LimitSettings
         }
 
         var memory = Nbd.Server.NbdServerOptions.DefaultMaxMemory;
-        if (!string.IsNullOrEmpty(MaxMemory) && (!BlockSim.Storage.ByteSize.TryParse(MaxMemory, out memory) || memory < 64 << 20))
+        if (!string.IsNullOrEmpty(MaxMemory))
         {
-            throw new ConfigurationProblem($"limits.maxMemory: \"{MaxMemory}\" is not a size of at least 64M (e.g. \"4G\"; leave it out for a quarter of the memory the daemon may use).");
+            SettingRanges.Memory.TryParse(MaxMemory, out memory); // in range: checked above
         }
 
         return new Nbd.Server.NbdServerOptions

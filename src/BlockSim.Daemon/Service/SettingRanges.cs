@@ -27,6 +27,9 @@ internal static class SettingRanges
 
     public static readonly SizeRange InFlightBytes = new(1L << 20, 16L << 30);
 
+    /// <summary>The daemon-wide payload budget (limits.maxMemory); unset: a quarter of the memory the daemon may use.</summary>
+    public static readonly SizeRange Memory = new(64L << 20, 64L << 40);
+
     /// <summary>An hour each, so latency plus jitter stays far below Task.Delay's 49-day limit.</summary>
     public static readonly NumberRange DelayMilliseconds = new(0, 3_600_000, "milliseconds");
 
