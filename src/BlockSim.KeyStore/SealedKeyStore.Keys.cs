@@ -82,10 +82,16 @@ public sealed partial class SealedKeyStore
         {
             RequireState(key, KeyState.Enabled);
             var version = key.Versions.Max(v => v.Version) + 1;
+            if (minimumDecryptVersion is < 1 || minimumDecryptVersion > version)
+            {
+                // Never clamped: a minimum past the new version would refuse every Decrypt, one below 1 means nothing.
+                throw new KeyStoreException("ValidationException", $"minimum decryption version {minimumDecryptVersion}: give 1 to {version} (the new version); nothing was changed.");
+            }
+
             key.Versions.Add(NewMaterial(key.KeyId, version));
             if (minimumDecryptVersion is { } minimum)
             {
-                key.MinimumDecryptVersion = Math.Clamp(minimum, 1, version);
+                key.MinimumDecryptVersion = minimum;
             }
         });
 

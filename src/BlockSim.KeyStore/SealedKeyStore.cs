@@ -36,6 +36,10 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
     public string AuditLogPath => _audit.FilePath;
 
+    /// <summary>True when <paramref name="directory"/> holds a store (either copy of the store file), readable or not.</summary>
+    public static bool Exists(string directory) =>
+        File.Exists(Path.Combine(directory, PrimaryName)) || File.Exists(Path.Combine(directory, BackupName));
+
     /// <summary>
     /// Creates a new store in an empty or new directory (0700), sealed for <paramref name="unlocker"/>, with the
     /// service-managed default key (alias/blocksim/default) administered by <paramref name="administrator"/>.
@@ -43,7 +47,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
     public static SealedKeyStore Create(string directory, Unlocker unlocker, string administrator, TimeProvider? time = null)
     {
         System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (File.Exists(Path.Combine(directory, PrimaryName)) || File.Exists(Path.Combine(directory, BackupName)))
+        if (Exists(directory))
         {
             throw new KeyStoreException("AlreadyExistsException", $"{directory} already holds a key store; open it instead.");
         }

@@ -87,11 +87,11 @@ public class ConfigurationTests
     [InlineData("""{ "exports": { "m": { "memory": true } } }""", "needs a size")]
     [InlineData("""{ "exports": { "a": { "volume": "db" }, "b": { "volume": "db", "readOnly": true } } }""", "both serve the volume 'db'")]
     [InlineData("""{ "exports": { "db": { "encrypted": false } } }""", "a volume is always encrypted")]
-    [InlineData("""{ "exports": { "db": { "simulation": { "failReads": 2 } } } }""", "probabilities are 0..1")]
+    [InlineData("""{ "exports": { "db": { "simulation": { "failReads": 2 } } } }""", "exports.db.simulation.failReads 2: give 0 to 1")]
     [InlineData("""{ "defaultExport": "x", "exports": { "db": {} } }""", "default export 'x'")]
     [InlineData("""{ "listen": [ "localhost" ] }""", "give ADDR:PORT")]
-    [InlineData("""{ "limits": { "maxConnectionsPerAddress": 0 } }""", "limits: counts are at least 1")]
-    [InlineData("""{ "limits": { "maxMemory": "1M" } }""", "limits.maxMemory: \"1M\" is not a size of at least 64M")]
+    [InlineData("""{ "limits": { "maxConnectionsPerAddress": 0 } }""", "limits.maxConnectionsPerAddress 0: give 1 to 1048576")]
+    [InlineData("""{ "limits": { "maxMemory": "1M" } }""", "limits.maxMemory 1M: give 64M to 64T")]
     [InlineData("""{ "exports": """, "blocksim.json")]
     public async Task A_bad_configuration_is_a_usage_error_that_names_the_problem(string json, string expected)
     {

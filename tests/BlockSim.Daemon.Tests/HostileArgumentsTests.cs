@@ -102,6 +102,17 @@ public class HostileArgumentsTests
         ["serve", "--metrics", "192.0.2.1:9187"],
         ["serve", "--tls-cert", "missing.pem", "--tls-key", "missing.pem"],
         ["serve", "--memory", "--size", "99999999999999999999999T"],
+        ["serve", "--memory", "--size", "8000000T"],
+        ["serve", "--latency-ms", "NaN"],
+        ["serve", "--fail-writes", "Infinity"],
+        ["serve", "--socket", "/proc/blocksim/nbd.sock"],
+        ["serve", "--data-dir", "garbage.json"],
+        ["serve", "--config", "limits.json"],
+        ["audit", "show", "--tail", "-1"],
+        ["key", "rotate", "alias/blocksim/default", "--min-decrypt-version", "0"],
+        ["key", "rotate", "alias/blocksim/default", "--min-decrypt-version", "99"],
+        ["volume", "create", "w", "--size", "8000000T"],
+        ["volume", "resize", "v", "--size", "8000000T"],
     ];
 
     [Fact]
@@ -114,9 +125,11 @@ public class HostileArgumentsTests
         File.WriteAllText(temp.File("empty.json"), "");
         File.WriteAllBytes(temp.File("binary.json"), [0xff, 0xfe, 0x00, 0x01, 0x7b]);
         File.WriteAllText(temp.File("numbers.json"), """{"Statement": 12, "listen": 5, "exports": [1]}""");
+        File.WriteAllText(temp.File("limits.json"), """{"limits": {"idleTimeoutSeconds": 1e30, "maxConnections": 99999999999}}""");
         Directory.CreateDirectory(Path.Combine(temp.Path, "damaged", "keystore"));
         File.WriteAllText(Path.Combine(temp.Path, "damaged", "keystore", "keystore.json"), "{\"format\": 7}");
         File.WriteAllBytes(Path.Combine(temp.Path, "damaged", "keystore.key"), new byte[32]);
+        File.SetUnixFileMode(Path.Combine(temp.Path, "damaged", "keystore.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite); // private, so the damaged store is what gets refused
 
         var failures = new List<string>();
         foreach (var arguments in s_invocations)

@@ -51,6 +51,6 @@ public class SimulationFlagTests
         var directory = temp.Path;
         await using var daemon = DaemonProcess.Start(directory, "serve", "--fail-reads", "1.5", "--socket", "none");
         Assert.Equal(2, await daemon.WaitForExitAsync());
-        Assert.Contains("probabilities are 0..1", daemon.Output);
+        Assert.Contains("--fail-reads 1.5: give 0 to 1.", daemon.Output);
     }
 }

@@ -53,6 +53,19 @@ public class EnvelopeTests
         f.Store.Decrypt(rewrapped, context, after, StoreFixture.Admin);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void A_minimum_decrypt_version_outside_1_to_the_new_version_is_refused_and_nothing_changes(int minimum)
+    {
+        using var f = new StoreFixture();
+        var e = Assert.Throws<KeyStoreException>(() => f.Store.RotateKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin, minimum));
+        Assert.Equal("ValidationException", e.ErrorCode);
+        Assert.Contains($"minimum decryption version {minimum}: give 1 to 2", e.Message, StringComparison.Ordinal);
+        var key = f.Reopen().DescribeKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin);
+        Assert.Equal((1, 1), (key.CurrentVersion, key.MinimumDecryptVersion));
+    }
+
     [Fact]
     public void Re_encrypt_can_move_a_data_key_to_another_key()
     {

@@ -9,13 +9,13 @@ internal static class AuditCommands
     public static Command Create()
     {
         var audit = new Command("audit", "Read and verify the key store's audit log.");
-        var tail = new Option<int>("--tail") { Description = "Only the last N records.", DefaultValueFactory = _ => 50 };
+        var tail = new Option<int>("--tail") { Description = "Only the last N records.", DefaultValueFactory = _ => 50 }.InRange(1, int.MaxValue);
         var show = new Command("show", "Show audit records.") { tail };
         show.SetAction(r => CliContext.Run(r, () =>
         {
             using var store = CliContext.OpenStore(r);
             var lines = File.Exists(store.AuditLogPath) ? File.ReadAllLines(store.AuditLogPath) : [];
-            foreach (var line in lines.TakeLast(Math.Max(1, r.GetValue(tail))))
+            foreach (var line in lines.TakeLast(r.GetValue(tail)))
             {
                 if (r.GetValue(CliContext.Json))
                 {

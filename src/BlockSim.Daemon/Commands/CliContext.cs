@@ -98,8 +98,8 @@ internal static class CliContext
                 Console.Error.WriteLine($"{e.ErrorCode}: {e.Message}");
                 return e.ErrorCode switch
                 {
-                    "NotFoundException" => ExitCodes.NotFound,
-                    "AccessDeniedException" or "DisabledException" or "KMSInvalidStateException" or "UnlockFailed" => ExitCodes.Denied,
+                    "NotFoundException" or "KeyFileMissing" => ExitCodes.NotFound,
+                    "AccessDeniedException" or "DisabledException" or "KMSInvalidStateException" or "UnlockFailed" or "InsecureKeyFile" => ExitCodes.Denied,
                     "ValidationException" or "MalformedPolicyDocumentException" or "AlreadyExistsException" => ExitCodes.Usage,
                     _ => ExitCodes.IOError,
                 };
@@ -183,15 +183,16 @@ internal static class CliContext
 
         if (File.Exists(data.KeyFilePath))
         {
-            return new KeyFileUnlocker(data.KeyFilePath);
+            return new KeyFileUnlocker(data.KeyFilePath); // refuses a key file its group or others may read
         }
 
         if (!Console.IsInputRedirected)
         {
+            Console.Error.WriteLine($"The key file {data.KeyFilePath} is missing; the store opens only with it or with a passphrase slot, if it has one.");
             return new PassphraseUnlocker(ReadHidden("Key store passphrase: "));
         }
 
-        throw new KeyStoreException("UnlockFailed", $"No key file at {data.KeyFilePath}; give --passphrase-file or set {PassphraseVariable}.");
+        throw data.MissingKeyFile($", or, if the store has a passphrase slot, give --passphrase-file or set {PassphraseVariable}");
     }
 
     private static string ReadHidden(string prompt)

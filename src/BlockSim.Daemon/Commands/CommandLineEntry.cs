@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Globalization;
+using BlockSim.Daemon.Service;
 
 namespace BlockSim.Daemon.Commands;
 
@@ -31,13 +33,45 @@ internal static class CommandLineEntry
 
     /// <summary>Refuses, at parse time, an integer option outside [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public static T InRange<T>(this T option, int min, int max)
-        where T : Option<int>
+        where T : Option
     {
         option.Validators.Add(result =>
         {
             if (Given(result) is { } value && (value < min || value > max))
             {
                 result.AddError($"{option.Name} {value}: give {min} to {max}.");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// Refuses, at parse time, a number outside <paramref name="range"/>, NaN and the infinities included (the
+    /// parser takes "NaN" and "1e30" for a double), in the words the configuration file's check uses.
+    /// </summary>
+    public static T InRange<T>(this T option, NumberRange range)
+        where T : Option
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0
+                && double.TryParse(result.Tokens[^1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                && !range.Contains(value))
+            {
+                result.AddError(range.Refusal(option.Name, result.Tokens[^1].Value));
+            }
+        });
+        return option;
+    }
+
+    /// <summary>Refuses, at parse time, a size (4096, 64K, 1G) outside <paramref name="range"/> or that is not one.</summary>
+    public static Option<string?> InRange(this Option<string?> option, SizeRange range)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && range.Problem(option.Name, result.Tokens[^1].Value) is { } problem)
+            {
+                result.AddError(problem);
             }
         });
         return option;
@@ -62,5 +96,5 @@ internal static class CommandLineEntry
     /// that itself, and asking for the value here would throw instead.
     /// </summary>
     private static int? Given(System.CommandLine.Parsing.OptionResult result) =>
-        result.Tokens.Count > 0 && int.TryParse(result.Tokens[^1].Value, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+        result.Tokens.Count > 0 && int.TryParse(result.Tokens[^1].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
 }

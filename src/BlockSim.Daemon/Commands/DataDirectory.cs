@@ -37,20 +37,71 @@ internal sealed partial class DataDirectory
     /// <summary>The local user, as the key store names principals.</summary>
     public static string LocalPrincipal => $"user:{Environment.UserName}";
 
-    /// <summary>Opens the key store, creating it (with its key file and the default key) on the first run.</summary>
+    /// <summary>
+    /// Opens the key store, creating it (with its key file and the default key) only where there is none
+    /// yet. A key file is never made beside an existing store: one made there could never open it, and
+    /// the store would look replaced. A store without its key file (or a key file without its store) is
+    /// an error that names what is missing, and nothing is written.
+    /// </summary>
     public SealedKeyStore OpenOrCreateKeyStore(out bool created)
     {
         const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        Directory.CreateDirectory(Root, Private);
-        Directory.CreateDirectory(VolumesPath, Private);
-        created = !File.Exists(KeyFilePath);
-        if (created)
+        created = false;
+        if (SealedKeyStore.Exists(KeyStorePath))
         {
-            return SealedKeyStore.Create(KeyStorePath, KeyFileUnlocker.Create(KeyFilePath), LocalPrincipal);
+            if (!File.Exists(KeyFilePath))
+            {
+                throw MissingKeyFile();
+            }
+
+            var store = SealedKeyStore.Open(KeyStorePath, new KeyFileUnlocker(KeyFilePath));
+            try
+            {
+                Directory.CreateDirectory(VolumesPath, Private);
+                return store;
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
         }
 
-        return SealedKeyStore.Open(KeyStorePath, new KeyFileUnlocker(KeyFilePath));
+        if (File.Exists(KeyFilePath))
+        {
+            throw new KeyStoreException("NotFoundException", $"There is a key file {KeyFilePath} but no key store in {KeyStorePath} (neither keystore.json nor keystore.backup.json): put the store back from a backup. To start afresh with a new, empty store instead, move the key file away too.");
+        }
+
+        if (Directory.Exists(KeyStorePath) && Directory.EnumerateFileSystemEntries(KeyStorePath).Any())
+        {
+            throw new KeyStoreException("NotFoundException", $"{KeyStorePath} holds files but no key store (neither keystore.json nor keystore.backup.json): put the store back from a backup, or move that directory away to start afresh.");
+        }
+
+        if (File.Exists(Root))
+        {
+            throw new KeyStoreException("ValidationException", $"The data directory {Root} is a file: give a directory with --data-dir (\"dataDir\" in the configuration); a missing one is created.");
+        }
+
+        Directory.CreateDirectory(Root, Private);
+        Directory.CreateDirectory(VolumesPath, Private);
+        var unlocker = KeyFileUnlocker.Create(KeyFilePath);
+        try
+        {
+            var store = SealedKeyStore.Create(KeyStorePath, unlocker, LocalPrincipal);
+            created = true;
+            return store;
+        }
+        catch
+        {
+            File.Delete(KeyFilePath); // a key file that seals no store must not be left to meet the next run
+            throw;
+        }
     }
+
+    /// <summary>The store is there, its key file is not: say where it was expected and that nothing else opens the store.</summary>
+    public KeyStoreException MissingKeyFile(string? alternative = null) => new(
+        "KeyFileMissing",
+        $"The key file {KeyFilePath} is missing: the key store in {KeyStorePath} is sealed by it and cannot be opened without it. Put it back from your backup (then chmod 600 {KeyFilePath}){alternative}. Nothing was written; a new key file would not open this store.");
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex ValidVolumeName();

@@ -48,7 +48,7 @@ internal static class KeyCommands
         key.Subcommands.Add(Simple("cancel-deletion", "Cancel a scheduled deletion; the key comes back disabled.", keyArgument(), (s, k, c) => s.CancelKeyDeletion(k, c)));
 
         var rotateArgument = keyArgument();
-        var minimum = new Option<int?>("--min-decrypt-version") { Description = "Refuse to decrypt with versions older than this." };
+        var minimum = new Option<int?>("--min-decrypt-version") { Description = "Refuse to decrypt with versions older than this (1 to the new version)." }.InRange(1, int.MaxValue);
         var rotate = new Command("rotate", "Add a new key-material version; old versions still decrypt. Re-wrap volumes with 'volume rewrap'.") { rotateArgument, minimum };
         rotate.SetAction(r => CliContext.Run(r, () =>
         {

@@ -93,6 +93,14 @@ internal static class ServeCommand
                 return ExitCodes.Usage;
             }
 
+            // The flags' ranges (the simulation's, say) are checked as they are parsed; --size depends on --memory.
+            var sizeName = result.GetValue(size) is null ? "defaultSize" : "--size";
+            if ((result.GetValue(memory) ? SettingRanges.MemoryExportSize.Problem(sizeName, options.DefaultSize) : SettingRanges.VolumeSizeProblem(sizeName, options.DefaultSize)) is { } sizeProblem)
+            {
+                Console.Error.WriteLine(sizeProblem);
+                return ExitCodes.Usage;
+            }
+
             if (result.GetValue(memory))
             {
                 options.Exports = new() { ["default"] = new ExportSettings { Memory = true, Encrypted = result.GetValue(encrypted), Size = options.DefaultSize } };
@@ -106,11 +114,13 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(DaemonOptions options, string? configPath, bool verbose)
     {
-        if (!ByteSize.TryParse(options.DefaultSize, out var defaultSize) || defaultSize <= 0 || defaultSize % 4096 != 0)
+        if (SettingRanges.VolumeSizeProblem("--size", options.DefaultSize) is { } sizeProblem)
         {
-            Console.Error.WriteLine($"--size {options.DefaultSize}: give a positive size in bytes (a multiple of 4096), or with K, M, G or T, e.g. 1G.");
+            Console.Error.WriteLine(sizeProblem);
             return ExitCodes.Usage;
         }
+
+        ByteSize.TryParse(options.DefaultSize, out var defaultSize);
 
         List<(string Where, NbdTlsMode Mode)> listeners;
         try
@@ -163,9 +173,11 @@ internal static class ServeCommand
         {
             DaemonLog.XtsTier(logger, XtsTiers.Default.ToString(), XtsTiers.DescribeCpu());
             var data = new DataDirectory(options.DataDir!);
-            startup.Catalog = ExportCatalog.Open(options, data, defaultSize, logger);
+
+            // The limits and the TLS files first: a bad certificate path stops start-up before a key store or a volume is made.
             var serverOptions = options.Limits.ToServerOptions();
             serverOptions.Tls = options.Tls.Load();
+            startup.Catalog = ExportCatalog.Open(options, data, defaultSize, logger);
             var registry = new ExportRegistry(startup.Catalog.Exports, startup.Catalog.DefaultExport, startup.Catalog.AllowedClients);
             startup.Server = new NbdServer(registry, serverOptions, loggerFactory.CreateLogger("blocksim.nbd"));
             foreach (var (endpoint, tls) in endpoints)
@@ -178,7 +190,15 @@ internal static class ServeCommand
             startup.SocketTls = socketTls;
             if (startup.SocketPath != "none")
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(startup.SocketPath))!);
+                try
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(startup.SocketPath))!);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new IOException($"Cannot make the directory of the Unix socket {startup.SocketPath}: {e.Message} Choose another path with --socket (\"socket\" in the configuration), or 'none'.", e);
+                }
+
                 startup.Server.ListenUnix(startup.SocketPath, socketTls);
             }
 
@@ -204,7 +224,9 @@ internal static class ServeCommand
             startup.Catalog?.Dispose();
             return e switch
             {
-                KeyStoreException { ErrorCode: "AccessDeniedException" } or VolumeKeyException => ExitCodes.Denied,
+                KeyStoreException { ErrorCode: "AccessDeniedException" or "InsecureKeyFile" } or VolumeKeyException => ExitCodes.Denied,
+                KeyStoreException { ErrorCode: "KeyFileMissing" or "NotFoundException" } => ExitCodes.NotFound,
+                KeyStoreException { ErrorCode: "ValidationException" } => ExitCodes.Usage,
                 IOException or UnauthorizedAccessException or KeyStoreException => ExitCodes.IOError,
                 _ => ExitCodes.Usage,
             };
@@ -236,9 +258,9 @@ internal static class ServeCommand
         endpoints = [];
         foreach (var text in texts)
         {
-            if (!IPEndPoint.TryParse(text, out var endpoint) || endpoint.Port == 0 && !text.EndsWith(":0", StringComparison.Ordinal))
+            if (SettingRanges.Endpoint(option, text, out var problem) is not { } endpoint)
             {
-                Console.Error.WriteLine($"{option} {text}: give ADDR:PORT, e.g. 127.0.0.1:{DefaultPort} or [::1]:{DefaultPort}.");
+                Console.Error.WriteLine(problem);
                 return false;
             }
 

@@ -6,17 +6,17 @@ namespace BlockSim.Daemon.Commands;
 /// <summary>Device-simulation flags of <c>serve</c>; they apply to every export without settings of its own.</summary>
 internal sealed class SimulationOptions
 {
-    public Option<double?> LatencyMs { get; } = new("--latency-ms") { Description = "Simulated delay per request, in milliseconds." };
+    public Option<double?> LatencyMs { get; } = new Option<double?>("--latency-ms") { Description = "Simulated delay per request, in milliseconds (0 to 3600000)." }.InRange(SettingRanges.DelayMilliseconds);
 
-    public Option<double?> JitterMs { get; } = new("--jitter-ms") { Description = "Random variation of the delay, ± milliseconds." };
+    public Option<double?> JitterMs { get; } = new Option<double?>("--jitter-ms") { Description = "Random variation of the delay, ± milliseconds (0 to 3600000)." }.InRange(SettingRanges.DelayMilliseconds);
 
-    public Option<double?> FailReads { get; } = new("--fail-reads") { Description = "Probability (0..1) that a read fails with EIO." };
+    public Option<double?> FailReads { get; } = new Option<double?>("--fail-reads") { Description = "Probability (0..1) that a read fails with EIO." }.InRange(SettingRanges.Probability);
 
-    public Option<double?> FailWrites { get; } = new("--fail-writes") { Description = "Probability (0..1) that a write fails with EIO." };
+    public Option<double?> FailWrites { get; } = new Option<double?>("--fail-writes") { Description = "Probability (0..1) that a write fails with EIO." }.InRange(SettingRanges.Probability);
 
-    public Option<int?> Iops { get; } = new("--iops") { Description = "Limit on requests per second." };
+    public Option<int?> Iops { get; } = new Option<int?>("--iops") { Description = "Limit on requests per second (0: none, up to 10000000)." }.InRange(SettingRanges.Iops);
 
-    public Option<string?> Bandwidth { get; } = new("--bandwidth") { Description = "Limit on bytes per second (with K, M, G), e.g. 200M." };
+    public Option<string?> Bandwidth { get; } = new Option<string?>("--bandwidth") { Description = "Limit on bytes per second (with K, M, G), e.g. 200M." }.InRange(SettingRanges.Bandwidth);
 
     public Option<bool> VolatileCache { get; } = new("--volatile-cache")
     {

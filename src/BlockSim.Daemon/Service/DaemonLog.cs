@@ -32,8 +32,8 @@ internal static partial class DaemonLog
     [LoggerMessage(4001, LogLevel.Warning, "Key store: {Problem}; the good copy is used and the next change rewrites both")]
     public static partial void KeyStoreCopyProblem(ILogger logger, string problem);
 
-    [LoggerMessage(4002, LogLevel.Warning, "The key store is sealed by the key file {KeyFile} (mode 0600) beside it. That protects the volumes and the store if they are copied without it, not if the machine or that file is taken. Key use is audited in {Audit}")]
-    public static partial void KeyFileWarning(ILogger logger, string keyFile, string audit);
+    [LoggerMessage(4002, LogLevel.Warning, "The key store is sealed by the key file {KeyFile} (mode {Mode}) beside it. That protects the volumes and the store if they are copied without it, not if the machine or that file is taken. Key use is audited in {Audit}")]
+    public static partial void KeyFileWarning(ILogger logger, string keyFile, string mode, string audit);
 
     [LoggerMessage(4003, LogLevel.Information, "Created the encrypted volume {Path} ({Size} bytes, sparse)")]
     public static partial void VolumeCreated(ILogger logger, string path, long size);

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 
 namespace BlockSim.Daemon.Service;
@@ -8,7 +9,7 @@ namespace BlockSim.Daemon.Service;
 /// variables <c>BLOCKSIM__KEY</c> (nested keys joined by <c>__</c>, e.g. <c>BLOCKSIM__Exports__db__ReadOnly=true</c>),
 /// then the command-line flags. Unknown keys are errors, so a typo never silently does nothing.
 /// </summary>
-internal sealed class DaemonOptions
+internal sealed partial class DaemonOptions
 {
     public const string EnvironmentPrefix = "BLOCKSIM__";
 
@@ -59,14 +60,24 @@ internal sealed class DaemonOptions
 
         builder.AddEnvironmentVariables(EnvironmentPrefix);
         var options = new DaemonOptions();
+        IConfigurationRoot? configuration = null;
         try
         {
-            var configuration = builder.Build();
+            configuration = builder.Build();
             configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
             KeepEmptyAllowLists(configuration, options);
         }
         catch (Exception e) when (e is InvalidDataException or InvalidOperationException or FormatException)
         {
+            // A value the binder cannot convert (an int past 2^31, "maybe" for a flag) is named like one out of range.
+            for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+            {
+                if (UnconvertibleValue().Match(cause.Message) is { Success: true } match)
+                {
+                    throw new ConfigurationProblem($"{Source(configuration, path, match.Groups[2].Value)}: {SettingRanges.Unconvertible(match.Groups[2].Value, match.Groups[1].Value, match.Groups[3].Value)}");
+                }
+            }
+
             // The outer messages are generic ("binding has failed"); the causes name the key or the line.
             var causes = new List<string>();
             for (Exception? cause = e.InnerException ?? e; cause is not null; cause = cause.InnerException)
@@ -77,12 +88,68 @@ internal sealed class DaemonOptions
             throw new ConfigurationProblem($"{path ?? "environment (BLOCKSIM__...)"}: {string.Join(": ", causes)}. The keys are listed in README.md (\"Configuration file\").");
         }
 
+        if (options.Problems() is { Count: > 0 } problems)
+        {
+            // Each problem starts with its key, e.g. "limits.idleTimeoutSeconds 1E+30: give ...".
+            throw new ConfigurationProblem(string.Join(Environment.NewLine, problems.Select(p => $"{Source(configuration, path, p[..p.IndexOf(' ', StringComparison.Ordinal)].Replace('.', ':'))}: {p}")));
+        }
+
         if (path is not null)
         {
             options.ResolveRelativeTo(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
 
         return options;
+    }
+
+    /// <summary>
+    /// Every value out of its range (see <see cref="SettingRanges"/>), each naming its key as the file writes
+    /// it, the value and what to give; empty when all are in range. Checked at load, before anything is
+    /// created, so a bad value never gets as far as a key store or a volume.
+    /// </summary>
+    public List<string> Problems()
+    {
+        var problems = new List<string>();
+        Add(SettingRanges.VolumeSizeProblem("defaultSize", DefaultSize));
+        foreach (var listener in Listen)
+        {
+            var comma = listener.LastIndexOf(",tls=", StringComparison.Ordinal);
+            SettingRanges.Endpoint("listen", comma < 0 ? listener : listener[..comma], out var problem);
+            Add(problem);
+        }
+
+        if (Metrics is not null)
+        {
+            SettingRanges.Endpoint("metrics", Metrics, out var problem);
+            Add(problem);
+        }
+
+        Limits.AddProblems(problems);
+        Simulation.AddProblems("simulation", problems);
+        foreach (var (name, export) in Exports.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (export.Memory && export.Size is not null)
+            {
+                Add(SettingRanges.MemoryExportSize.Problem($"exports.{name}.size", export.Size));
+            }
+            else if (export.Size is not null)
+            {
+                // Silently ignoring it would let "size": "5G" look as if it sized a volume.
+                Add($"exports.{name}.size {export.Size}: only a memory export (\"memory\": true) takes a size; a volume's is set by 'blocksim volume create' or 'volume resize' (and the first 'default' by defaultSize).");
+            }
+
+            export.Simulation?.AddProblems($"exports.{name}.simulation", problems);
+        }
+
+        return problems;
+
+        void Add(string? problem)
+        {
+            if (problem is not null)
+            {
+                problems.Add(problem);
+            }
+        }
     }
 
     /// <summary>
@@ -100,6 +167,16 @@ internal sealed class DaemonOptions
             }
         }
     }
+
+    /// <summary>Where a key's value came from: a BLOCKSIM__ variable (they win over the file), else the file.</summary>
+    private static string Source(IConfigurationRoot? configuration, string? path, string key) =>
+        configuration?.Providers.OfType<Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationProvider>().Any(p => p.TryGet(key, out _)) == true || path is null
+            ? $"environment (BLOCKSIM__{key.Replace(":", "__", StringComparison.Ordinal)})"
+            : path;
+
+    /// <summary>The binder's "Failed to convert configuration value 'V' at 'K:E:Y' to type 'T'".</summary>
+    [GeneratedRegex("configuration value '(.*)' at '([^']+)' to type '([^']+)'")]
+    private static partial Regex UnconvertibleValue();
 
     private void ResolveRelativeTo(string directory)
     {
@@ -181,19 +258,36 @@ internal sealed class LimitSettings
     /// <summary>How long an inline connection watches for the next request before it sleeps (0: never spins).</summary>
     public double InlineSpinMicroseconds { get; set; } = 50;
 
+    /// <summary>Adds a message for each limit out of its range (<see cref="SettingRanges"/>).</summary>
+    public void AddProblems(List<string> problems)
+    {
+        problems.AddRange(new[]
+        {
+            SettingRanges.Connections.Problem("limits.maxConnections", MaxConnections),
+            SettingRanges.Connections.Problem("limits.maxConnectionsPerAddress", MaxConnectionsPerAddress),
+            SettingRanges.IdleTimeoutSeconds.Problem("limits.idleTimeoutSeconds", IdleTimeoutSeconds),
+            SettingRanges.HandshakeTimeoutSeconds.Problem("limits.handshakeTimeoutSeconds", HandshakeTimeoutSeconds),
+            SettingRanges.InFlightRequests.Problem("limits.maxInFlightRequests", MaxInFlightRequests),
+            SettingRanges.InFlightBytes.Problem("limits.maxInFlightBytes", MaxInFlightBytes),
+            string.IsNullOrEmpty(MaxMemory) ? null : SettingRanges.Memory.Problem("limits.maxMemory", MaxMemory),
+            SettingRanges.InlineSpinMicroseconds.Problem("limits.inlineSpinMicroseconds", InlineSpinMicroseconds),
+        }.OfType<string>());
+    }
+
     /// <summary>The server options, or a problem that says which limit is wrong.</summary>
     public Nbd.Server.NbdServerOptions ToServerOptions()
     {
-        if (MaxConnections < 1 || MaxConnectionsPerAddress < 1 || MaxInFlightRequests < 1 || IdleTimeoutSeconds < 0 || HandshakeTimeoutSeconds <= 0 || InlineSpinMicroseconds is < 0 or > 1e6
-            || !BlockSim.Storage.ByteSize.TryParse(MaxInFlightBytes, out var bytes) || bytes < 1 << 20)
+        var problems = new List<string>();
+        AddProblems(problems);
+        if (problems.Count > 0 || !SettingRanges.InFlightBytes.TryParse(MaxInFlightBytes, out var bytes))
         {
-            throw new ConfigurationProblem("limits: counts are at least 1, maxInFlightBytes at least 1M (e.g. \"64M\"), timeouts not negative (idleTimeoutSeconds 0 = never), inlineSpinMicroseconds 0 to 1000000.");
+            throw new ConfigurationProblem(string.Join(Environment.NewLine, problems));
         }
 
         var memory = Nbd.Server.NbdServerOptions.DefaultMaxMemory;
-        if (!string.IsNullOrEmpty(MaxMemory) && (!BlockSim.Storage.ByteSize.TryParse(MaxMemory, out memory) || memory < 64 << 20))
+        if (!string.IsNullOrEmpty(MaxMemory))
         {
-            throw new ConfigurationProblem($"limits.maxMemory: \"{MaxMemory}\" is not a size of at least 64M (e.g. \"4G\"; leave it out for a quarter of the memory the daemon may use).");
+            SettingRanges.Memory.TryParse(MaxMemory, out memory); // in range: checked above
         }
 
         return new Nbd.Server.NbdServerOptions

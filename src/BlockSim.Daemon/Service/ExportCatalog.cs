@@ -190,7 +190,7 @@ internal sealed class ExportCatalog : IDisposable
 
         if (_store is not null)
         {
-            DaemonLog.KeyFileWarning(logger, data.KeyFilePath, _store.AuditLogPath);
+            DaemonLog.KeyFileWarning(logger, data.KeyFilePath, KeyStore.Sealing.KeyFileUnlocker.DescribeMode(data.KeyFilePath), _store.AuditLogPath);
         }
     }
 

@@ -31,17 +31,23 @@ internal sealed class SimulationSettings
     /// <summary>Null when the settings make sense, else what is wrong, with an example.</summary>
     public string? Problem(string where)
     {
-        if (Bandwidth is not null && (!ByteSize.TryParse(Bandwidth, out var bytes) || bytes <= 0))
-        {
-            return $"{where}: bandwidth {Bandwidth}: give bytes per second, e.g. 200M.";
-        }
+        var problems = new List<string>();
+        AddProblems("simulation", problems);
+        return problems.Count == 0 ? null : $"{where}: {string.Join(" ", problems)}";
+    }
 
-        if (FailReads is < 0 or > 1 || FailWrites is < 0 or > 1 || LatencyMs < 0 || JitterMs < 0 || Iops < 0)
+    /// <summary>Adds a message for each value out of its range (<see cref="SettingRanges"/>), named <paramref name="prefix"/>.key.</summary>
+    public void AddProblems(string prefix, List<string> problems)
+    {
+        problems.AddRange(new[]
         {
-            return $"{where}: probabilities are 0..1, e.g. --fail-writes 0.01; delays and limits are not negative.";
-        }
-
-        return null;
+            SettingRanges.DelayMilliseconds.Problem($"{prefix}.latencyMs", LatencyMs),
+            SettingRanges.DelayMilliseconds.Problem($"{prefix}.jitterMs", JitterMs),
+            SettingRanges.Probability.Problem($"{prefix}.failReads", FailReads),
+            SettingRanges.Probability.Problem($"{prefix}.failWrites", FailWrites),
+            SettingRanges.Iops.Problem($"{prefix}.iops", Iops),
+            Bandwidth is null ? null : SettingRanges.Bandwidth.Problem($"{prefix}.bandwidth", Bandwidth),
+        }.OfType<string>());
     }
 
     /// <summary>

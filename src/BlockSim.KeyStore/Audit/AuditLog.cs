@@ -83,7 +83,7 @@ internal sealed class AuditLog
         }
         else if (anchor.Sequence > 0 && anchor.Sequence <= hashes.Count && hashes[(int)anchor.Sequence - 1] != anchor.Hash)
         {
-            problems.Add($"record {anchor.Sequence} is not the record the store's anchor names: the log was replaced or rewritten from there");
+            problems.Add($"record {anchor.Sequence} (line {anchor.Sequence}) is not the record the store's anchor names: it was edited, or the log replaced or rewritten from there");
         }
         else if (records > anchor.Sequence)
         {
@@ -93,7 +93,13 @@ internal sealed class AuditLog
         return new AuditVerification(problems, records, notes);
     }
 
-    /// <summary>The chain and the head file: problems, the record count, and each line's hash.</summary>
+    /// <summary>
+    /// The chain and the head file: problems, the record count, and each line's hash. Each problem names the
+    /// record (its sequence number and its line in the file) and what did not match: its sequence number, its
+    /// link to the line before (previousHash), its HMAC (which covers the fields), its text (an edit that
+    /// leaves every field's value alone, such as spacing or an added field, keeps the HMAC but not the text
+    /// the store wrote), or the head.
+    /// </summary>
     private (List<string> Problems, long Records, List<string> Hashes) VerifyChain()
     {
         var hashes = new List<string>();
@@ -101,8 +107,10 @@ internal sealed class AuditLog
         var previousHash = "";
         long expected = 1;
         var lines = CompleteLines();
-        foreach (var line in lines)
+        for (var index = 0; index < lines.Length; index++)
         {
+            var line = Encoding.UTF8.GetBytes(lines[index]);
+            var number = index + 1;
             AuditRecord? record;
             try
             {
@@ -110,32 +118,43 @@ internal sealed class AuditLog
             }
             catch (JsonException)
             {
-                problems.Add($"record {expected}: not valid JSON");
-                break;
+                record = null;
             }
 
             if (record is null)
             {
-                problems.Add($"record {expected}: empty");
+                problems.Add($"line {number}: not a JSON audit record (damaged or edited); the lines after it were not checked");
                 break;
             }
 
-            if (!HasValidMac(record))
-            {
-                problems.Add($"record {record.Sequence}: HMAC mismatch (edited)");
-            }
-
+            var where = $"record {record.Sequence} (line {number})";
             if (record.Sequence != expected)
             {
-                problems.Add($"record {expected}: found sequence {record.Sequence} (deleted or reordered)");
+                problems.Add($"{where}: sequence {record.Sequence} where {expected} was expected (a record was deleted, inserted or moved)");
             }
 
             if (record.PreviousHash != previousHash)
             {
-                problems.Add($"record {record.Sequence}: does not follow the previous record (chain broken)");
+                problems.Add(number == 1
+                    ? $"{where}: its previousHash is not empty, as the first record's is (records before it were removed)"
+                    : $"{where}: its previousHash is not the SHA-256 of line {number - 1} (the chain is broken there: line {number - 1} was changed, or records removed or inserted between them)");
             }
 
-            previousHash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(line)));
+            var mac = record.Hmac;
+            if (!HasValidMac(record))
+            {
+                problems.Add($"{where}: its HMAC does not match its fields (a field was edited)");
+            }
+            else
+            {
+                record.Hmac = mac;
+                if (!Serialize(record).AsSpan().SequenceEqual(line))
+                {
+                    problems.Add($"{where}: its fields carry a valid HMAC, but the line is not the text the store wrote (edited: spacing, order, line ending or an added field)");
+                }
+            }
+
+            previousHash = Convert.ToHexString(SHA256.HashData(line));
             hashes.Add(previousHash);
             expected = record.Sequence + 1;
         }
@@ -145,9 +164,23 @@ internal sealed class AuditLog
             var (headSequence, headHash) = ReadHead();
             var headLagsByOne = lines.Length > 0 && problems.Count == 0 && headSequence == lines.Length - 1
                 && headHash == (lines.Length == 1 ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lines[^2]))));
-            if (!headLagsByOne && (headSequence != lines.Length || headHash != previousHash))
+            var head = Path.GetFileName(_headPath);
+            if (headLagsByOne)
             {
-                problems.Add($"the log holds {lines.Length} records but its head says {headSequence} (truncated or extended outside the store)");
+                return (problems, lines.Length, hashes); // a crash between the record and the head: the next append catches up
+            }
+
+            if (headSequence < lines.Length)
+            {
+                problems.Add($"the log holds {lines.Length} records but its head ({head}) says {headSequence}: {AuditVerification.Range(headSequence + 1, lines.Length)} (from line {headSequence + 1}) were added outside the store");
+            }
+            else if (headSequence > lines.Length)
+            {
+                problems.Add($"the log holds {lines.Length} records but its head ({head}) says {headSequence}: {AuditVerification.Range(lines.Length + 1, headSequence)} are missing (truncated)");
+            }
+            else if (headHash != previousHash)
+            {
+                problems.Add($"record {headSequence} (line {lines.Length}), the last, is not the record its head ({head}) names: its text was changed, or the record replaced, after it was written");
             }
         }
         catch (KeyStoreException e)

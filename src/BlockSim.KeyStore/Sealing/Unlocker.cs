@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Konscious.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
 
 namespace BlockSim.KeyStore.Sealing;
 
@@ -19,9 +20,16 @@ public abstract class Unlocker
     internal abstract KeySlot NewSlot();
 }
 
-/// <summary>A 32-byte key file (the embedded default), through HKDF-SHA256.</summary>
+/// <summary>
+/// A 32-byte key file (the embedded default), through HKDF-SHA256. Whoever can read it can unseal the
+/// store, so, as ssh does with a private key, a key file with any permission for its group or others is
+/// refused (with its real mode and the chmod that fixes it) instead of being used.
+/// </summary>
 public sealed class KeyFileUnlocker(string path) : Unlocker
 {
+    private const UnixFileMode GroupOrOthers =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
     public string Path { get; } = path;
 
     internal override string SlotType => "keyfile";
@@ -42,6 +50,9 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
         return new KeyFileUnlocker(path);
     }
 
+    /// <summary>The file's permission bits in octal as chmod takes them, e.g. "0600".</summary>
+    public static string DescribeMode(string path) => Octal(File.GetUnixFileMode(path));
+
     internal override KeySlot NewSlot() => new() { Type = SlotType, Salt = RandomNumberGenerator.GetBytes(16) };
 
     internal override void DeriveSlotKey(KeySlot slot, Span<byte> slotKey)
@@ -49,7 +60,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
         Span<byte> material = stackalloc byte[32];
         try
         {
-            using var file = File.OpenHandle(Path);
+            using var file = OpenPrivate();
             if (RandomAccess.GetLength(file) != 32 || RandomAccess.Read(file, material, 0) != 32)
             {
                 throw new KeyStoreException("InvalidKeyFile", $"{Path} is not a 32-byte key-store key file.");
@@ -57,15 +68,36 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
 
             HKDF.DeriveKey(HashAlgorithmName.SHA256, material, slotKey, slot.Salt, "blocksim-keystore-slot"u8);
         }
-        catch (FileNotFoundException e)
-        {
-            throw new KeyStoreException("InvalidKeyFile", $"The key file {Path} does not exist.", e);
-        }
         finally
         {
             CryptographicOperations.ZeroMemory(material);
         }
     }
+
+    /// <summary>Opens the key file; a missing one, or one its group or others may use, is refused before a byte is read.</summary>
+    private SafeFileHandle OpenPrivate()
+    {
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(Path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new KeyStoreException("KeyFileMissing", $"The key file {Path} is missing: a key store sealed by it cannot be opened without it. Put it back from a backup (chmod 600 {Path}).", e);
+        }
+
+        var mode = File.GetUnixFileMode(file);
+        if ((mode & GroupOrOthers) != 0)
+        {
+            file.Dispose();
+            throw new KeyStoreException("InsecureKeyFile", $"The key file {Path} has mode {Octal(mode)}: users other than its owner may read or change it, and it unseals the key store. Make it private with: chmod 600 {Path}");
+        }
+
+        return file;
+    }
+
+    private static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
 }
 
 /// <summary>A passphrase, through Argon2id (by default m = 64 MiB, t = 3, p = 4, 16-byte salt).</summary>

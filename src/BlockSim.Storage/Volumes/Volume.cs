@@ -52,15 +52,17 @@ public sealed class Volume : IDisposable
             Access = FileAccess.ReadWrite,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         };
+        var made = false;
         try
         {
             using var file = new FileStream(path, options);
+            made = true; // CreateNew: the file is ours, so a failure may delete it
             RandomAccess.Write(file.SafeFileHandle, header, VolumeHeader.PrimaryOffset);
             RandomAccess.Write(file.SafeFileHandle, header, VolumeHeader.BackupOffset);
-            RandomAccess.SetLength(file.SafeFileHandle, VolumeHeader.DataOffset + capacity);
+            SetLength(path, file.SafeFileHandle, capacity);
             RandomAccess.FlushToDisk(file.SafeFileHandle);
         }
-        catch (IOException) when (File.Exists(path) && new FileInfo(path).Length == 0)
+        catch when (made)
         {
             File.Delete(path); // a failed create leaves nothing half-made behind
             throw;
@@ -170,7 +172,7 @@ public sealed class Volume : IDisposable
         var resized = header with { Capacity = capacity };
         if (capacity >= header.Capacity)
         {
-            RandomAccess.SetLength(handle, VolumeHeader.DataOffset + capacity);
+            SetLength(path, handle, capacity);
             RandomAccess.FlushToDisk(handle);
             WriteHeaders(handle, resized);
         }
@@ -182,6 +184,20 @@ public sealed class Volume : IDisposable
         }
 
         return resized;
+    }
+
+    /// <summary>Sizes the file for <paramref name="capacity"/> bytes of data; a size the file system cannot hold is a <see cref="VolumeException"/> that says so.</summary>
+    private static void SetLength(string path, SafeFileHandle handle, long capacity)
+    {
+        try
+        {
+            RandomAccess.SetLength(handle, VolumeHeader.DataOffset + capacity);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            // .NET reports EFBIG this way ("Specified file length was too large for the file system").
+            throw new VolumeException($"{path}: the file system cannot hold a volume of {capacity} bytes ({ByteSize.Format(capacity)}); give a smaller size.", e);
+        }
     }
 
     /// <summary>Reads the header without the key (for <c>volume info</c> and checks).</summary>
