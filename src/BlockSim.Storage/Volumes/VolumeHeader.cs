@@ -44,6 +44,7 @@ public sealed record VolumeHeader(
     private const int FieldText = 128;
     private const int ChecksumAt = Size - 32;
     private static readonly byte[] s_magic = "BLKSIMVL"u8.ToArray();
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public byte[] Serialize()
     {
@@ -110,13 +111,13 @@ public sealed record VolumeHeader(
             return null;
         }
 
-        return new VolumeHeader(
-            new Guid(bytes.Slice(16, 16)),
-            capacity,
-            sectorSize,
-            ReadText(bytes.Slice(84, FieldText)),
-            ReadText(bytes.Slice(212, FieldText)),
-            bytes.Slice(344, wrappedLength).ToArray());
+        if (ReadText(bytes.Slice(84, FieldText)) is not { } keyId || ReadText(bytes.Slice(212, FieldText)) is not { } owner)
+        {
+            problem = "the key id or owner is not UTF-8 text";
+            return null;
+        }
+
+        return new VolumeHeader(new Guid(bytes.Slice(16, 16)), capacity, sectorSize, keyId, owner, bytes.Slice(344, wrappedLength).ToArray());
     }
 
     private static void WriteText(Span<byte> field, string text)
@@ -130,9 +131,20 @@ public sealed record VolumeHeader(
         Encoding.UTF8.GetBytes(text, field);
     }
 
-    private static string ReadText(ReadOnlySpan<byte> field)
+    /// <summary>
+    /// The text of a field, or null if it is not valid UTF-8: decoded leniently, each bad byte would become a
+    /// three-byte replacement character, and the header could then no longer be written back (resize, rewrap).
+    /// </summary>
+    private static string? ReadText(ReadOnlySpan<byte> field)
     {
         var end = field.IndexOf((byte)0);
-        return Encoding.UTF8.GetString(end < 0 ? field : field[..end]);
+        try
+        {
+            return s_strictUtf8.GetString(end < 0 ? field : field[..end]);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
     }
 }
