@@ -374,18 +374,30 @@ internal sealed partial class NbdConnection
                     context.ExtentCount = export.GetAllocation(offset, request.Length, extents);
                     break;
             }
+
+            if (RequestFailureLog.AnyOutOfSpace && IsWrite(request.Command))
+            {
+                RequestFailureLog.Of(export).WriteSucceeded(_logger, export.Name);
+            }
         }
         catch (NbdException e)
         {
             context.Error = e.Error;
             context.ErrorMessage = e.Message;
-            ServerLog.RequestFailed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+            RequestFailureLog.Of(export).Failed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+        }
+        catch (IOException e) when (IsWrite(request.Command) && RequestFailureLog.IsOutOfSpace(e))
+        {
+            // A full file system (or quota) is not a failing disk: the client may free space and go on.
+            context.Error = NbdError.NoSpace;
+            context.ErrorMessage = "no space left on the server's storage";
+            RequestFailureLog.Of(export).OutOfSpace(_logger, export.Name, e.Message);
         }
         catch (IOException e)
         {
             context.Error = NbdError.IO;
             context.ErrorMessage = e.Message;
-            ServerLog.RequestFailed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+            RequestFailureLog.Of(export).Failed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
         }
         catch (OperationCanceledException)
         {
@@ -396,9 +408,11 @@ internal sealed partial class NbdConnection
         {
             context.Error = NbdError.IO;
             context.ErrorMessage = "internal error";
-            ServerLog.RequestCrashed(_logger, Id, export.Name, request.Command.ToString(), e);
+            RequestFailureLog.Of(export).Crashed(_logger, Id, export.Name, request.Command.ToString(), e);
         }
     }
+
+    private static bool IsWrite(NbdCommand command) => command is NbdCommand.Write or NbdCommand.WriteZeroes or NbdCommand.Trim;
 
     private void Finish(RequestContext context) => _finished.Writer.TryWrite(context);
 

@@ -57,6 +57,18 @@ internal static partial class ServerLog
     [LoggerMessage(2004, LogLevel.Warning, "Connection {ConnectionId}: export '{Export}' refused: {Reason}")]
     public static partial void ExportRefused(ILogger logger, long connectionId, string export, string reason);
 
+    [LoggerMessage(2005, LogLevel.Warning, "Export '{Export}': no space left on its storage ({Reason}); writes get ENOSPC until space is freed (logged once, then a count each minute)")]
+    public static partial void StorageFull(ILogger logger, string export, string reason);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Export '{Export}': still no space left on its storage: {Count} writes refused with ENOSPC in the last {Seconds} s")]
+    public static partial void StorageStillFull(ILogger logger, string export, long count, long seconds);
+
+    [LoggerMessage(2007, LogLevel.Information, "Export '{Export}': writes succeed again, after {Count} writes refused for lack of space over {Seconds} s")]
+    public static partial void StorageAvailable(ILogger logger, string export, long count, long seconds);
+
+    [LoggerMessage(2008, LogLevel.Warning, "Export '{Export}': {Count} more failed requests in the last minute were not logged one by one")]
+    public static partial void RequestFailuresSuppressed(ILogger logger, string export, long count);
+
     public static string Describe(EndPoint? endpoint) => endpoint?.ToString() switch
     {
         null or "" => "unix socket",
