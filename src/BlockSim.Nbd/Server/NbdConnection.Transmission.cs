@@ -185,8 +185,7 @@ internal sealed partial class NbdConnection
     /// </summary>
     private void CloseIfIdle()
     {
-        var nothingInFlight = _requestSlots.CurrentCount == _options.MaxInFlightRequests && !_inlineBusy;
-        if (nothingInFlight && Environment.TickCount64 - Volatile.Read(ref _lastActivity) >= (long)_options.IdleTimeout.TotalMilliseconds)
+        if (NothingInFlight && Environment.TickCount64 - Volatile.Read(ref _lastActivity) >= (long)_options.IdleTimeout.TotalMilliseconds)
         {
             _idleClosed = true;
             _stopping = true;
@@ -194,6 +193,9 @@ internal sealed partial class NbdConnection
             ShutDownReceiving();
         }
     }
+
+    /// <summary>No request is being read, run or answered (the idle timeout and idle reclaim ask this).</summary>
+    private bool NothingInFlight => _requestSlots.CurrentCount == _options.MaxInFlightRequests && !_inlineBusy;
 
     /// <summary>Reads one request header; NeedMoreData here means the client left (or the server stops).</summary>
     // Pooled builders: these run once per request and often wait, and an ordinary async ValueTask
