@@ -225,15 +225,33 @@ internal sealed class ExportSettings
     public SimulationSettings? Simulation { get; set; }
 }
 
-/// <summary>Limits on what clients may hold (the NBD server's own defaults, which suit the kernel client).</summary>
+/// <summary>
+/// Limits on what clients may hold and how fast they may come, with defaults for a daemon others can reach:
+/// they suit the kernel client (which sends nothing while idle, and opens up to 64 connections at once).
+/// </summary>
 internal sealed class LimitSettings
 {
     public int MaxConnections { get; set; } = 1024;
 
     public int MaxConnectionsPerAddress { get; set; } = 64;
 
-    /// <summary>Close attached connections idle this long (0: never).</summary>
+    /// <summary>Connections one address may have in the handshake at once (before choosing an export).</summary>
+    public int MaxHandshakesPerAddress { get; set; } = 8;
+
+    /// <summary>New connections one address may open per second, on average (0: no limit); Unix-socket clients are not limited.</summary>
+    public double ConnectionsPerSecondPerAddress { get; set; } = 20;
+
+    /// <summary>Connections one address may open at once before the rate applies.</summary>
+    public int ConnectionBurstPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// Close attached connections idle this long (0: never, the default: the kernel client sends nothing
+    /// while its filesystem is idle, so a timeout would cut off mounted disks).
+    /// </summary>
     public double IdleTimeoutSeconds { get; set; }
+
+    /// <summary>When the connection table, or one address's share of it, is full, close a connection idle this long to make room (0: never).</summary>
+    public double ReclaimIdleAfterSeconds { get; set; } = 300;
 
     public double HandshakeTimeoutSeconds { get; set; } = 30;
 
@@ -265,6 +283,10 @@ internal sealed class LimitSettings
         {
             SettingRanges.Connections.Problem("limits.maxConnections", MaxConnections),
             SettingRanges.Connections.Problem("limits.maxConnectionsPerAddress", MaxConnectionsPerAddress),
+            SettingRanges.Connections.Problem("limits.maxHandshakesPerAddress", MaxHandshakesPerAddress),
+            SettingRanges.ConnectionsPerSecond.Problem("limits.connectionsPerSecondPerAddress", ConnectionsPerSecondPerAddress),
+            SettingRanges.Connections.Problem("limits.connectionBurstPerAddress", ConnectionBurstPerAddress),
+            SettingRanges.IdleTimeoutSeconds.Problem("limits.reclaimIdleAfterSeconds", ReclaimIdleAfterSeconds),
             SettingRanges.IdleTimeoutSeconds.Problem("limits.idleTimeoutSeconds", IdleTimeoutSeconds),
             SettingRanges.HandshakeTimeoutSeconds.Problem("limits.handshakeTimeoutSeconds", HandshakeTimeoutSeconds),
             SettingRanges.InFlightRequests.Problem("limits.maxInFlightRequests", MaxInFlightRequests),
@@ -295,7 +317,11 @@ internal sealed class LimitSettings
             MaxMemory = memory,
             MaxConnections = MaxConnections,
             MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+            MaxHandshakesPerAddress = MaxHandshakesPerAddress,
+            ConnectionsPerSecondPerAddress = ConnectionsPerSecondPerAddress,
+            ConnectionBurstPerAddress = ConnectionBurstPerAddress,
             IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSeconds),
+            ReclaimIdleAfter = TimeSpan.FromSeconds(ReclaimIdleAfterSeconds),
             HandshakeTimeout = TimeSpan.FromSeconds(HandshakeTimeoutSeconds),
             MaxInFlightRequests = MaxInFlightRequests,
             MaxInFlightBytes = bytes,

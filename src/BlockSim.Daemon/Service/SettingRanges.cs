@@ -23,6 +23,9 @@ internal static class SettingRanges
 
     public static readonly NumberRange Connections = new(1, 1 << 20);
 
+    /// <summary>New connections per second from one address (limits.connectionsPerSecondPerAddress).</summary>
+    public static readonly NumberRange ConnectionsPerSecond = new(0, 1_000_000, "per second", ZeroMeans: "no limit");
+
     public static readonly NumberRange InFlightRequests = new(1, 65536);
 
     public static readonly SizeRange InFlightBytes = new(1L << 20, 16L << 30);
@@ -71,7 +74,9 @@ internal static class SettingRanges
         var own = parts.Length > 2 && parts[0].Equals("Exports", StringComparison.OrdinalIgnoreCase) ? parts[2..] : parts;
         var range = string.Join(':', own).ToUpperInvariant() switch
         {
-            "LIMITS:MAXCONNECTIONS" or "LIMITS:MAXCONNECTIONSPERADDRESS" => Connections,
+            "LIMITS:MAXCONNECTIONS" or "LIMITS:MAXCONNECTIONSPERADDRESS" or "LIMITS:MAXHANDSHAKESPERADDRESS" or "LIMITS:CONNECTIONBURSTPERADDRESS" => Connections,
+            "LIMITS:CONNECTIONSPERSECONDPERADDRESS" => ConnectionsPerSecond,
+            "LIMITS:RECLAIMIDLEAFTERSECONDS" => IdleTimeoutSeconds,
             "LIMITS:MAXINFLIGHTREQUESTS" => InFlightRequests,
             "LIMITS:IDLETIMEOUTSECONDS" => IdleTimeoutSeconds,
             "LIMITS:HANDSHAKETIMEOUTSECONDS" => HandshakeTimeoutSeconds,
