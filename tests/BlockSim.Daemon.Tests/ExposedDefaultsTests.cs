@@ -1,8 +1,5 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using BlockSim.Daemon.Service;
 using BlockSim.Nbd.Client;
 using BlockSim.Storage.Tests;
@@ -29,7 +26,7 @@ public class ExposedDefaultsTests
         var attached = 0;
         for (var i = 0; i < 300; i++)
         {
-            attached += await TryGoAsync(port, s_noisy) ? 1 : 0;
+            attached += await RawAttach.TryGoAsync(port, s_noisy) ? 1 : 0;
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
@@ -58,6 +55,14 @@ public class ExposedDefaultsTests
     }
 
     [Fact]
+    public void The_sample_configuration_in_deploy_states_the_defaults()
+    {
+        var sample = DaemonOptions.Load(RepositoryFiles.Path("deploy", "blocksim.example.json"));
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(new LimitSettings()), System.Text.Json.JsonSerializer.Serialize(sample.Limits));
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(new AuditSettings()), System.Text.Json.JsonSerializer.Serialize(sample.Audit));
+    }
+
+    [Fact]
     public void The_limits_section_sets_each_limit()
     {
         using var temp = new TempDirectory();
@@ -83,45 +88,5 @@ public class ExposedDefaultsTests
         using var temp = new TempDirectory();
         File.WriteAllText(temp.File("blocksim.json"), json);
         Assert.Contains(expected, Assert.Throws<ConfigurationProblem>(() => DaemonOptions.Load(temp.File("blocksim.json")).Limits.ToServerOptions()).Message);
-    }
-
-    /// <summary>Connects from <paramref name="from"/> and sends GO for the default export; true when the server answers ACK.</summary>
-    private static async Task<bool> TryGoAsync(int port, IPAddress from)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(from, 0));
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await socket.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
-            await using var stream = new NetworkStream(socket);
-            await stream.ReadExactlyAsync(new byte[18], timeout.Token);
-            var go = new byte[4 + 16 + 6];
-            BinaryPrimitives.WriteUInt32BigEndian(go, 3); // FIXED_NEWSTYLE | NO_ZEROES
-            BinaryPrimitives.WriteUInt64BigEndian(go.AsSpan(4), 0x49484156454F5054); // IHAVEOPT
-            BinaryPrimitives.WriteUInt32BigEndian(go.AsSpan(12), 7); // GO
-            BinaryPrimitives.WriteUInt32BigEndian(go.AsSpan(16), 6); // empty name, no info requests
-            await stream.WriteAsync(go, timeout.Token);
-            while (true)
-            {
-                var header = new byte[20];
-                await stream.ReadExactlyAsync(header, timeout.Token);
-                var type = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(12));
-                await stream.ReadExactlyAsync(new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(16))], timeout.Token);
-                if (type == 1)
-                {
-                    return true; // ACK: attached
-                }
-
-                if (type >= 0x80000000)
-                {
-                    throw new InvalidOperationException($"GO refused: 0x{type:x} {Encoding.UTF8.GetString(header)}");
-                }
-            }
-        }
-        catch (Exception e) when (e is EndOfStreamException or IOException or SocketException)
-        {
-            return false; // closed at once: refused
-        }
     }
 }

@@ -40,6 +40,9 @@ internal sealed partial class DaemonOptions
     /// <summary>Connection limits.</summary>
     public LimitSettings Limits { get; set; } = new();
 
+    /// <summary>How much the key store's audit log writes, and in how large segments.</summary>
+    public AuditSettings Audit { get; set; } = new();
+
     /// <summary>Exports by name. Empty: every volume in the data directory, each as its own name.</summary>
     public Dictionary<string, ExportSettings> Exports { get; set; } = new(StringComparer.Ordinal);
 
@@ -328,6 +331,29 @@ internal sealed class LimitSettings
             InlineTransmission = InlineTransmission,
             InlineSpin = TimeSpan.FromMicroseconds(InlineSpinMicroseconds),
         };
+    }
+}
+
+/// <summary>The audit section: aggregation of repeated attaches and rotation of the log.</summary>
+internal sealed class AuditSettings
+{
+    /// <summary>
+    /// Identical attaches (same client, address, volume and outcome) within this many seconds of one that
+    /// was recorded are counted and summarised in one record at the end of the window (0: a record each).
+    /// </summary>
+    public double AggregationWindowSeconds { get; set; } = 60;
+
+    /// <summary>Size at which the log moves on to a new segment, e.g. "64M" ("0": never).</summary>
+    public string SegmentSize { get; set; } = "64M";
+
+    public KeyStore.Audit.AuditOptions ToAuditOptions()
+    {
+        if (AggregationWindowSeconds is not (>= 0 and <= 86400) || !BlockSim.Storage.ByteSize.TryParse(SegmentSize, out var segment) || segment is > 0 and < 64 * 1024)
+        {
+            throw new ConfigurationProblem("audit: aggregationWindowSeconds is 0 (a record per attach) to 86400, segmentSize 0 (never rotate) or at least 64K, e.g. \"64M\".");
+        }
+
+        return new KeyStore.Audit.AuditOptions { AggregationWindow = TimeSpan.FromSeconds(AggregationWindowSeconds), SegmentBytes = segment };
     }
 }
 
