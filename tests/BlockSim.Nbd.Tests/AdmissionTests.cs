@@ -128,10 +128,12 @@ public class AdmissionTests
         await write;
     }
 
-    [Fact]
-    public async Task An_address_at_its_own_limit_makes_room_from_its_own_idle_connections()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_address_at_its_own_limit_makes_room_from_its_own_idle_connections(bool inline)
     {
-        await using var server = new TestServer(new NbdServerOptions { MaxConnectionsPerAddress = 2, ReclaimIdleAfter = TimeSpan.FromSeconds(1) });
+        await using var server = new TestServer(new NbdServerOptions { MaxConnectionsPerAddress = 2, ReclaimIdleAfter = TimeSpan.FromSeconds(1), InlineTransmission = inline });
         await using var old = await server.RawAsync(from: s_noisy);
         await old.GoAsync("mem");
         await Task.Delay(1500);
@@ -179,5 +181,29 @@ public class AdmissionTests
         // Another address is not affected.
         await using var other = await RawNbd.ConnectAsync(port, from: s_other);
         await other.GoAsync("mem");
+    }
+
+    [Fact]
+    public async Task Refused_attaches_in_a_loop_log_a_line_per_kind_of_refusal_not_per_attempt()
+    {
+        var log = new CapturingLogger();
+        await using var server = new NbdServer(new ExportRegistry([new RefusingExport()]), new NbdServerOptions(), log);
+        var port = server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0)).Port;
+        for (var i = 0; i < 50; i++)
+        {
+            await using var raw = await RawNbd.ConnectAsync(port);
+            await raw.GreetAsync();
+            await raw.SendOptionAsync((uint)NbdOption.Go, RawNbd.InfoPayload("refusing"));
+            Assert.Equal(NbdOptionReplyType.ErrorPolicy, (await raw.ReadOptionRepliesAsync())[^1].Type);
+        }
+
+        Assert.InRange(log.Lines.Count(l => l.Event.Id == 2004), 1, 6); // a line per 10 s at most
+    }
+
+    /// <summary>An export every attach of which is refused, as a key store that cannot write its audit log refuses them.</summary>
+    private sealed class RefusingExport() : DelegatingExport(new Exports.MemoryExport("refusing", 1 << 20)), Exports.IAttachableExport
+    {
+        public ValueTask<Exports.NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<Exports.NbdRefusal?>(new Exports.NbdRefusal("AuditWriteFailed", "the audit log cannot be written: No space left on device"));
     }
 }

@@ -14,6 +14,7 @@ namespace BlockSim.Nbd.Server;
 /// again within a minute of the last warning (a disk hovering at full) starts quietly.</item>
 /// <item>Other failures: at most one line a minute, with the count of those not logged since.</item>
 /// <item>Unexpected exceptions: the stack trace of the first in a minute, then counts.</item>
+/// <item>Refused attaches: one line per kind of refusal every 10 s, then counts.</item>
 /// </list>
 /// </summary>
 internal sealed class RequestFailureLog
@@ -33,6 +34,8 @@ internal sealed class RequestFailureLog
     private long _failedSuppressed;
     private long _crashLineAt = long.MinValue / 2;
     private long _crashSuppressed;
+    private readonly Dictionary<string, (long LoggedAt, long Suppressed)> _refusals = new(StringComparer.Ordinal);
+    private static readonly long s_refusalIntervalMs = (long)TimeSpan.FromSeconds(10).TotalMilliseconds;
 
     /// <summary>True while any export is out of space: the only thing a successful write looks at.</summary>
     public static bool AnyOutOfSpace => Volatile.Read(ref s_fullEpisodes) != 0;
@@ -131,6 +134,40 @@ internal sealed class RequestFailureLog
         if (suppressed > 0)
         {
             ServerLog.RequestFailuresSuppressed(logger, export, suppressed);
+        }
+    }
+
+    /// <summary>
+    /// A client refused the export (access list, key store): one line per kind of refusal (what the client
+    /// is told) every <see cref="s_refusalIntervalMs"/>, with the count of the same refusals not logged since.
+    /// A client retrying a refused attach in a loop would otherwise log a line per attempt.
+    /// </summary>
+    public void Refused(ILogger logger, long connectionId, string export, NbdRefusal refusal)
+    {
+        var now = Environment.TickCount64;
+        long suppressed;
+        lock (_gate)
+        {
+            var (loggedAt, count) = _refusals.GetValueOrDefault(refusal.ClientMessage, (long.MinValue / 2, 0));
+            if (now - loggedAt < s_refusalIntervalMs)
+            {
+                _refusals[refusal.ClientMessage] = (loggedAt, count + 1);
+                return;
+            }
+
+            if (_refusals.Count >= 256)
+            {
+                _refusals.Clear(); // many kinds at once: forget the old ones rather than grow
+            }
+
+            _refusals[refusal.ClientMessage] = (now, 0);
+            suppressed = count;
+        }
+
+        ServerLog.ExportRefused(logger, connectionId, export, refusal.Detail);
+        if (suppressed > 0)
+        {
+            ServerLog.RefusalsSuppressed(logger, export, suppressed, s_refusalIntervalMs / 1000);
         }
     }
 

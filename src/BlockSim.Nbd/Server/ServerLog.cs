@@ -81,6 +81,9 @@ internal static partial class ServerLog
     [LoggerMessage(2008, LogLevel.Warning, "Export '{Export}': {Count} more failed requests in the last minute were not logged one by one")]
     public static partial void RequestFailuresSuppressed(ILogger logger, string export, long count);
 
+    [LoggerMessage(2009, LogLevel.Warning, "Export '{Export}': {Count} more attaches refused the same way in the last {Seconds} s were not logged one by one")]
+    public static partial void RefusalsSuppressed(ILogger logger, string export, long count, long seconds);
+
     public static string Describe(EndPoint? endpoint) => endpoint?.ToString() switch
     {
         null or "" => "unix socket",
