@@ -102,6 +102,11 @@ public sealed partial class SealedKeyStore
 
     private void TryFlushAuditAggregates()
     {
+        if (_aggregates.Count == 0 && _pendingSummaries.Count == 0)
+        {
+            return; // read without the lock: a window opened meanwhile is seen at the next tick
+        }
+
         try
         {
             FlushAuditAggregates();

@@ -103,8 +103,14 @@ public sealed partial class NbdServer
 
         lock (_perAddress)
         {
-            // The reclaimed connection is counted out when it has closed; the newcomer may come in meanwhile.
-            Count(_perAddress[address]);
+            // The reclaimed connection is counted out when it has closed (perhaps already, taking the entry with it).
+            if (!_perAddress.TryGetValue(address, out var state))
+            {
+                state = new AddressState { Tokens = _options.ConnectionBurstPerAddress, RefilledAt = Environment.TickCount64 };
+                _perAddress[address] = state;
+            }
+
+            Count(state);
         }
 
         return null;
