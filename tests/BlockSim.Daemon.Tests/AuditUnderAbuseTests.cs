@@ -60,14 +60,13 @@ public class AuditUnderAbuseTests
     }
 
     [Theory]
-    [InlineData("""{ "audit": { "aggregationWindowSeconds": -1 } }""")]
-    [InlineData("""{ "audit": { "segmentSize": "1K" } }""")]
-    [InlineData("""{ "audit": { "segmentSize": "lots" } }""")]
-    public void A_bad_audit_section_is_a_configuration_problem(string json)
+    [InlineData("""{ "audit": { "aggregationWindowSeconds": -1 } }""", "audit.aggregationWindowSeconds -1: give 0 (a record per attach) to 86400 seconds")]
+    [InlineData("""{ "audit": { "segmentSize": "1K" } }""", "audit.segmentSize 1K: give 64K to 64G")]
+    [InlineData("""{ "audit": { "segmentSize": "lots" } }""", "(or \"0\": never rotate)")]
+    public void A_bad_audit_section_is_a_configuration_problem_that_names_it(string json, string expected)
     {
         using var temp = new TempDirectory();
         File.WriteAllText(temp.File("blocksim.json"), json);
-        var audit = DaemonOptions.Load(temp.File("blocksim.json")).Audit;
-        Assert.Contains("audit:", Assert.Throws<ConfigurationProblem>(() => audit.ToAuditOptions()).Message);
+        Assert.Contains(expected, Assert.Throws<ConfigurationProblem>(() => DaemonOptions.Load(temp.File("blocksim.json"))).Message);
     }
 }

@@ -128,6 +128,7 @@ internal sealed partial class DaemonOptions
         }
 
         Limits.AddProblems(problems);
+        Audit.AddProblems(problems);
         Simulation.AddProblems("simulation", problems);
         foreach (var (name, export) in Exports.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
@@ -346,11 +347,29 @@ internal sealed class AuditSettings
     /// <summary>Size at which the log moves on to a new segment, e.g. "64M" ("0": never).</summary>
     public string SegmentSize { get; set; } = "64M";
 
+    /// <summary>Adds a message for each audit setting out of its range (<see cref="SettingRanges"/>).</summary>
+    public void AddProblems(List<string> problems)
+    {
+        problems.AddRange(new[]
+        {
+            SettingRanges.AggregationWindowSeconds.Problem("audit.aggregationWindowSeconds", AggregationWindowSeconds),
+            SegmentSize == "0" ? null : SettingRanges.AuditSegment.Problem("audit.segmentSize", SegmentSize) is { } problem ? problem + " (or \"0\": never rotate)" : null,
+        }.OfType<string>());
+    }
+
     public KeyStore.Audit.AuditOptions ToAuditOptions()
     {
-        if (AggregationWindowSeconds is not (>= 0 and <= 86400) || !BlockSim.Storage.ByteSize.TryParse(SegmentSize, out var segment) || segment is > 0 and < 64 * 1024)
+        var problems = new List<string>();
+        AddProblems(problems);
+        if (problems.Count > 0)
         {
-            throw new ConfigurationProblem("audit: aggregationWindowSeconds is 0 (a record per attach) to 86400, segmentSize 0 (never rotate) or at least 64K, e.g. \"64M\".");
+            throw new ConfigurationProblem(string.Join(Environment.NewLine, problems));
+        }
+
+        var segment = 0L;
+        if (SegmentSize != "0")
+        {
+            SettingRanges.AuditSegment.TryParse(SegmentSize, out segment); // in range: checked above
         }
 
         return new KeyStore.Audit.AuditOptions { AggregationWindow = TimeSpan.FromSeconds(AggregationWindowSeconds), SegmentBytes = segment };
