@@ -67,18 +67,30 @@ public sealed partial class SealedKeyStore
             {
                 var (result, changed, id, keyVersion) = operation(body);
                 keyId = id;
+                var record = NewRecord(eventName, context, keyId, encryptionContext, keyVersion, null, null);
+                if (destroyed.Count == 0 && CountAsRepeat(record))
+                {
+                    return result; // decided in full; its record is the first of its window, with the window's summary to come
+                }
+
                 var records = DestructionRecords(destroyed);
-                records.Add(NewRecord(eventName, context, keyId, encryptionContext, keyVersion, null, null));
+                records.Add(record);
                 try
                 {
-                    RecordThenCommit(body, records);
+                    RecordThenCommit(body, WithSummaries(records));
                 }
-                catch
+                catch (Exception e)
                 {
+                    if (e is KeyStoreException { ErrorCode: "StoreWriteFailed" })
+                    {
+                        _pendingSummaries.Clear(); // in the log, whatever became of the store write
+                    }
+
                     discard?.Invoke(result);
                     throw;
                 }
 
+                Recorded(records);
                 return result;
             }
             catch (KeyStoreException e) when (e.ErrorCode is not ("AuditWriteFailed" or "StoreWriteFailed"))
@@ -88,15 +100,23 @@ public sealed partial class SealedKeyStore
                 body = Load();
                 DestroyDueKeys(body);
 
+                var record = NewRecord(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message);
+                if (destroyed.Count == 0 && CountAsRepeat(record))
+                {
+                    throw; // the same refusal as one recorded inside the window: counted
+                }
+
                 var records = DestructionRecords(destroyed);
-                records.Add(NewRecord(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message));
+                records.Add(record);
                 try
                 {
-                    RecordThenCommit(body, records, refusal: e);
+                    RecordThenCommit(body, WithSummaries(records), refusal: e);
+                    Recorded(records);
                 }
                 catch (KeyStoreException failed) when (failed.ErrorCode == "StoreWriteFailed")
                 {
                     // Refused either way: the refusal is the answer; the log says what was not committed.
+                    _pendingSummaries.Clear();
                 }
 
                 throw;

@@ -29,7 +29,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
     {
         _directory = directory;
         _time = time ?? TimeProvider.System;
-        _audit = new AuditLog(directory, _auditMacKey);
+        _audit = new AuditLog(directory, _auditMacKey) { SegmentBytes = _auditOptions.SegmentBytes };
     }
 
     public string Directory => _directory;
@@ -143,7 +143,9 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
             _slots = [.. _slots, StoreFile.Seal(unlocker, _root)];
             try
             {
-                RecordThenCommit(body, [NewRecord("AddKeySlot", context ?? new KeyRequestContext(StorePrincipal), null, null, null, null, null)]);
+                List<Audit.AuditRecord> records = [NewRecord("AddKeySlot", context ?? new KeyRequestContext(StorePrincipal), null, null, null, null, null)];
+                RecordThenCommit(body, WithSummaries(records));
+                Recorded(records);
             }
             catch
             {
@@ -164,6 +166,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
     public void Dispose()
     {
+        CloseAggregation(); // writes what is counted while the audit key is still there
         CryptographicOperations.ZeroMemory(_root);
         CryptographicOperations.ZeroMemory(_bodyMacKey);
         CryptographicOperations.ZeroMemory(_auditMacKey);

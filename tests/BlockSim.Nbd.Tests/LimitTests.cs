@@ -94,7 +94,7 @@ public class LimitTests
     }
 
     /// <summary>An export whose writes wait until the test unblocks them.</summary>
-    private sealed class BlockedExport() : DelegatingExport(new MemoryExport("blocked", 64L << 20))
+    internal sealed class BlockedExport() : DelegatingExport(new MemoryExport("blocked", 64L << 20))
     {
         public TaskCompletionSource Unblock { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
@@ -20,12 +21,18 @@ public sealed class RawNbd : IAsyncDisposable
     }
 
     /// <param name="receiveBuffer">The client's socket receive buffer (0: the system's), small to make the server's sends block early.</param>
-    public static async Task<RawNbd> ConnectAsync(int port, int receiveBuffer = 0)
+    /// <param name="from">The client's own address (any of 127.0.0.0/8 on Linux), to stand for several client machines.</param>
+    public static async Task<RawNbd> ConnectAsync(int port, int receiveBuffer = 0, IPAddress? from = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBuffer > 0)
         {
             socket.ReceiveBufferSize = receiveBuffer;
+        }
+
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
         }
 
         await socket.ConnectAsync("127.0.0.1", port);
@@ -108,10 +115,13 @@ public sealed class RawNbd : IAsyncDisposable
     }
 
     /// <summary>True when the server closes the connection (reads end) within the timeout.</summary>
-    public async Task<bool> IsClosedByServerAsync()
+    public Task<bool> IsClosedByServerAsync() => IsClosedByServerAsync(s_timeout);
+
+    /// <summary>True when the server closes the connection (reads end) within <paramref name="timeout"/>.</summary>
+    public async Task<bool> IsClosedByServerAsync(TimeSpan timeout)
     {
         var buffer = new byte[4096];
-        using var cts = new CancellationTokenSource(s_timeout);
+        using var cts = new CancellationTokenSource(timeout);
         try
         {
             while (true)

@@ -29,7 +29,7 @@ public sealed class TestServer : IAsyncDisposable
     public Task<NbdClient> ConnectAsync(string export = "mem", bool structured = true, bool allocation = true) =>
         NbdClient.ConnectTcpAsync("127.0.0.1", Port, new NbdClientOptions { ExportName = export, StructuredReplies = structured, AllocationContext = allocation });
 
-    public Task<RawNbd> RawAsync(int receiveBuffer = 0) => RawNbd.ConnectAsync(Port, receiveBuffer);
+    public Task<RawNbd> RawAsync(int receiveBuffer = 0, IPAddress? from = null) => RawNbd.ConnectAsync(Port, receiveBuffer, from);
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();
 }

@@ -14,8 +14,7 @@ internal static class AuditCommands
         show.SetAction(r => CliContext.Run(r, () =>
         {
             using var store = CliContext.OpenStore(r);
-            var lines = File.Exists(store.AuditLogPath) ? File.ReadAllLines(store.AuditLogPath) : [];
-            foreach (var line in lines.TakeLast(r.GetValue(tail)))
+            foreach (var line in LastLines(store.AuditLogFiles, r.GetValue(tail)))
             {
                 if (r.GetValue(CliContext.Json))
                 {
@@ -27,7 +26,10 @@ internal static class AuditCommands
                 var error = e.TryGetProperty("errorCode", out var code) ? $"  DENIED {code.GetString()}" : "";
                 var via = e.TryGetProperty("invokedBy", out var by) ? $" via {by.GetString()}" : "";
                 var keyId = e.GetProperty("requestParameters").TryGetProperty("keyId", out var k) ? k.GetString() : "-";
-                Console.WriteLine($"{e.GetProperty("sequence").GetInt64(),5} {e.GetProperty("eventTime").GetDateTimeOffset():u} {e.GetProperty("eventName").GetString(),-32} {e.GetProperty("userIdentity").GetProperty("principal").GetString()}{via}  key {keyId}{error}");
+                var repeats = e.TryGetProperty("additionalEventData", out var data) && data.TryGetProperty("repeatCount", out var count)
+                    ? $"  x{count.GetString()} repeats since {data.GetProperty("firstRepeatTime").GetDateTimeOffset():u}"
+                    : "";
+                Console.WriteLine($"{e.GetProperty("sequence").GetInt64(),5} {e.GetProperty("eventTime").GetDateTimeOffset():u} {e.GetProperty("eventName").GetString(),-32} {e.GetProperty("userIdentity").GetProperty("principal").GetString()}{via}  key {keyId}{error}{repeats}");
             }
 
             return ExitCodes.Ok;
@@ -48,5 +50,17 @@ internal static class AuditCommands
         audit.Subcommands.Add(show);
         audit.Subcommands.Add(verify);
         return audit;
+    }
+
+    /// <summary>The last <paramref name="count"/> records, reading back through the segments only as far as needed.</summary>
+    private static List<string> LastLines(IReadOnlyList<string> files, int count)
+    {
+        var lines = new List<string>();
+        for (var i = files.Count - 1; i >= 0 && lines.Count < count; i--)
+        {
+            lines.InsertRange(0, File.ReadAllLines(files[i]).Where(l => l.Length > 0).TakeLast(count - lines.Count));
+        }
+
+        return lines;
     }
 }

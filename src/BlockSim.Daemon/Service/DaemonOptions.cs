@@ -40,6 +40,9 @@ internal sealed partial class DaemonOptions
     /// <summary>Connection limits.</summary>
     public LimitSettings Limits { get; set; } = new();
 
+    /// <summary>How much the key store's audit log writes, and in how large segments.</summary>
+    public AuditSettings Audit { get; set; } = new();
+
     /// <summary>Exports by name. Empty: every volume in the data directory, each as its own name.</summary>
     public Dictionary<string, ExportSettings> Exports { get; set; } = new(StringComparer.Ordinal);
 
@@ -125,6 +128,7 @@ internal sealed partial class DaemonOptions
         }
 
         Limits.AddProblems(problems);
+        Audit.AddProblems(problems);
         Simulation.AddProblems("simulation", problems);
         foreach (var (name, export) in Exports.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
@@ -225,15 +229,33 @@ internal sealed class ExportSettings
     public SimulationSettings? Simulation { get; set; }
 }
 
-/// <summary>Limits on what clients may hold (the NBD server's own defaults, which suit the kernel client).</summary>
+/// <summary>
+/// Limits on what clients may hold and how fast they may come, with defaults for a daemon others can reach:
+/// they suit the kernel client (which sends nothing while idle, and opens up to 64 connections at once).
+/// </summary>
 internal sealed class LimitSettings
 {
     public int MaxConnections { get; set; } = 1024;
 
     public int MaxConnectionsPerAddress { get; set; } = 64;
 
-    /// <summary>Close attached connections idle this long (0: never).</summary>
+    /// <summary>Connections one address may have in the handshake at once (before choosing an export).</summary>
+    public int MaxHandshakesPerAddress { get; set; } = 8;
+
+    /// <summary>New connections one address may open per second, on average (0: no limit); Unix-socket clients are not limited.</summary>
+    public double ConnectionsPerSecondPerAddress { get; set; } = 20;
+
+    /// <summary>Connections one address may open at once before the rate applies.</summary>
+    public int ConnectionBurstPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// Close attached connections idle this long (0: never, the default: the kernel client sends nothing
+    /// while its filesystem is idle, so a timeout would cut off mounted disks).
+    /// </summary>
     public double IdleTimeoutSeconds { get; set; }
+
+    /// <summary>When the connection table, or one address's share of it, is full, close a connection idle this long to make room (0: never).</summary>
+    public double ReclaimIdleAfterSeconds { get; set; } = 300;
 
     public double HandshakeTimeoutSeconds { get; set; } = 30;
 
@@ -265,6 +287,10 @@ internal sealed class LimitSettings
         {
             SettingRanges.Connections.Problem("limits.maxConnections", MaxConnections),
             SettingRanges.Connections.Problem("limits.maxConnectionsPerAddress", MaxConnectionsPerAddress),
+            SettingRanges.Connections.Problem("limits.maxHandshakesPerAddress", MaxHandshakesPerAddress),
+            SettingRanges.ConnectionsPerSecond.Problem("limits.connectionsPerSecondPerAddress", ConnectionsPerSecondPerAddress),
+            SettingRanges.Connections.Problem("limits.connectionBurstPerAddress", ConnectionBurstPerAddress),
+            SettingRanges.IdleTimeoutSeconds.Problem("limits.reclaimIdleAfterSeconds", ReclaimIdleAfterSeconds),
             SettingRanges.IdleTimeoutSeconds.Problem("limits.idleTimeoutSeconds", IdleTimeoutSeconds),
             SettingRanges.HandshakeTimeoutSeconds.Problem("limits.handshakeTimeoutSeconds", HandshakeTimeoutSeconds),
             SettingRanges.InFlightRequests.Problem("limits.maxInFlightRequests", MaxInFlightRequests),
@@ -295,13 +321,58 @@ internal sealed class LimitSettings
             MaxMemory = memory,
             MaxConnections = MaxConnections,
             MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+            MaxHandshakesPerAddress = MaxHandshakesPerAddress,
+            ConnectionsPerSecondPerAddress = ConnectionsPerSecondPerAddress,
+            ConnectionBurstPerAddress = ConnectionBurstPerAddress,
             IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSeconds),
+            ReclaimIdleAfter = TimeSpan.FromSeconds(ReclaimIdleAfterSeconds),
             HandshakeTimeout = TimeSpan.FromSeconds(HandshakeTimeoutSeconds),
             MaxInFlightRequests = MaxInFlightRequests,
             MaxInFlightBytes = bytes,
             InlineTransmission = InlineTransmission,
             InlineSpin = TimeSpan.FromMicroseconds(InlineSpinMicroseconds),
         };
+    }
+}
+
+/// <summary>The audit section: aggregation of repeated attaches and rotation of the log.</summary>
+internal sealed class AuditSettings
+{
+    /// <summary>
+    /// Identical attaches (same client, address, volume and outcome) within this many seconds of one that
+    /// was recorded are counted and summarised in one record at the end of the window (0: a record each).
+    /// </summary>
+    public double AggregationWindowSeconds { get; set; } = 60;
+
+    /// <summary>Size at which the log moves on to a new segment, e.g. "64M" ("0": never).</summary>
+    public string SegmentSize { get; set; } = "64M";
+
+    /// <summary>Adds a message for each audit setting out of its range (<see cref="SettingRanges"/>).</summary>
+    public void AddProblems(List<string> problems)
+    {
+        problems.AddRange(new[]
+        {
+            SettingRanges.AggregationWindowSeconds.Problem("audit.aggregationWindowSeconds", AggregationWindowSeconds),
+            SegmentSize == "0" ? null : SettingRanges.AuditSegment.Problem("audit.segmentSize", SegmentSize) is { } problem ? problem + " (or \"0\": never rotate)" : null,
+        }.OfType<string>());
+    }
+
+    public KeyStore.Audit.AuditOptions ToAuditOptions()
+    {
+        var problems = new List<string>();
+        AddProblems(problems);
+        if (problems.Count > 0)
+        {
+            throw new ConfigurationProblem(string.Join(Environment.NewLine, problems));
+        }
+
+        var segment = 0L;
+        if (SegmentSize != "0")
+        {
+            SettingRanges.AuditSegment.TryParse(SegmentSize, out segment); // in range: checked above
+        }
+
+        return new KeyStore.Audit.AuditOptions { AggregationWindow = TimeSpan.FromSeconds(AggregationWindowSeconds), SegmentBytes = segment };
     }
 }
 

@@ -96,7 +96,7 @@ internal sealed class ExportCatalog : IDisposable
             var names = VolumeNames(data).Order(StringComparer.Ordinal).ToList();
             if (!names.Contains("default"))
             {
-                keys = new KeyStoreVolumeKeys(OpenStore(data, logger));
+                keys = new KeyStoreVolumeKeys(OpenStore(data, options.Audit, logger));
                 if (_storeCreated || names.Count == 0)
                 {
                     names.Add("default"); // created on the first run; otherwise the error below says what to do
@@ -144,7 +144,7 @@ internal sealed class ExportCatalog : IDisposable
                 throw new ConfigurationProblem($"Export '{name}': a volume is always encrypted; \"encrypted\": false is only for memory exports (\"memory\": true).");
             }
 
-            keys ??= new KeyStoreVolumeKeys(OpenStore(data, logger));
+            keys ??= new KeyStoreVolumeKeys(OpenStore(data, options.Audit, logger));
             var volumeName = DataDirectory.CheckVolumeName(settings.Volume ?? name);
             var path = data.VolumePath(volumeName);
             if (!File.Exists(path))
@@ -214,10 +214,12 @@ internal sealed class ExportCatalog : IDisposable
 
     private static string CreateCommand(DataDirectory data, string volume, string size) => $"blocksim volume create {volume} --size {size} --data-dir {data.Root}";
 
-    private SealedKeyStore OpenStore(DataDirectory data, ILogger logger)
+    private SealedKeyStore OpenStore(DataDirectory data, AuditSettings audit, ILogger logger)
     {
+        var auditOptions = audit.ToAuditOptions(); // a bad audit section is refused before anything is created
         _store = data.OpenOrCreateKeyStore(out var created);
         _storeCreated = created;
+        _store.ConfigureAudit(auditOptions);
         if (created)
         {
             DaemonLog.KeyStoreCreated(logger, data.KeyStorePath, SealedKeyStore.DefaultAlias);

@@ -23,12 +23,21 @@ internal static class SettingRanges
 
     public static readonly NumberRange Connections = new(1, 1 << 20);
 
+    /// <summary>New connections per second from one address (limits.connectionsPerSecondPerAddress).</summary>
+    public static readonly NumberRange ConnectionsPerSecond = new(0, 1_000_000, "per second", ZeroMeans: "no limit");
+
     public static readonly NumberRange InFlightRequests = new(1, 65536);
 
     public static readonly SizeRange InFlightBytes = new(1L << 20, 16L << 30);
 
     /// <summary>The daemon-wide payload budget (limits.maxMemory); unset: a quarter of the memory the daemon may use.</summary>
     public static readonly SizeRange Memory = new(64L << 20, 64L << 40);
+
+    /// <summary>A day at most: the window's counts live in memory until it ends.</summary>
+    public static readonly NumberRange AggregationWindowSeconds = new(0, 86400, "seconds", ZeroMeans: "a record per attach");
+
+    /// <summary>An audit segment ("0": never rotate); a few records at least, and small enough to read whole for verify.</summary>
+    public static readonly SizeRange AuditSegment = new(64L << 10, 64L << 30);
 
     /// <summary>An hour each, so latency plus jitter stays far below Task.Delay's 49-day limit.</summary>
     public static readonly NumberRange DelayMilliseconds = new(0, 3_600_000, "milliseconds");
@@ -71,7 +80,10 @@ internal static class SettingRanges
         var own = parts.Length > 2 && parts[0].Equals("Exports", StringComparison.OrdinalIgnoreCase) ? parts[2..] : parts;
         var range = string.Join(':', own).ToUpperInvariant() switch
         {
-            "LIMITS:MAXCONNECTIONS" or "LIMITS:MAXCONNECTIONSPERADDRESS" => Connections,
+            "LIMITS:MAXCONNECTIONS" or "LIMITS:MAXCONNECTIONSPERADDRESS" or "LIMITS:MAXHANDSHAKESPERADDRESS" or "LIMITS:CONNECTIONBURSTPERADDRESS" => Connections,
+            "LIMITS:CONNECTIONSPERSECONDPERADDRESS" => ConnectionsPerSecond,
+            "LIMITS:RECLAIMIDLEAFTERSECONDS" => IdleTimeoutSeconds,
+            "AUDIT:AGGREGATIONWINDOWSECONDS" => AggregationWindowSeconds,
             "LIMITS:MAXINFLIGHTREQUESTS" => InFlightRequests,
             "LIMITS:IDLETIMEOUTSECONDS" => IdleTimeoutSeconds,
             "LIMITS:HANDSHAKETIMEOUTSECONDS" => HandshakeTimeoutSeconds,

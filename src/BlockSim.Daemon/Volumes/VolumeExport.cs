@@ -99,7 +99,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
             // The key store's error code tells the client what kind of refusal it is; its message (key ids,
             // principals) stays in the server log.
             var code = e.InnerException is KeyStoreException { ErrorCode: var errorCode } ? errorCode : "the key was refused";
-            return new NbdRefusal($"{code} (the server log has the reason)", e.Message);
+            return new NbdRefusal($"{code}{Explain(code)} (the server log has the reason)", e.Message);
         }
         catch (IOException e)
         {
@@ -111,6 +111,17 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
             _attach.Release();
         }
     }
+
+    /// <summary>
+    /// What the client can do about a refusal that is not about it: a key store that cannot record or save
+    /// (a full disk, most often) refuses every attach, since no key is released without its audit record.
+    /// </summary>
+    private static string Explain(string code) => code switch
+    {
+        "AuditWriteFailed" => ": the server cannot write its audit log, and releases no key without a record; try again later",
+        "StoreWriteFailed" => ": the server cannot write its key store; try again later",
+        _ => "",
+    };
 
     public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) => Served.ReadAsync(offset, destination, cancellationToken);
 

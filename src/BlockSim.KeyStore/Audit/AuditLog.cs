@@ -17,9 +17,17 @@ namespace BlockSim.KeyStore.Audit;
 /// that follows the head's hash), and <see cref="Verify"/> accepts exactly that state. A line cut short
 /// by a crash (no newline) was never acknowledged; the next append drops it.
 /// </para>
+/// <para>
+/// Past <see cref="SegmentBytes"/> the log goes on in a new segment (see <see cref="Files"/>): the chain does
+/// not restart, so <see cref="Verify"/> reads the segments as one log, and a missing, reordered or edited
+/// segment breaks it as a missing, reordered or edited record would.
+/// </para>
 /// </summary>
 internal sealed class AuditLog
 {
+    private const string SegmentPrefix = "audit.";
+    private const string SegmentSuffix = ".jsonl";
+    private readonly string _directory;
     private readonly string _path;
     private readonly string _headPath;
     private readonly byte[] _macKey;
@@ -27,12 +35,66 @@ internal sealed class AuditLog
 
     public AuditLog(string directory, byte[] macKey)
     {
+        _directory = directory;
         _path = Path.Combine(directory, "audit.jsonl");
         _headPath = Path.Combine(directory, "audit.head");
         _macKey = macKey;
     }
 
+    /// <summary>The segment being written (audit.jsonl).</summary>
     public string FilePath => _path;
+
+    /// <summary>
+    /// Size at which the current segment is closed and a new one begun (zero: never). Closed segments are
+    /// audit.000001.jsonl, audit.000002.jsonl, ... in order; the chain (sequence and previous hash) runs on
+    /// from one segment into the next, so the segments together are one log.
+    /// </summary>
+    public long SegmentBytes { get; set; }
+
+    /// <summary>Every segment, oldest first, the one being written last (if it exists).</summary>
+    public IReadOnlyList<string> Files()
+    {
+        var closed = System.IO.Directory.Exists(_directory)
+            ? System.IO.Directory.GetFiles(_directory, SegmentPrefix + "*" + SegmentSuffix)
+                .Select(path => (Path: path, Number: SegmentNumber(path)))
+                .Where(s => s.Number > 0)
+                .OrderBy(s => s.Number)
+                .Select(s => s.Path)
+                .ToList()
+            : [];
+        if (File.Exists(_path))
+        {
+            closed.Add(_path);
+        }
+
+        return closed;
+    }
+
+    /// <summary>The number of a closed segment's file name (audit.000042.jsonl: 42); 0 for any other file.</summary>
+    private static long SegmentNumber(string path)
+    {
+        var name = Path.GetFileName(path);
+        var middle = name.Length > SegmentPrefix.Length + SegmentSuffix.Length ? name[SegmentPrefix.Length..^SegmentSuffix.Length] : "";
+        return middle.Length >= 6 && middle.All(char.IsAsciiDigit) && long.TryParse(middle, out var number) ? number : 0;
+    }
+
+    /// <summary>
+    /// Closes the current segment when it has reached <see cref="SegmentBytes"/>: a rename into the next
+    /// number, made durable with the directory. The head file is untouched (it names the last record,
+    /// wherever it lies), so a crash before the next record leaves a log that verifies as it is.
+    /// </summary>
+    private void RotateIfFull()
+    {
+        if (SegmentBytes <= 0 || !File.Exists(_path) || new FileInfo(_path).Length < SegmentBytes)
+        {
+            return;
+        }
+
+        var files = Files();
+        var next = files.Count > 1 ? SegmentNumber(files[^2]) + 1 : 1;
+        File.Move(_path, Path.Combine(_directory, $"{SegmentPrefix}{next:D6}{SegmentSuffix}"), overwrite: false);
+        DurableFile.SyncDirectory(_directory);
+    }
 
     /// <summary>Appends and flushes one record; throws if it cannot, so the caller fails closed. Returns the new head.</summary>
     public (long Sequence, string Hash) Append(AuditRecord record)
@@ -40,6 +102,7 @@ internal sealed class AuditLog
         lock (_gate)
         {
             var (sequence, previousHash) = CatchUpHead();
+            RotateIfFull();
             record.Sequence = sequence + 1;
             record.PreviousHash = previousHash;
             record.Hmac = "";
@@ -71,7 +134,7 @@ internal sealed class AuditLog
     /// </summary>
     public AuditVerification Verify(AuditAnchor? anchor)
     {
-        var (problems, records, hashes) = VerifyChain();
+        var (problems, records, anchored) = VerifyChain(anchor?.Sequence ?? 0);
         var notes = new List<string>();
         if (anchor is null)
         {
@@ -81,9 +144,9 @@ internal sealed class AuditLog
         {
             problems.Add($"the log ends at record {records}, the store's anchor says record {anchor.Sequence}: {AuditVerification.Range(records + 1, anchor.Sequence)} are missing (rolled back or truncated)");
         }
-        else if (anchor.Sequence > 0 && anchor.Sequence <= hashes.Count && hashes[(int)anchor.Sequence - 1] != anchor.Hash)
+        else if (anchor.Sequence > 0 && anchored is { } line && line.Hash != anchor.Hash)
         {
-            problems.Add($"record {anchor.Sequence} (line {anchor.Sequence}) is not the record the store's anchor names: it was edited, or the log replaced or rewritten from there");
+            problems.Add($"record {anchor.Sequence} ({line.Where}) is not the record the store's anchor names: it was edited, or the log replaced or rewritten from there");
         }
         else if (records > anchor.Sequence)
         {
@@ -94,93 +157,117 @@ internal sealed class AuditLog
     }
 
     /// <summary>
-    /// The chain and the head file: problems, the record count, and each line's hash. Each problem names the
-    /// record (its sequence number and its line in the file) and what did not match: its sequence number, its
-    /// link to the line before (previousHash), its HMAC (which covers the fields), its text (an edit that
-    /// leaves every field's value alone, such as spacing or an added field, keeps the HMAC but not the text
-    /// the store wrote), or the head.
+    /// The chain through every segment in order, and the head file: problems, the record count, and the hash
+    /// and place of the line at <paramref name="anchorLine"/> (null if the log has no such line). Each problem
+    /// names the record (its sequence number and its line, in its segment once there are several) and what did
+    /// not match: its sequence number, its link to the line before (previousHash), its HMAC (which covers the
+    /// fields), its text (an edit that leaves every field's value alone, such as spacing or an added field,
+    /// keeps the HMAC but not the text the store wrote), or the head. One segment in memory at a time.
     /// </summary>
-    private (List<string> Problems, long Records, List<string> Hashes) VerifyChain()
+    private (List<string> Problems, long Records, (string Hash, string Where)? Anchored) VerifyChain(long anchorLine)
     {
-        var hashes = new List<string>();
         var problems = new List<string>();
         var previousHash = "";
+        var beforeLastHash = "";
+        (string Hash, string Where)? anchored = null;
         long expected = 1;
-        var lines = CompleteLines();
-        for (var index = 0; index < lines.Length; index++)
+        long total = 0;
+        var readable = true;
+        var files = Files();
+        var segmented = files.Count > 1;
+        foreach (var file in files)
         {
-            var line = Encoding.UTF8.GetBytes(lines[index]);
-            var number = index + 1;
-            AuditRecord? record;
-            try
+            var lines = CompleteLines(file);
+            for (var index = 0; index < lines.Length; index++)
             {
-                record = JsonSerializer.Deserialize<AuditRecord>(line, StoreFile.Json);
-            }
-            catch (JsonException)
-            {
-                record = null;
-            }
-
-            if (record is null)
-            {
-                problems.Add($"line {number}: not a JSON audit record (damaged or edited); the lines after it were not checked");
-                break;
-            }
-
-            var where = $"record {record.Sequence} (line {number})";
-            if (record.Sequence != expected)
-            {
-                problems.Add($"{where}: sequence {record.Sequence} where {expected} was expected (a record was deleted, inserted or moved)");
-            }
-
-            if (record.PreviousHash != previousHash)
-            {
-                problems.Add(number == 1
-                    ? $"{where}: its previousHash is not empty, as the first record's is (records before it were removed)"
-                    : $"{where}: its previousHash is not the SHA-256 of line {number - 1} (the chain is broken there: line {number - 1} was changed, or records removed or inserted between them)");
-            }
-
-            var mac = record.Hmac;
-            if (!HasValidMac(record))
-            {
-                problems.Add($"{where}: its HMAC does not match its fields (a field was edited)");
-            }
-            else
-            {
-                record.Hmac = mac;
-                if (!Serialize(record).AsSpan().SequenceEqual(line))
+                total++;
+                if (!readable)
                 {
-                    problems.Add($"{where}: its fields carry a valid HMAC, but the line is not the text the store wrote (edited: spacing, order, line ending or an added field)");
+                    continue; // counted, not checked
                 }
-            }
 
-            previousHash = Convert.ToHexString(SHA256.HashData(line));
-            hashes.Add(previousHash);
-            expected = record.Sequence + 1;
+                var line = Encoding.UTF8.GetBytes(lines[index]);
+                var number = index + 1;
+                var at = segmented ? $"line {number} of {Path.GetFileName(file)}" : $"line {number}";
+                AuditRecord? record;
+                try
+                {
+                    record = JsonSerializer.Deserialize<AuditRecord>(line, StoreFile.Json);
+                }
+                catch (JsonException)
+                {
+                    record = null;
+                }
+
+                if (record is null)
+                {
+                    problems.Add($"{at}: not a JSON audit record (damaged or edited); the lines after it were not checked");
+                    readable = false;
+                    continue;
+                }
+
+                var where = $"record {record.Sequence} ({at})";
+                if (record.Sequence != expected)
+                {
+                    problems.Add($"{where}: sequence {record.Sequence} where {expected} was expected (a record was deleted, inserted or moved)");
+                }
+
+                if (record.PreviousHash != previousHash)
+                {
+                    var before = number > 1 ? $"line {number - 1}" : "the last line of the segment before";
+                    problems.Add(total == 1
+                        ? $"{where}: its previousHash is not empty, as the first record's is (records before it were removed)"
+                        : $"{where}: its previousHash is not the SHA-256 of {before} (the chain is broken there: that line was changed, or records removed or inserted between them)");
+                }
+
+                var mac = record.Hmac;
+                if (!HasValidMac(record))
+                {
+                    problems.Add($"{where}: its HMAC does not match its fields (a field was edited)");
+                }
+                else
+                {
+                    record.Hmac = mac;
+                    if (!Serialize(record).AsSpan().SequenceEqual(line))
+                    {
+                        problems.Add($"{where}: its fields carry a valid HMAC, but the line is not the text the store wrote (edited: spacing, order, line ending or an added field)");
+                    }
+                }
+
+                beforeLastHash = previousHash;
+                previousHash = Convert.ToHexString(SHA256.HashData(line));
+                if (total == anchorLine)
+                {
+                    anchored = (previousHash, at);
+                }
+
+                expected = record.Sequence + 1;
+            }
         }
 
         try
         {
             var (headSequence, headHash) = ReadHead();
-            var headLagsByOne = lines.Length > 0 && problems.Count == 0 && headSequence == lines.Length - 1
-                && headHash == (lines.Length == 1 ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lines[^2]))));
+            var headLagsByOne = total > 0 && problems.Count == 0 && headSequence == total - 1 && headHash == beforeLastHash;
             var head = Path.GetFileName(_headPath);
             if (headLagsByOne)
             {
-                return (problems, lines.Length, hashes); // a crash between the record and the head: the next append catches up
+                return (problems, total, anchored); // a crash between the record and the head: the next append catches up
             }
 
-            if (headSequence < lines.Length)
+            var from = segmented ? "" : $" (from line {headSequence + 1})";
+            if (headSequence < total)
             {
-                problems.Add($"the log holds {lines.Length} records but its head ({head}) says {headSequence}: {AuditVerification.Range(headSequence + 1, lines.Length)} (from line {headSequence + 1}) were added outside the store");
+                problems.Add($"the log holds {total} records but its head ({head}) says {headSequence}: {AuditVerification.Range(headSequence + 1, total)}{from} were added outside the store");
             }
-            else if (headSequence > lines.Length)
+            else if (headSequence > total)
             {
-                problems.Add($"the log holds {lines.Length} records but its head ({head}) says {headSequence}: {AuditVerification.Range(lines.Length + 1, headSequence)} are missing (truncated)");
+                problems.Add($"the log holds {total} records but its head ({head}) says {headSequence}: {AuditVerification.Range(total + 1, headSequence)} are missing (truncated)");
             }
             else if (headHash != previousHash)
             {
-                problems.Add($"record {headSequence} (line {lines.Length}), the last, is not the record its head ({head}) names: its text was changed, or the record replaced, after it was written");
+                var last = segmented ? $"the last line of {Path.GetFileName(files[^1])}" : $"line {total}";
+                problems.Add($"record {headSequence} ({last}), the last, is not the record its head ({head}) names: its text was changed, or the record replaced, after it was written");
             }
         }
         catch (KeyStoreException e)
@@ -188,18 +275,18 @@ internal sealed class AuditLog
             problems.Add(e.Message);
         }
 
-        return (problems, lines.Length, hashes);
+        return (problems, total, anchored);
     }
 
-    /// <summary>The log's lines, without a last line cut short by a crash (one with no newline).</summary>
-    private string[] CompleteLines()
+    /// <summary>A segment's lines, without a last line cut short by a crash (one with no newline).</summary>
+    private static string[] CompleteLines(string path)
     {
-        if (!File.Exists(_path))
+        if (!File.Exists(path))
         {
             return [];
         }
 
-        var text = File.ReadAllText(_path);
+        var text = File.ReadAllText(path);
         var end = text.LastIndexOf('\n');
         return end < 0 ? [] : text[..end].Split('\n');
     }

@@ -223,7 +223,7 @@ internal sealed partial class NbdConnection
         {
             if (option != NbdOption.Go)
             {
-                ServerLog.ExportRefused(_logger, Id, export.Name, refusal.Detail);
+                RequestFailureLog.Of(export).Refused(_logger, Id, export.Name, refusal);
             }
 
             ReplyError(option, NbdOptionReplyType.ErrorPolicy, $"export '{export.Name}' is refused: {refusal.ClientMessage}");
@@ -251,7 +251,7 @@ internal sealed partial class NbdConnection
             ?? (export is IAttachableExport attachable ? await attachable.AttachAsync(Identity, ct).ConfigureAwait(false) : null);
         if (refusal is not null)
         {
-            ServerLog.ExportRefused(_logger, Id, export.Name, refusal.Detail);
+            RequestFailureLog.Of(export).Refused(_logger, Id, export.Name, refusal);
         }
 
         return refusal;

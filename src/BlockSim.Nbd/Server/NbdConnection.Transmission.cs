@@ -185,8 +185,7 @@ internal sealed partial class NbdConnection
     /// </summary>
     private void CloseIfIdle()
     {
-        var nothingInFlight = _requestSlots.CurrentCount == _options.MaxInFlightRequests && !_inlineBusy;
-        if (nothingInFlight && Environment.TickCount64 - Volatile.Read(ref _lastActivity) >= (long)_options.IdleTimeout.TotalMilliseconds)
+        if (NothingInFlight && Environment.TickCount64 - Volatile.Read(ref _lastActivity) >= (long)_options.IdleTimeout.TotalMilliseconds)
         {
             _idleClosed = true;
             _stopping = true;
@@ -194,6 +193,9 @@ internal sealed partial class NbdConnection
             ShutDownReceiving();
         }
     }
+
+    /// <summary>No request is being read, run or answered (the idle timeout and idle reclaim ask this).</summary>
+    private bool NothingInFlight => _requestSlots.CurrentCount == _options.MaxInFlightRequests && !_inlineBusy;
 
     /// <summary>Reads one request header; NeedMoreData here means the client left (or the server stops).</summary>
     // Pooled builders: these run once per request and often wait, and an ordinary async ValueTask
@@ -374,18 +376,30 @@ internal sealed partial class NbdConnection
                     context.ExtentCount = export.GetAllocation(offset, request.Length, extents);
                     break;
             }
+
+            if (RequestFailureLog.AnyOutOfSpace && IsWrite(request.Command))
+            {
+                RequestFailureLog.Of(export).WriteSucceeded(_logger, export.Name);
+            }
         }
         catch (NbdException e)
         {
             context.Error = e.Error;
             context.ErrorMessage = e.Message;
-            ServerLog.RequestFailed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+            RequestFailureLog.Of(export).Failed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+        }
+        catch (IOException e) when (IsWrite(request.Command) && RequestFailureLog.IsOutOfSpace(e))
+        {
+            // A full file system (or quota) is not a failing disk: the client may free space and go on.
+            context.Error = NbdError.NoSpace;
+            context.ErrorMessage = "no space left on the server's storage";
+            RequestFailureLog.Of(export).OutOfSpace(_logger, export.Name, e.Message);
         }
         catch (IOException e)
         {
             context.Error = NbdError.IO;
             context.ErrorMessage = e.Message;
-            ServerLog.RequestFailed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+            RequestFailureLog.Of(export).Failed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
         }
         catch (OperationCanceledException)
         {
@@ -396,9 +410,11 @@ internal sealed partial class NbdConnection
         {
             context.Error = NbdError.IO;
             context.ErrorMessage = "internal error";
-            ServerLog.RequestCrashed(_logger, Id, export.Name, request.Command.ToString(), e);
+            RequestFailureLog.Of(export).Crashed(_logger, Id, export.Name, request.Command.ToString(), e);
         }
     }
+
+    private static bool IsWrite(NbdCommand command) => command is NbdCommand.Write or NbdCommand.WriteZeroes or NbdCommand.Trim;
 
     private void Finish(RequestContext context) => _finished.Writer.TryWrite(context);
 

@@ -52,6 +52,8 @@ internal sealed partial class NbdConnection
     private long _lastActivity = Environment.TickCount64;
     private volatile bool _idleClosed;
     private volatile bool _departed;
+    private readonly TaskCompletionSource _handshakeEnded = new();
+    private int _reclaimed;
 
     /// <param name="transport">The socket's stream under <paramref name="pipe"/>: closed with the connection, and what TLS is laid over.</param>
     /// <param name="memory">The server's payload budget and buffers, shared by all its connections.</param>
@@ -84,6 +86,34 @@ internal sealed partial class NbdConnection
 
     /// <summary>The export attached by the handshake (null until then).</summary>
     public INbdExport? Export { get; private set; }
+
+    /// <summary>Completes when the handshake is over, whether an export was chosen or the connection closes.</summary>
+    public Task HandshakeEnded => _handshakeEnded.Task;
+
+    /// <summary>
+    /// How long an attached connection has had nothing in flight and received nothing, in milliseconds;
+    /// -1 while it is in the handshake, busy, stopping, or already reclaimed.
+    /// </summary>
+    public long IdleMilliseconds => Export is null || _stopping || Volatile.Read(ref _reclaimed) != 0 || !NothingInFlight
+        ? -1
+        : Environment.TickCount64 - Volatile.Read(ref _lastActivity);
+
+    /// <summary>
+    /// Closes an idle connection to make room for a new client (the server chose it by <see cref="IdleMilliseconds"/>):
+    /// as the idle timeout does, by waking its receive loop, which then ends. False if it was reclaimed already.
+    /// </summary>
+    public bool Reclaim()
+    {
+        if (Interlocked.Exchange(ref _reclaimed, 1) != 0)
+        {
+            return false;
+        }
+
+        _stopping = true;
+        _input.CancelPendingRead();
+        ShutDownReceiving();
+        return true;
+    }
 
     /// <summary>
     /// Runs the connection to its end (see <see cref="RunAsync"/>). A socket connection starts on a thread of
@@ -127,7 +157,16 @@ internal sealed partial class NbdConnection
     {
         try
         {
-            var attached = await HandshakeAsync().ConfigureAwait(false);
+            bool attached;
+            try
+            {
+                attached = await HandshakeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _handshakeEnded.TrySetResult();
+            }
+
             if (attached)
             {
                 await TransmitAsync().ConfigureAwait(false);

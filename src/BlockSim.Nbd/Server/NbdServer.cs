@@ -12,7 +12,7 @@ namespace BlockSim.Nbd.Server;
 /// Serves a set of exports on TCP and Unix-socket listeners. <see cref="StopAsync"/> stops accepting,
 /// lets every connection answer what it has read, and closes them.
 /// </summary>
-public sealed class NbdServer : IAsyncDisposable
+public sealed partial class NbdServer : IAsyncDisposable
 {
     private readonly ExportRegistry _exports;
     private readonly NbdServerOptions _options;
@@ -20,9 +20,8 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<Socket> _listeners = [];
     private readonly List<NbdTlsMode> _tlsModes = [];
     private readonly List<Task> _acceptLoops = [];
-    private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
+    private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run, IPAddress? Address)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Dictionary<IPAddress, int> _perAddress = [];
     private readonly PayloadMemory _memory;
     private long _nextConnectionId;
 
@@ -191,18 +190,10 @@ public sealed class NbdServer : IAsyncDisposable
             }
 
             var remote = ServerLog.Describe(socket.RemoteEndPoint);
-            if (_connections.Count >= _options.MaxConnections)
-            {
-                ServerLog.TooManyConnections(_logger, remote, _connections.Count);
-                NbdMetrics.ConnectionRefused();
-                socket.Dispose();
-                continue;
-            }
-
             var address = (socket.RemoteEndPoint as IPEndPoint)?.Address;
-            if (address is not null && !TryCountAddress(address))
+            if (Admit(address, remote) is { } refusal)
             {
-                ServerLog.TooManyFromAddress(_logger, remote, _options.MaxConnectionsPerAddress);
+                LogRefusal(refusal, remote);
                 NbdMetrics.ConnectionRefused();
                 socket.Dispose();
                 continue;
@@ -221,33 +212,6 @@ public sealed class NbdServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Counts a connection from <paramref name="address"/>; false when that address is at its limit.</summary>
-    private bool TryCountAddress(IPAddress address)
-    {
-        lock (_perAddress)
-        {
-            var count = _perAddress.GetValueOrDefault(address);
-            if (count >= _options.MaxConnectionsPerAddress)
-            {
-                return false;
-            }
-
-            _perAddress[address] = count + 1;
-            return true;
-        }
-    }
-
-    private void UncountAddress(IPAddress address)
-    {
-        lock (_perAddress)
-        {
-            if (--_perAddress[address] == 0)
-            {
-                _perAddress.Remove(address);
-            }
-        }
-    }
-
     /// <summary>
     /// Counts the connection in before it starts (a client may finish its handshake before Start returns)
     /// and out when it ends; what a stop waits for completes only once the connection is counted out.
@@ -255,8 +219,24 @@ public sealed class NbdServer : IAsyncDisposable
     private Task Track(NbdConnection connection, IPAddress? address = null)
     {
         var ended = new TaskCompletionSource();
-        _connections[connection.Id] = (connection, ended.Task);
+        _connections[connection.Id] = (connection, ended.Task, address);
         NbdMetrics.ConnectionOpened();
+        var inHandshake = 1; // counted out of the handshake once, whichever comes first: its end or the connection's
+        if (address is not null)
+        {
+            connection.HandshakeEnded.ContinueWith(
+                _ =>
+                {
+                    if (Interlocked.Exchange(ref inHandshake, 0) == 1)
+                    {
+                        HandshakeOver(address);
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+
         return connection.Start().ContinueWith(
             _ =>
             {
@@ -264,7 +244,7 @@ public sealed class NbdServer : IAsyncDisposable
                 NbdMetrics.ConnectionClosed();
                 if (address is not null)
                 {
-                    UncountAddress(address);
+                    Uncount(address, handshakeOver: Interlocked.Exchange(ref inHandshake, 0) == 0);
                 }
 
                 ended.SetResult();
@@ -295,7 +275,7 @@ public sealed class NbdServer : IAsyncDisposable
 
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         var open = _connections.Values.ToArray();
-        foreach (var (connection, _) in open)
+        foreach (var (connection, _, _) in open)
         {
             connection.BeginStop(_options.DrainTimeout);
         }

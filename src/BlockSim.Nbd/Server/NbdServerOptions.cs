@@ -40,10 +40,40 @@ public sealed class NbdServerOptions
     public int MaxConnectionsPerAddress { get; set; } = 64;
 
     /// <summary>
+    /// Connections from one client IP address that have not chosen an export yet; more are closed at once.
+    /// Well below <see cref="MaxConnectionsPerAddress"/>, so that one address that opens sockets and sends
+    /// nothing holds a few slots for <see cref="HandshakeTimeout"/>, not the table (a client needs one per
+    /// connection it is setting up, e.g. 4 for <c>nbd-client -C 4</c>).
+    /// </summary>
+    public int MaxHandshakesPerAddress { get; set; } = 8;
+
+    /// <summary>
+    /// New connections one client IP address may open per second, on average (a token bucket of
+    /// <see cref="ConnectionBurstPerAddress"/>); more are closed at once with a log line. Zero: no limit.
+    /// Off here, on in the daemon's configuration (limits.connectionsPerSecondPerAddress). Unix-socket
+    /// clients are not limited (the socket's file permissions say who may connect).
+    /// </summary>
+    public double ConnectionsPerSecondPerAddress { get; set; }
+
+    /// <summary>Connections one address may open at once before <see cref="ConnectionsPerSecondPerAddress"/> applies.</summary>
+    public int ConnectionBurstPerAddress { get; set; } = 64;
+
+    /// <summary>
     /// An attached connection with no request in flight and nothing received for this long is closed
-    /// (zero: never). The handshake has its own limit, <see cref="HandshakeTimeout"/>.
+    /// (zero: never). The handshake has its own limit, <see cref="HandshakeTimeout"/>. Off by default: the
+    /// Linux kernel client sends nothing while the filesystem on it is idle (no NBD keepalive exists), and
+    /// a mounted disk cut off that way turns into I/O errors; <see cref="ReclaimIdleAfter"/> frees idle
+    /// connections only when their slots are needed.
     /// </summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// When a new client finds the connection table (or its address's share of it) full, an attached
+    /// connection idle at least this long is closed to make room instead of refusing the newcomer: the one
+    /// from the address holding the most connections, the longest idle among those (zero: never; the
+    /// newcomer is refused).
+    /// </summary>
+    public TimeSpan ReclaimIdleAfter { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// Serve a socket connection whose export completes synchronously on a thread of its own, requests

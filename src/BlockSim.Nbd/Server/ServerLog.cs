@@ -42,6 +42,18 @@ internal static partial class ServerLog
     [LoggerMessage(1011, LogLevel.Warning, "TLS credentials changed on disk but cannot be reloaded: {Problem}")]
     public static partial void TlsReloadFailed(ILogger logger, string problem);
 
+    [LoggerMessage(1012, LogLevel.Warning, "Refusing a connection from {Remote}: that address already has {Count} connections in the handshake (limit)")]
+    public static partial void TooManyHandshakes(ILogger logger, string remote, int count);
+
+    [LoggerMessage(1013, LogLevel.Warning, "Refusing a connection from {Remote}: that address connects too fast (limit {Rate}/s, bursts of {Burst})")]
+    public static partial void ConnectingTooFast(ILogger logger, string remote, double rate, int burst);
+
+    [LoggerMessage(1014, LogLevel.Warning, "{Count} more connections were refused in the last {Seconds} s without a line each (the lines above give the reasons)")]
+    public static partial void RefusalsNotLogged(ILogger logger, long count, long seconds);
+
+    [LoggerMessage(1015, LogLevel.Information, "Closing connection {ConnectionId} from {Address}, idle for {Seconds} s, to make room for a client from {Newcomer} ({Limit} is reached)")]
+    public static partial void IdleReclaimed(ILogger logger, long connectionId, string address, long seconds, string newcomer, string limit);
+
     [LoggerMessage(2000, LogLevel.Warning, "Connection {ConnectionId}: protocol violation, closing: {Reason}")]
     public static partial void ProtocolViolation(ILogger logger, long connectionId, string reason);
 
@@ -56,6 +68,21 @@ internal static partial class ServerLog
 
     [LoggerMessage(2004, LogLevel.Warning, "Connection {ConnectionId}: export '{Export}' refused: {Reason}")]
     public static partial void ExportRefused(ILogger logger, long connectionId, string export, string reason);
+
+    [LoggerMessage(2005, LogLevel.Warning, "Export '{Export}': no space left on its storage ({Reason}); writes get ENOSPC until space is freed (logged once, then a count each minute)")]
+    public static partial void StorageFull(ILogger logger, string export, string reason);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Export '{Export}': still no space left on its storage: {Count} writes refused with ENOSPC in the last {Seconds} s")]
+    public static partial void StorageStillFull(ILogger logger, string export, long count, long seconds);
+
+    [LoggerMessage(2007, LogLevel.Information, "Export '{Export}': writes succeed again, after {Count} writes refused for lack of space over {Seconds} s")]
+    public static partial void StorageAvailable(ILogger logger, string export, long count, long seconds);
+
+    [LoggerMessage(2008, LogLevel.Warning, "Export '{Export}': {Count} more failed requests in the last minute were not logged one by one")]
+    public static partial void RequestFailuresSuppressed(ILogger logger, string export, long count);
+
+    [LoggerMessage(2009, LogLevel.Warning, "Export '{Export}': {Count} more attaches refused the same way in the last {Seconds} s were not logged one by one")]
+    public static partial void RefusalsSuppressed(ILogger logger, string export, long count, long seconds);
 
     public static string Describe(EndPoint? endpoint) => endpoint?.ToString() switch
     {

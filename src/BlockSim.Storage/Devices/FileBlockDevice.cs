@@ -166,13 +166,15 @@ public sealed class FileBlockDevice : IBlockDevice
         }
 
         const int EOPNOTSUPP = 95;
-        if (Marshal.GetLastPInvokeError() == EOPNOTSUPP)
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == EOPNOTSUPP)
         {
             _punchUnsupported = true;
             return false;
         }
 
-        throw new IOException($"fallocate on the backing file failed (errno {Marshal.GetLastPInvokeError()}).");
+        // The errno as the HResult, as .NET's own file errors carry it, so callers can tell ENOSPC from EIO.
+        throw new IOException($"fallocate on the backing file failed (errno {errno}).", errno);
     }
 
     private void WriteZeros(long offset, long length)
@@ -199,7 +201,8 @@ public sealed class FileBlockDevice : IBlockDevice
     {
         if (LibC.fdatasync(_handle.DangerousGetHandle()) != 0)
         {
-            throw new IOException($"fdatasync of the backing file failed (errno {Marshal.GetLastPInvokeError()}).");
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"fdatasync of the backing file failed (errno {errno}).", errno);
         }
     }
 }
