@@ -30,10 +30,8 @@ internal sealed class RequestFailureLog
     private long _refused;
     private long _refusedSinceLine;
     private long _fullLineAt = long.MinValue / 2;
-    private long _failedLineAt = long.MinValue / 2;
-    private long _failedSuppressed;
-    private long _crashLineAt = long.MinValue / 2;
-    private long _crashSuppressed;
+    private LineRate _failedLines = LineRate.Start;
+    private LineRate _crashLines = LineRate.Start;
     private readonly Dictionary<string, (long LoggedAt, long Suppressed)> _refusals = new(StringComparer.Ordinal);
     private static readonly long s_refusalIntervalMs = (long)TimeSpan.FromSeconds(10).TotalMilliseconds;
 
@@ -115,19 +113,13 @@ internal sealed class RequestFailureLog
     /// <summary>A request that failed with an error the export reported (an I/O error, an unsupported zeroing).</summary>
     public void Failed(ILogger logger, long connectionId, string export, string command, string message)
     {
-        var now = Environment.TickCount64;
         long suppressed;
         lock (_gate)
         {
-            if (now - _failedLineAt < s_intervalMs)
+            if (!_failedLines.TryLog(Environment.TickCount64, s_intervalMs, out suppressed))
             {
-                _failedSuppressed++;
                 return;
             }
-
-            suppressed = _failedSuppressed;
-            _failedSuppressed = 0;
-            _failedLineAt = now;
         }
 
         ServerLog.RequestFailed(logger, connectionId, export, command, message);
@@ -174,25 +166,44 @@ internal sealed class RequestFailureLog
     /// <summary>A request that ended in an unexpected exception: its stack trace at most once a minute.</summary>
     public void Crashed(ILogger logger, long connectionId, string export, string command, Exception exception)
     {
-        var now = Environment.TickCount64;
         long suppressed;
         lock (_gate)
         {
-            if (now - _crashLineAt < s_intervalMs)
+            if (!_crashLines.TryLog(Environment.TickCount64, s_intervalMs, out suppressed))
             {
-                _crashSuppressed++;
                 return;
             }
-
-            suppressed = _crashSuppressed;
-            _crashSuppressed = 0;
-            _crashLineAt = now;
         }
 
         ServerLog.RequestCrashed(logger, connectionId, export, command, exception);
         if (suppressed > 0)
         {
             ServerLog.RequestFailuresSuppressed(logger, export, suppressed);
+        }
+    }
+
+    /// <summary>When a kind of line was last logged, and how many were held back since (the caller holds the lock).</summary>
+    private struct LineRate
+    {
+        private long _loggedAt;
+        private long _suppressed;
+
+        public static LineRate Start => new() { _loggedAt = long.MinValue / 2 };
+
+        /// <summary>True (with the count held back since the last line) when a line may be logged now; otherwise counts one more.</summary>
+        public bool TryLog(long now, long intervalMs, out long suppressed)
+        {
+            if (now - _loggedAt < intervalMs)
+            {
+                _suppressed++;
+                suppressed = 0;
+                return false;
+            }
+
+            suppressed = _suppressed;
+            _suppressed = 0;
+            _loggedAt = now;
+            return true;
         }
     }
 }
