@@ -160,7 +160,10 @@ internal static class ServeCommand
             return exit;
         }
 
-        PrintAttachHelp(startup.Server!, startup.SocketPath, startup.SocketTls);
+        // Printed once the host runs, so its Ctrl+C / SIGTERM handling is in place: a user (or a script) who
+        // stops the daemon as soon as it says how to attach gets a graceful stop, not the default signal death (130).
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
+            () => PrintAttachHelp(startup.Server!, startup.SocketPath, startup.SocketTls));
         await host.RunAsync().ConfigureAwait(false);
         await startup.Server!.DisposeAsync().ConfigureAwait(false);
         return ExitCodes.Ok;
