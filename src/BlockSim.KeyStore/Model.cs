@@ -14,7 +14,21 @@ public enum KeyState
 /// names that client (its verified certificate subject, or "anonymous") and <paramref name="SourceAddress"/>
 /// where it connects from, so policies and grants can decide per client and the audit record shows it.
 /// </summary>
-public sealed record KeyRequestContext(string Principal, string? InvokedBy = null, string? SourceAddress = null, string? ClientIdentity = null);
+public sealed record KeyRequestContext(string Principal, string? InvokedBy = null, string? SourceAddress = null, string? ClientIdentity = null)
+{
+    /// <summary>
+    /// How the principal was established, for the audit record: e.g. "SO_PEERCRED uid=1001 pid=4242" when the
+    /// daemon's admin socket named the caller from the kernel, "key file" when the key holder opened the store
+    /// offline. Null for the daemon's own requests.
+    /// </summary>
+    public string? AuthenticatedBy { get; init; }
+
+    /// <summary>
+    /// Set when the holder of the store's key file acts offline as another principal (<c>--as</c>): who really
+    /// asked. Policies and grants are evaluated for <see cref="Principal"/>; the record says it was impersonated.
+    /// </summary>
+    public string? ImpersonatedBy { get; init; }
+}
 
 /// <summary>What DescribeKey shows: everything but key material.</summary>
 public sealed record KeyDescription(

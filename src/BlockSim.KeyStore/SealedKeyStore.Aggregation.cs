@@ -213,6 +213,8 @@ public sealed partial class SealedKeyStore
         record.UserIdentity.Type,
         record.UserIdentity.Principal,
         record.UserIdentity.ClientIdentity,
+        record.UserIdentity.AuthenticatedBy,
+        record.UserIdentity.ImpersonatedBy,
         record.InvokedBy,
         record.SourceAddress,
         record.RequestParameters.KeyId,

@@ -133,9 +133,13 @@ public sealed partial class SealedKeyStore
             EventName = eventName,
             UserIdentity = new AuditIdentity
             {
-                Type = context.Principal == StorePrincipal ? "Service" : context.InvokedBy is null ? "Principal" : "ServiceActingForPrincipal",
+                Type = context.Principal == StorePrincipal ? "Service"
+                    : context.ImpersonatedBy is not null ? "Impersonation"
+                    : context.InvokedBy is null ? "Principal" : "ServiceActingForPrincipal",
                 Principal = context.Principal,
                 ClientIdentity = context.ClientIdentity,
+                AuthenticatedBy = context.AuthenticatedBy,
+                ImpersonatedBy = context.ImpersonatedBy,
             },
             InvokedBy = context.InvokedBy,
             SourceAddress = context.SourceAddress,

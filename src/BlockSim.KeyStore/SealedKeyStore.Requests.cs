@@ -52,6 +52,14 @@ public sealed partial class SealedKeyStore
     }
 
     /// <summary>
+    /// Records a request refused before it reached the store (a caller who claimed to be someone else at the
+    /// admin socket, say) exactly as the store records its own refusals, then throws the refusal. The key is
+    /// named in the record as the caller gave it.
+    /// </summary>
+    public void Refuse(string eventName, KeyRequestContext context, string? keyIdOrAlias, string errorCode, string message) =>
+        Request<bool>(eventName, context, keyIdOrAlias, null, _ => throw new KeyStoreException(errorCode, message));
+
+    /// <summary>
     /// Runs one request under the lock: the operation works on the loaded body, then its audit record,
     /// allowed or denied, is written before anything is committed (<see cref="RecordThenCommit"/>). If the
     /// record cannot be written the request fails (fail closed) and the store is left as it was.

@@ -44,6 +44,12 @@ public sealed class AuditIdentity
 
     /// <summary>The network client the service acted for (a certificate subject, or "anonymous"); null when none.</summary>
     public string? ClientIdentity { get; set; }
+
+    /// <summary>How the principal was established (the admin socket's peer credentials, the key file); null for the daemon's own requests.</summary>
+    public string? AuthenticatedBy { get; set; }
+
+    /// <summary>Who really asked when the key holder acted offline as <see cref="Principal"/> (type "Impersonation").</summary>
+    public string? ImpersonatedBy { get; set; }
 }
 
 public sealed class AuditRequestParameters
