@@ -67,7 +67,7 @@ public static class ExternalTool
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    private static string? Find(string program) =>
+    public static string? Find(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "")
             .Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Concat(["/usr/sbin", "/sbin"])

@@ -13,8 +13,8 @@ internal static class AuditCommands
         var show = new Command("show", "Show audit records.") { tail };
         show.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            foreach (var line in LastLines(store.AuditLogFiles, r.GetValue(tail)))
+            using var admin = CliContext.KeyAdministration(r);
+            foreach (var line in admin.AuditTail(r.GetValue(tail)))
             {
                 if (r.GetValue(CliContext.Json))
                 {
@@ -38,8 +38,8 @@ internal static class AuditCommands
         var verify = new Command("verify", "Check the hash and HMAC chain and the store's anchor: detects edited, deleted, reordered, truncated or rolled-back records.");
         verify.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            var (problems, records, notes) = store.VerifyAuditLog();
+            using var admin = CliContext.KeyAdministration(r);
+            var (records, problems, notes) = admin.VerifyAudit();
             CliContext.Print(r, new { records, problems, notes }, v => (v.problems.Count == 0
                 ? $"audit log intact: {v.records} records"
                 : $"audit log NOT intact ({v.records} records):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", v.problems))
@@ -50,17 +50,5 @@ internal static class AuditCommands
         audit.Subcommands.Add(show);
         audit.Subcommands.Add(verify);
         return audit;
-    }
-
-    /// <summary>The last <paramref name="count"/> records, reading back through the segments only as far as needed.</summary>
-    private static List<string> LastLines(IReadOnlyList<string> files, int count)
-    {
-        var lines = new List<string>();
-        for (var i = files.Count - 1; i >= 0 && lines.Count < count; i--)
-        {
-            lines.InsertRange(0, File.ReadAllLines(files[i]).Where(l => l.Length > 0).TakeLast(count - lines.Count));
-        }
-
-        return lines;
     }
 }

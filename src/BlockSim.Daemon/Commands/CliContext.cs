@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using BlockSim.Daemon.Admin;
 using BlockSim.Daemon.Volumes;
 using BlockSim.KeyStore;
 using BlockSim.KeyStore.Sealing;
@@ -33,9 +34,18 @@ internal static class CliContext
 
     public static readonly Option<string?> As = new("--as")
     {
-        Description = "Act as this principal (default: user:<your login name>).",
+        Description = "Offline only (no daemon serving the store): act as this principal, recorded as impersonation by you, the key file's holder. The daemon's own principals (blocksim-...) are never allowed.",
         Recursive = true,
     };
+
+    public static readonly Option<string?> Control = new("--control")
+    {
+        Description = "The daemon's admin socket, or 'none'. Default: DATA-DIR/admin.sock. Key, policy, grant and audit commands go through it while a daemon serves the store.",
+        Recursive = true,
+    };
+
+    /// <summary>How an offline caller is known: they could open the store, so they hold its key file or a passphrase.</summary>
+    public const string OfflineEvidence = "offline: holds the store's key file or passphrase";
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
@@ -45,11 +55,55 @@ internal static class CliContext
         root.Options.Add(Json);
         root.Options.Add(PassphraseFile);
         root.Options.Add(As);
+        root.Options.Add(Control);
     }
 
     public static DataDirectory Data(ParseResult result) => new(result.GetValue(DataDir)!);
 
-    public static KeyRequestContext Caller(ParseResult result) => new(result.GetValue(As) ?? DataDirectory.LocalPrincipal);
+    /// <summary>
+    /// The caller of a request on a store opened here: the local user, who holds its key file (or a
+    /// passphrase), or, with --as, the principal they impersonate, recorded as such. A claim to be one of the
+    /// daemon's own principals is refused and recorded in <paramref name="store"/>.
+    /// </summary>
+    public static KeyRequestContext Caller(ParseResult result, SealedKeyStore store)
+    {
+        var holder = new KeyRequestContext(DataDirectory.LocalPrincipal) { AuthenticatedBy = OfflineEvidence };
+        if (result.GetValue(As) is not { } claimed || claimed == holder.Principal)
+        {
+            return holder;
+        }
+
+        if (ServicePrincipals.IsReserved(claimed))
+        {
+            store.Refuse("Impersonate", holder, null, "AccessDeniedException", $"{holder.Principal} asked to act as {claimed}: that principal is the daemon's own, and nobody may act as it.");
+        }
+
+        return new KeyRequestContext(claimed) { AuthenticatedBy = OfflineEvidence, ImpersonatedBy = holder.Principal };
+    }
+
+    /// <summary>
+    /// The key store's management operations for this command: through the daemon's admin socket when a
+    /// daemon serves the store (it names the caller), else on the store opened here with its key file.
+    /// </summary>
+    public static IKeyAdministration KeyAdministration(ParseResult result)
+    {
+        var socket = result.GetValue(Control) ?? Data(result).DefaultControlSocket;
+        if (socket != "none" && AdminSocketClient.TryConnect(socket, result.GetValue(As)) is { } daemon)
+        {
+            return daemon;
+        }
+
+        var store = OpenStore(result);
+        try
+        {
+            return new LocalKeyAdministration(store, Caller(result, store), ownsStore: true);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Opens the existing store; a missing one is an error that says how to create it.</summary>
     public static SealedKeyStore OpenStore(ParseResult result)
@@ -57,10 +111,28 @@ internal static class CliContext
         var data = Data(result);
         if (!Directory.Exists(data.KeyStorePath))
         {
+            if (Directory.Exists(data.Root) && !CanEnter(data.Root))
+            {
+                throw new KeyStoreException("AccessDeniedException", $"You may not look into {data.Root} (permission denied): the key store there is for the daemon's user, and no daemon answered on its admin socket.");
+            }
+
             throw new KeyStoreException("NotFoundException", $"No key store in {data.Root}. Run 'blocksim serve' once (it creates one), or pass --data-dir.");
         }
 
         return SealedKeyStore.Open(data.KeyStorePath, Unlocker(result, data));
+    }
+
+    private static bool CanEnter(string directory)
+    {
+        try
+        {
+            _ = Directory.EnumerateFileSystemEntries(directory).Any();
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Runs a command body, printing errors plainly and mapping them to exit codes.</summary>

@@ -27,6 +27,9 @@ internal sealed partial class DataDirectory
 
     public string DefaultSocket => Path.Combine(Root, "nbd.sock");
 
+    /// <summary>The daemon's admin socket (the key store's operations for local administrators).</summary>
+    public string DefaultControlSocket => Path.Combine(Root, "admin.sock");
+
     public string VolumePath(string name) => Path.Combine(VolumesPath, name + ".vol");
 
     /// <summary>A volume (and export) name: 1 to 64 letters, digits, '.', '_' or '-', not starting with a punctuation mark.</summary>

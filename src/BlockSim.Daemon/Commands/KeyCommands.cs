@@ -16,8 +16,8 @@ internal static class KeyCommands
         var create = new Command("create", "Create a customer-managed key; you become its administrator.") { description, alias };
         create.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            var created = store.CreateKey(r.GetValue(description)!, CliContext.Caller(r), r.GetValue(alias));
+            using var admin = CliContext.KeyAdministration(r);
+            var created = admin.CreateKey(r.GetValue(description)!, r.GetValue(alias));
             CliContext.Print(r, created, Describe);
             return ExitCodes.Ok;
         }));
@@ -25,8 +25,8 @@ internal static class KeyCommands
         var list = new Command("list", "List keys and their states.");
         list.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            var keys = store.ListKeys(CliContext.Caller(r));
+            using var admin = CliContext.KeyAdministration(r);
+            var keys = admin.ListKeys();
             CliContext.Print(r, keys, all => string.Join(Environment.NewLine, all.Select(k => $"{k.KeyId}  {k.State,-15} v{k.CurrentVersion}  {string.Join(",", k.Aliases)}  {k.Description}")));
             return ExitCodes.Ok;
         }));
@@ -35,25 +35,25 @@ internal static class KeyCommands
         var describe = new Command("describe", "Show a key (never its material).") { describeArgument };
         describe.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            CliContext.Print(r, store.DescribeKey(r.GetValue(describeArgument)!, CliContext.Caller(r)), Describe);
+            using var admin = CliContext.KeyAdministration(r);
+            CliContext.Print(r, admin.DescribeKey(r.GetValue(describeArgument)!), Describe);
             return ExitCodes.Ok;
         }));
 
         key.Subcommands.Add(create);
         key.Subcommands.Add(list);
         key.Subcommands.Add(describe);
-        key.Subcommands.Add(Simple("enable", "Enable a disabled key.", keyArgument(), (s, k, c) => s.EnableKey(k, c)));
-        key.Subcommands.Add(Simple("disable", "Disable a key: every use is refused (volumes under it cannot be attached) until it is enabled.", keyArgument(), (s, k, c) => s.DisableKey(k, c)));
-        key.Subcommands.Add(Simple("cancel-deletion", "Cancel a scheduled deletion; the key comes back disabled.", keyArgument(), (s, k, c) => s.CancelKeyDeletion(k, c)));
+        key.Subcommands.Add(Simple("enable", "Enable a disabled key.", keyArgument(), (a, k) => a.EnableKey(k)));
+        key.Subcommands.Add(Simple("disable", "Disable a key: every use is refused (volumes under it cannot be attached) until it is enabled.", keyArgument(), (a, k) => a.DisableKey(k)));
+        key.Subcommands.Add(Simple("cancel-deletion", "Cancel a scheduled deletion; the key comes back disabled.", keyArgument(), (a, k) => a.CancelKeyDeletion(k)));
 
         var rotateArgument = keyArgument();
         var minimum = new Option<int?>("--min-decrypt-version") { Description = "Refuse to decrypt with versions older than this (1 to the new version)." }.InRange(1, int.MaxValue);
         var rotate = new Command("rotate", "Add a new key-material version; old versions still decrypt. Re-wrap volumes with 'volume rewrap'.") { rotateArgument, minimum };
         rotate.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            CliContext.Print(r, store.RotateKey(r.GetValue(rotateArgument)!, CliContext.Caller(r), r.GetValue(minimum)), Describe);
+            using var admin = CliContext.KeyAdministration(r);
+            CliContext.Print(r, admin.RotateKey(r.GetValue(rotateArgument)!, r.GetValue(minimum)), Describe);
             return ExitCodes.Ok;
         }));
 
@@ -70,8 +70,8 @@ internal static class KeyCommands
                 return ExitCodes.Usage;
             }
 
-            using var store = CliContext.OpenStore(r);
-            CliContext.Print(r, store.ScheduleKeyDeletion(id, CliContext.Caller(r), r.GetValue(days)), Describe);
+            using var admin = CliContext.KeyAdministration(r);
+            CliContext.Print(r, admin.ScheduleKeyDeletion(id, r.GetValue(days)), Describe);
             return ExitCodes.Ok;
         }));
         key.Subcommands.Add(rotate);
@@ -82,9 +82,8 @@ internal static class KeyCommands
         var aliasCommand = new Command("alias", "Give a key another alias.") { aliasName, aliasTarget };
         aliasCommand.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            store.CreateAlias(r.GetValue(aliasName)!, r.GetValue(aliasTarget)!, CliContext.Caller(r));
-            CliContext.Print(r, store.DescribeKey(r.GetValue(aliasName)!, CliContext.Caller(r)), Describe);
+            using var admin = CliContext.KeyAdministration(r);
+            CliContext.Print(r, admin.CreateAlias(r.GetValue(aliasName)!, r.GetValue(aliasTarget)!), Describe);
             return ExitCodes.Ok;
         }));
         key.Subcommands.Add(aliasCommand);
@@ -94,13 +93,13 @@ internal static class KeyCommands
     public static string Describe(KeyDescription k) =>
         $"key {k.KeyId}\n  state: {k.State}{(k.DeletionDate is { } d ? $" (destroyed on {d:u})" : "")}\n  aliases: {string.Join(", ", k.Aliases)}\n  description: {k.Description}\n  created: {k.Created:u}\n  version: {k.CurrentVersion} (decrypts from version {k.MinimumDecryptVersion})";
 
-    private static Command Simple(string name, string description, Argument<string> keyArgument, Func<SealedKeyStore, string, KeyRequestContext, KeyDescription> action)
+    private static Command Simple(string name, string description, Argument<string> keyArgument, Func<Admin.IKeyAdministration, string, KeyDescription> action)
     {
         var command = new Command(name, description) { keyArgument };
         command.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            CliContext.Print(r, action(store, r.GetValue(keyArgument)!, CliContext.Caller(r)), Describe);
+            using var admin = CliContext.KeyAdministration(r);
+            CliContext.Print(r, action(admin, r.GetValue(keyArgument)!), Describe);
             return ExitCodes.Ok;
         }));
         return command;

@@ -12,8 +12,8 @@ internal static class PolicyCommands
         var get = new Command("get", "Print a key's policy (JSON).") { getKey };
         get.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            Console.WriteLine(store.GetKeyPolicy(r.GetValue(getKey)!, CliContext.Caller(r)));
+            using var admin = CliContext.KeyAdministration(r);
+            Console.WriteLine(admin.GetKeyPolicy(r.GetValue(getKey)!));
             return ExitCodes.Ok;
         }));
 
@@ -26,8 +26,8 @@ internal static class PolicyCommands
         var put = new Command("put", "Replace a key's policy with the JSON in FILE.") { putKey, file, bypass };
         put.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            store.PutKeyPolicy(r.GetValue(putKey)!, File.ReadAllText(r.GetValue(file)!), CliContext.Caller(r), r.GetValue(bypass));
+            using var admin = CliContext.KeyAdministration(r);
+            admin.PutKeyPolicy(r.GetValue(putKey)!, File.ReadAllText(r.GetValue(file)!), r.GetValue(bypass));
             Console.WriteLine("policy replaced");
             return ExitCodes.Ok;
         }));
@@ -42,8 +42,8 @@ internal static class PolicyCommands
         var test = new Command("test", "Would PRINCIPAL be allowed ACTION on the key (policy and grants)? Exit code 0 yes, 4 no.") { testKey, principal, action, context, invokedBy, client, source };
         test.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            var allowed = store.TestPolicy(r.GetValue(testKey)!, r.GetValue(principal)!, r.GetValue(action)!, CliContext.ParseContext(r.GetValue(context) ?? []), r.GetValue(invokedBy), r.GetValue(client), r.GetValue(source));
+            using var admin = CliContext.KeyAdministration(r);
+            var allowed = admin.TestPolicy(r.GetValue(testKey)!, new KeyStore.KeyRequestContext(r.GetValue(principal)!, r.GetValue(invokedBy), r.GetValue(source), r.GetValue(client)), r.GetValue(action)!, CliContext.ParseContext(r.GetValue(context) ?? []));
             CliContext.Print(r, new { allowed }, a => a.allowed ? "allowed" : "denied");
             return allowed ? ExitCodes.Ok : ExitCodes.Denied;
         }));
@@ -69,8 +69,8 @@ internal static class PolicyCommands
         var create = new Command("create", "Create a grant.") { key, grantee, operations, context, retiring, clients };
         create.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            var created = store.CreateGrant(r.GetValue(key)!, r.GetValue(grantee)!, r.GetValue(operations)!, CliContext.ParseContext(r.GetValue(context) ?? []), CliContext.Caller(r), r.GetValue(retiring), r.GetValue(clients));
+            using var admin = CliContext.KeyAdministration(r);
+            var created = admin.CreateGrant(r.GetValue(key)!, r.GetValue(grantee)!, r.GetValue(operations)!, CliContext.ParseContext(r.GetValue(context) ?? []), r.GetValue(retiring), r.GetValue(clients) ?? []);
             CliContext.Print(r, created, g => $"grant {g.GrantId}: {g.Grantee} may {string.Join(",", g.Operations)} with key {g.KeyId}{ForClients(g)}");
             return ExitCodes.Ok;
         }));
@@ -79,8 +79,8 @@ internal static class PolicyCommands
         var list = new Command("list", "List a key's grants.") { listKey };
         list.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            CliContext.Print(r, store.ListGrants(r.GetValue(listKey)!, CliContext.Caller(r)), all => string.Join(
+            using var admin = CliContext.KeyAdministration(r);
+            CliContext.Print(r, admin.ListGrants(r.GetValue(listKey)!), all => string.Join(
                 Environment.NewLine,
                 all.Select(g => $"{g.GrantId}  {g.Grantee}  {string.Join(",", g.Operations)}  {string.Join(",", g.EncryptionContextEquals.Select(p => $"{p.Key}={p.Value}"))}{ForClients(g)}")));
             return ExitCodes.Ok;
@@ -90,8 +90,8 @@ internal static class PolicyCommands
         var retire = new Command("retire", "Retire a grant.") { id };
         retire.SetAction(r => CliContext.Run(r, () =>
         {
-            using var store = CliContext.OpenStore(r);
-            store.RetireGrant(r.GetValue(id)!, CliContext.Caller(r));
+            using var admin = CliContext.KeyAdministration(r);
+            admin.RetireGrant(r.GetValue(id)!);
             Console.WriteLine("grant retired");
             return ExitCodes.Ok;
         }));

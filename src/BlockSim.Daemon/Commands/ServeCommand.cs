@@ -40,6 +40,7 @@ internal static class ServeCommand
         var memory = new Option<bool>("--memory") { Description = "Serve one in-memory export 'default' instead (not persistent; not encrypted unless --encrypted)." };
         var encrypted = new Option<bool>("--encrypted") { Description = "With --memory: encrypt it under a random key that exists only in this process (volumes are always encrypted)." };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics on this loopback ADDR:PORT at /metrics, e.g. 127.0.0.1:9187." };
+        var controlGroup = new Option<string?>("--control-group") { Description = $"The group whose members may use the admin socket (--control). Default: {Admin.AdminSocketAccess.DefaultGroup}; without it, the daemon's user only." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each connection and option." };
         var tlsDir = new Option<string?>("--tls-dir") { Description = "TLS credentials as 'blocksim tls init' writes them: server-cert.pem, server-key.pem, and ca-cert.pem to verify client certificates." };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Server certificate (PEM) for NBD STARTTLS." };
@@ -48,7 +49,7 @@ internal static class ServeCommand
         var tls = new Option<string?>("--tls") { Description = "TLS mode for listeners that name none: off, on (optional) or require. Default: require once a certificate is given." };
 
         var simulation = new SimulationOptions();
-        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, encrypted, metrics, verbose, tlsDir, tlsCert, tlsKey, tlsCa, tls };
+        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, encrypted, metrics, controlGroup, verbose, tlsDir, tlsCert, tlsKey, tlsCa, tls };
         foreach (var option in simulation.All)
         {
             command.Options.Add(option);
@@ -74,6 +75,8 @@ internal static class ServeCommand
             }
 
             options.Socket = result.GetValue(socket) ?? options.Socket;
+            options.Control = result.GetValue(CliContext.Control) ?? options.Control;
+            options.ControlGroup = result.GetValue(controlGroup) ?? options.ControlGroup;
             options.DefaultSize = result.GetValue(size) ?? options.DefaultSize;
             options.Metrics = result.GetValue(metrics) ?? options.Metrics;
             options.Simulation = simulation.ApplyTo(result, options.Simulation);
@@ -145,7 +148,7 @@ internal static class ServeCommand
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         var startup = new StartupState();
         builder.Services.AddHostedService(services => new NbdService(
-            startup.Server!, startup.Catalog!, startup.Metrics, new SystemdNotifier(), services.GetRequiredService<ILoggerFactory>().CreateLogger("blocksim")));
+            startup.Server!, startup.Catalog!, startup.Endpoints, new SystemdNotifier(), services.GetRequiredService<ILoggerFactory>().CreateLogger("blocksim")));
         using var host = builder.Build();
         var loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
         var logger = loggerFactory.CreateLogger("blocksim");
@@ -157,6 +160,7 @@ internal static class ServeCommand
         var exit = Start(options, endpoints.Zip(listeners, (endpoint, l) => (endpoint, l.Mode)).ToList(), metricsEndpoints.FirstOrDefault(), defaultSize, loggerFactory, logger, startup);
         if (exit != ExitCodes.Ok)
         {
+            await startup.CloseAsync().ConfigureAwait(false); // nothing it opened is left listening or locked
             return exit;
         }
 
@@ -215,8 +219,30 @@ internal static class ServeCommand
             if (metricsEndpoint is not null)
             {
                 ProcessMetrics.Register();
-                startup.Metrics = new MetricsEndpoint(metricsEndpoint, new PrometheusExporter());
-                DaemonLog.MetricsListening(logger, startup.Metrics.Endpoint.ToString());
+                var metrics = new MetricsEndpoint(metricsEndpoint, new PrometheusExporter());
+                startup.Endpoints.Add(metrics);
+                DaemonLog.MetricsListening(logger, metrics.Endpoint.ToString());
+            }
+
+            // By default in the data directory, which only a daemon serving volumes makes: a memory-only daemon
+            // started elsewhere leaves no directory behind (and has no key store to administer).
+            var control = options.Control ?? (Directory.Exists(data.Root) ? data.DefaultControlSocket : "none");
+            if (control != "none")
+            {
+                try
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(control))!);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new IOException($"Cannot make the directory of the admin socket {control}: {e.Message} Choose another path with --control (\"control\" in the configuration), or 'none'.", e);
+                }
+
+                var access = new Admin.AdminSocketAccess(options.ControlGroup, data.Root);
+                var catalog = startup.Catalog;
+                var admin = Admin.AdminEndpoint.Start(control, access, () => catalog.KeyStore, loggerFactory);
+                startup.Endpoints.Add(admin);
+                DaemonLog.AdminListening(logger, control, admin.Access);
             }
 
             return ExitCodes.Ok;
@@ -224,7 +250,6 @@ internal static class ServeCommand
         catch (Exception e) when (e is ConfigurationProblem or ArgumentException or InvalidOperationException or PlatformNotSupportedException or KeyStoreException or VolumeKeyException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine(e.Message);
-            startup.Catalog?.Dispose();
             return e switch
             {
                 KeyStoreException { ErrorCode: "AccessDeniedException" or "InsecureKeyFile" } or VolumeKeyException => ExitCodes.Denied,
@@ -254,6 +279,7 @@ internal static class ServeCommand
 
         logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information);
         logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // the admin socket's Kestrel: a line per request otherwise
     }
 
     private static bool TryParseEndpoints(IEnumerable<string> texts, string option, out List<IPEndPoint> endpoints)
@@ -315,10 +341,27 @@ internal static class ServeCommand
 
         public NbdServer? Server { get; set; }
 
-        public MetricsEndpoint? Metrics { get; set; }
+        /// <summary>Metrics and the admin socket, as they were opened.</summary>
+        public List<IAsyncDisposable> Endpoints { get; } = [];
 
         public string? SocketPath { get; set; }
 
         public NbdTlsMode SocketTls { get; set; }
+
+        /// <summary>After a failed start-up: closes whatever was opened, listeners and volume locks included.</summary>
+        public async Task CloseAsync()
+        {
+            foreach (var endpoint in Endpoints)
+            {
+                await endpoint.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (Server is not null)
+            {
+                await Server.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Catalog?.Dispose();
+        }
     }
 }

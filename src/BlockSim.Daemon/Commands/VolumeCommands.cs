@@ -36,7 +36,7 @@ internal static class VolumeCommands
                 return ExitCodes.Usage;
             }
 
-            var caller = CliContext.Caller(r);
+            var caller = CliContext.Caller(r, store);
             Volume.Create(path, bytes, CliContext.VolumeKeys(store, r.GetValue(key)), caller.Principal, r.GetValue(sector));
             if (r.GetValue(preallocate))
             {
@@ -118,7 +118,7 @@ internal static class VolumeCommands
             foreach (var volumeName in names)
             {
                 var path = Existing(data, volumeName);
-                keys.Rewrap(path, CliContext.Caller(r), r.GetValue(rewrapKey));
+                keys.Rewrap(path, CliContext.Caller(r, store), r.GetValue(rewrapKey));
                 results.Add(Info(volumeName, path));
                 progress?.Report(results.Count);
             }
@@ -176,7 +176,7 @@ internal static class VolumeCommands
 
             var (header, _) = Volume.ReadHeader(path);
             using var store = CliContext.OpenStore(r);
-            var caller = CliContext.Caller(r);
+            var caller = CliContext.Caller(r, store);
             var grants = store.ListGrants(header.KeyId, caller).Where(g => g.EncryptionContextEquals.TryGetValue("volumeId", out var id) && id == header.VolumeId.ToString()).ToList();
             Volume.Delete(path); // refuses while a daemon serves it
             foreach (var grant in grants)

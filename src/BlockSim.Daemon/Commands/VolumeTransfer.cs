@@ -63,7 +63,7 @@ internal static class VolumeTransfer
         {
             var path = VolumeCommands.Existing(CliContext.Data(r), DataDirectory.CheckVolumeName(name));
             using var store = CliContext.OpenStore(r);
-            var caller = CliContext.Caller(r) with { InvokedBy = KeyStoreVolumeKeys.CliPrincipal };
+            var caller = CliContext.Caller(r, store) with { InvokedBy = KeyStoreVolumeKeys.CliPrincipal };
             using var volume = Volume.Open(path, new KeyStoreVolumeKeys(store, unwrapAs: caller), readOnly);
             return await body(volume).ConfigureAwait(false);
         });

@@ -67,4 +67,7 @@ internal static partial class DaemonLog
 
     [LoggerMessage(5003, LogLevel.Information, "Metrics (Prometheus text format) on http://{Endpoint}/metrics")]
     public static partial void MetricsListening(ILogger logger, string endpoint);
+
+    [LoggerMessage(5004, LogLevel.Information, "Admin socket (key store for local administrators, callers named by their uid) on {Path}, {Access}")]
+    public static partial void AdminListening(ILogger logger, string path, string access);
 }

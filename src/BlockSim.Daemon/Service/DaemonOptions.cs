@@ -22,6 +22,12 @@ internal sealed partial class DaemonOptions
     /// <summary>Unix socket path (optionally PATH,tls=MODE), or "none"; default DATA-DIR/nbd.sock.</summary>
     public string? Socket { get; set; }
 
+    /// <summary>The admin socket (key-store operations for local administrators), or "none"; default DATA-DIR/admin.sock.</summary>
+    public string? Control { get; set; }
+
+    /// <summary>The group whose members may use the admin socket (0660); without that group, only the daemon's user (0600).</summary>
+    public string ControlGroup { get; set; } = Admin.AdminSocketAccess.DefaultGroup;
+
     /// <summary>Size of the volume "default" when it is first created.</summary>
     public string DefaultSize { get; set; } = "1G";
 
@@ -192,6 +198,11 @@ internal sealed partial class DaemonOptions
         if (Socket is not null and not "none")
         {
             Socket = Path.Combine(directory, Socket);
+        }
+
+        if (Control is not null and not "none")
+        {
+            Control = Path.Combine(directory, Control);
         }
 
         Tls.ResolveRelativeTo(directory);

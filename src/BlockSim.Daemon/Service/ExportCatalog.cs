@@ -38,6 +38,9 @@ internal sealed class ExportCatalog : IDisposable
 
     public IReadOnlyList<INbdExport> Exports => _exports;
 
+    /// <summary>The key store the volumes' keys come from; null when only memory exports are served.</summary>
+    public SealedKeyStore? KeyStore => _store;
+
     public string DefaultExport { get; private set; } = "default";
 
     /// <summary>Exports only some clients may attach, with those clients' identities.</summary>
@@ -190,7 +193,7 @@ internal sealed class ExportCatalog : IDisposable
 
         if (_store is not null)
         {
-            DaemonLog.KeyFileWarning(logger, data.KeyFilePath, KeyStore.Sealing.KeyFileUnlocker.DescribeMode(data.KeyFilePath), _store.AuditLogPath);
+            DaemonLog.KeyFileWarning(logger, data.KeyFilePath, BlockSim.KeyStore.Sealing.KeyFileUnlocker.DescribeMode(data.KeyFilePath), _store.AuditLogPath);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using BlockSim.Daemon.Metrics;
 using BlockSim.Nbd.Server;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
@@ -14,7 +13,8 @@ namespace BlockSim.Daemon.Service;
 /// STOPPING=1, no new connections, requests in flight answered (later ones get ESHUTDOWN), exports flushed,
 /// volume keys and the store's root key zeroed.
 /// </summary>
-internal sealed class NbdService(NbdServer server, ExportCatalog catalog, MetricsEndpoint? metrics, ISystemdNotifier systemd, ILogger logger) : IHostedService
+/// <param name="endpoints">The side endpoints (metrics, the admin socket), closed once the NBD listeners are, before the exports and the key store.</param>
+internal sealed class NbdService(NbdServer server, ExportCatalog catalog, IReadOnlyList<IAsyncDisposable> endpoints, ISystemdNotifier systemd, ILogger logger) : IHostedService
 {
     private PosixSignalRegistration? _powerCut;
 
@@ -46,9 +46,9 @@ internal sealed class NbdService(NbdServer server, ExportCatalog catalog, Metric
         DaemonLog.Stopping(logger);
         _powerCut?.Dispose();
         await server.StopAsync().ConfigureAwait(false);
-        if (metrics is not null)
+        foreach (var endpoint in endpoints)
         {
-            await metrics.DisposeAsync().ConfigureAwait(false);
+            await endpoint.DisposeAsync().ConfigureAwait(false);
         }
 
         await catalog.FlushAsync().ConfigureAwait(false);

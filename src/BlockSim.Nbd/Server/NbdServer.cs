@@ -86,7 +86,7 @@ public sealed partial class NbdServer : IAsyncDisposable
         CheckTls(tls, path);
         if (File.Exists(path))
         {
-            RemoveStaleSocket(path);
+            UnixSocketFile.RemoveStale(path);
         }
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -102,33 +102,6 @@ public sealed partial class NbdServer : IAsyncDisposable
         }
 
         Start(socket, tls);
-    }
-
-    /// <summary>
-    /// A socket file left by a server that died can be replaced; a live server's socket, or a regular file
-    /// with contents, cannot.
-    /// </summary>
-    private static void RemoveStaleSocket(string path)
-    {
-        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            try
-            {
-                probe.Connect(new UnixDomainSocketEndPoint(path));
-                throw new IOException($"Cannot listen on {path}: another server is listening there.");
-            }
-            catch (SocketException)
-            {
-                // Nobody answers: stale.
-            }
-        }
-
-        if (new FileInfo(path).Length != 0)
-        {
-            throw new IOException($"Cannot listen on {path}: a regular file is in the way.");
-        }
-
-        File.Delete(path);
     }
 
     /// <summary>Serves one already-connected duplex pipe (in-memory transports, benchmarks, tests).</summary>

@@ -1,0 +1,163 @@
+using System.Text.Json;
+using BlockSim.KeyStore;
+using BlockSim.Nbd.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace BlockSim.Daemon.Admin;
+
+/// <summary>
+/// The daemon's local admin socket: HTTP/1.1 + JSON on a Unix socket (never TCP), mode 0660 with a group of
+/// its own (0600 when that group does not exist). Every caller is named by the kernel (SO_PEERCRED uid →
+/// <c>user:NAME</c>), never by what it sends, and the key store's policies and grants decide what that
+/// principal may do, as for any other caller; every request is audited by the store.
+/// </summary>
+internal sealed class AdminEndpoint : IAsyncDisposable
+{
+    private const long MaxRequestBytes = 1024 * 1024; // policies are a few KiB
+    private readonly WebApplication _app;
+    private readonly string _path;
+
+    private AdminEndpoint(WebApplication app, string path, string access)
+    {
+        _app = app;
+        _path = path;
+        Access = access;
+    }
+
+    /// <summary>Who may connect, as applied (mode and group).</summary>
+    public string Access { get; }
+
+    /// <summary>Where the socket is.</summary>
+    public string Path => _path;
+
+    /// <summary>
+    /// Listens on <paramref name="path"/> (a stale socket there is replaced, a live one refused) and serves
+    /// the key store <paramref name="store"/> gives (null: this daemon has none open).
+    /// </summary>
+    public static AdminEndpoint Start(string path, AdminSocketAccess access, Func<SealedKeyStore?> store, ILoggerFactory loggerFactory)
+    {
+        if (File.Exists(path))
+        {
+            UnixSocketFile.RemoveStale(path);
+        }
+
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "blocksim-admin" });
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<IHostLifetime, DaemonOwnsLifetime>(); // SIGINT and SIGTERM are the daemon's to handle
+        builder.Services.AddRoutingCore();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = MaxRequestBytes;
+            kestrel.Limits.MaxConcurrentConnections = 64;
+            kestrel.ListenUnixSocket(path);
+        });
+        var app = builder.Build();
+        app.MapGet("/v1/keystore", (HttpContext http) => Answer(http, StatusCodes.Status200OK, new KeyStoreStatus(store() is not null)));
+        app.MapPost("/v1/keystore/{operation}", (HttpContext http, string operation) => KeyStoreAsync(http, operation, store));
+        app.MapFallback((HttpContext http) => Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFound", $"No admin API at {http.Request.Method} {http.Request.Path}; the key store is at POST /v1/keystore/OPERATION.")));
+        try
+        {
+            app.StartAsync().GetAwaiter().GetResult();
+            var described = access.Apply(path);
+            return new AdminEndpoint(app, path, described);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw new IOException($"Cannot listen on the admin socket {path}: {e.Message} Choose another path with --control (\"control\" in the configuration), or 'none'.", e);
+        }
+
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        File.Delete(_path);
+    }
+
+    private static async Task KeyStoreAsync(HttpContext http, string operation, Func<SealedKeyStore?> openStore)
+    {
+        if (http.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket || PeerCredentials.Of(socket) is not { } peer)
+        {
+            await Answer(http, StatusCodes.Status403Forbidden, new AdminError("AccessDeniedException", "The caller's credentials could not be read from the socket.")).ConfigureAwait(false);
+            return;
+        }
+
+        if (!KeyStoreDispatch.Operations.Contains(operation))
+        {
+            await Answer(http, StatusCodes.Status404NotFound, new AdminError("UnknownOperationException", $"There is no key-store operation '{operation}'.")).ConfigureAwait(false);
+            return;
+        }
+
+        if (openStore() is not { } store)
+        {
+            await Answer(http, StatusCodes.Status409Conflict, new AdminError(AdminSocketClient.NoKeyStore, "This daemon serves no key store (memory exports only); use the store offline with its key file.")).ConfigureAwait(false);
+            return;
+        }
+
+        KeyStoreCall call;
+        try
+        {
+            call = http.Request.ContentLength == 0 ? new KeyStoreCall()
+                : await JsonSerializer.DeserializeAsync<KeyStoreCall>(http.Request.Body, KeyStoreCall.Json, http.RequestAborted).ConfigureAwait(false) ?? new KeyStoreCall();
+        }
+        catch (JsonException e)
+        {
+            var problem = e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? $"{e.Path}: no such field" : e.Message;
+            await Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"The request body is not a valid {operation} request: {problem}")).ConfigureAwait(false);
+            return;
+        }
+
+        var caller = new KeyRequestContext(peer.Principal) { AuthenticatedBy = peer.Evidence };
+        try
+        {
+            if (call.ActAs is { } claimed)
+            {
+                store.Refuse(operation, caller, call.KeyId, "AccessDeniedException", $"{caller.Principal} asked to act as {claimed}: the admin socket names its callers from the kernel, and --as is only for the key file's holder offline.");
+            }
+
+            using var admin = new LocalKeyAdministration(store, caller, ownsStore: false);
+            await Answer(http, StatusCodes.Status200OK, KeyStoreDispatch.Run(admin, operation, call)).ConfigureAwait(false);
+        }
+        catch (KeyStoreException e)
+        {
+            await Answer(http, StatusFor(e.ErrorCode), new AdminError(e.ErrorCode, e.Message)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await Answer(http, StatusCodes.Status500InternalServerError, new AdminError("KMSInternalException", e.Message)).ConfigureAwait(false);
+        }
+    }
+
+    private static int StatusFor(string errorCode) => errorCode switch
+    {
+        "NotFoundException" => StatusCodes.Status404NotFound,
+        "AccessDeniedException" => StatusCodes.Status403Forbidden,
+        "DisabledException" or "KMSInvalidStateException" or "AlreadyExistsException" => StatusCodes.Status409Conflict,
+        "ValidationException" or "MalformedPolicyDocumentException" => StatusCodes.Status400BadRequest,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    private static Task Answer(HttpContext http, int status, object? body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        return JsonSerializer.SerializeAsync(http.Response.Body, body, KeyStoreCall.Json, http.RequestAborted);
+    }
+
+    /// <summary>The admin socket starts and stops with the daemon, which handles the signals; this host takes none of its own.</summary>
+    private sealed class DaemonOwnsLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
