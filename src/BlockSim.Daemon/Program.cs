@@ -11,6 +11,7 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     AuditCommands.Create(),
     InfoCommand.Create(),
     TlsCommands.Create(),
+    SimCommands.Create(),
 };
 CliContext.AddGlobalOptions(root);
 return await CommandLineEntry.RunAsync(root, args);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BlockSim.Daemon.Service;
 using BlockSim.KeyStore;
 using BlockSim.Nbd.Server;
 using Microsoft.AspNetCore.Builder;
@@ -40,7 +41,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
     /// Listens on <paramref name="path"/> (a stale socket there is replaced, a live one refused) and serves
     /// the key store <paramref name="store"/> gives (null: this daemon has none open).
     /// </summary>
-    public static AdminEndpoint Start(string path, AdminSocketAccess access, Func<SealedKeyStore?> store, ILoggerFactory loggerFactory)
+    public static AdminEndpoint Start(string path, AdminSocketAccess access, Func<SealedKeyStore?> store, IReadOnlyDictionary<string, ExportSimulation> exports, ILoggerFactory loggerFactory, ILogger logger)
     {
         if (File.Exists(path))
         {
@@ -61,7 +62,8 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         var app = builder.Build();
         app.MapGet("/v1/keystore", (HttpContext http) => Answer(http, StatusCodes.Status200OK, new KeyStoreStatus(store() is not null)));
         app.MapPost("/v1/keystore/{operation}", (HttpContext http, string operation) => KeyStoreAsync(http, operation, store));
-        app.MapFallback((HttpContext http) => Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFound", $"No admin API at {http.Request.Method} {http.Request.Path}; the key store is at POST /v1/keystore/OPERATION.")));
+        ControlRoutes.Map(app, exports, logger);
+        app.MapFallback((HttpContext http) => Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFound", $"No admin API at {http.Request.Method} {http.Request.Path}: the key store is at POST /v1/keystore/OPERATION, the simulation at /v1/exports/NAME/...")));
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
@@ -85,7 +87,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
 
     private static async Task KeyStoreAsync(HttpContext http, string operation, Func<SealedKeyStore?> openStore)
     {
-        if (http.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket || PeerCredentials.Of(socket) is not { } peer)
+        if (PeerOf(http) is not { } peer)
         {
             await Answer(http, StatusCodes.Status403Forbidden, new AdminError("AccessDeniedException", "The caller's credentials could not be read from the socket.")).ConfigureAwait(false);
             return;
@@ -103,16 +105,8 @@ internal sealed class AdminEndpoint : IAsyncDisposable
             return;
         }
 
-        KeyStoreCall call;
-        try
+        if (await ReadAsync<KeyStoreCall>(http, operation).ConfigureAwait(false) is not { } call)
         {
-            call = http.Request.ContentLength == 0 ? new KeyStoreCall()
-                : await JsonSerializer.DeserializeAsync<KeyStoreCall>(http.Request.Body, KeyStoreCall.Json, http.RequestAborted).ConfigureAwait(false) ?? new KeyStoreCall();
-        }
-        catch (JsonException e)
-        {
-            var problem = e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? $"{e.Path}: no such field" : e.Message;
-            await Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"The request body is not a valid {operation} request: {problem}")).ConfigureAwait(false);
             return;
         }
 
@@ -146,7 +140,30 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         _ => StatusCodes.Status500InternalServerError,
     };
 
-    private static Task Answer(HttpContext http, int status, object? body)
+    /// <summary>The request's JSON body (an empty body is an empty object); null once a 400 naming the fault has been answered.</summary>
+    public static async Task<T?> ReadAsync<T>(HttpContext http, string what)
+        where T : class, new()
+    {
+        try
+        {
+            return http.Request.ContentLength == 0 ? new T()
+                : await JsonSerializer.DeserializeAsync<T>(http.Request.Body, KeyStoreCall.Json, http.RequestAborted).ConfigureAwait(false) ?? new T();
+        }
+        catch (JsonException e)
+        {
+            var problem = e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? $"{e.Path}: no such field" : e.Message;
+            await Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"The request body is not a valid {what} request: {problem}")).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    /// <summary>The caller as the kernel names it, for logs: user:NAME (uid N).</summary>
+    public static string CallerOf(HttpContext http) => PeerOf(http) is { } peer ? $"{peer.Principal} (uid {peer.Uid})" : "unknown";
+
+    private static PeerCredentials? PeerOf(HttpContext http) =>
+        http.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket ? PeerCredentials.Of(socket) : null;
+
+    public static Task Answer(HttpContext http, int status, object? body)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";

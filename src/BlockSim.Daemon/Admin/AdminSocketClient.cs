@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using BlockSim.KeyStore;
 
@@ -14,30 +12,13 @@ namespace BlockSim.Daemon.Admin;
 internal sealed class AdminSocketClient : IKeyAdministration
 {
     public const string NoKeyStore = "KeyStoreNotServed";
-    private readonly HttpClient _http;
+    private readonly AdminConnection _daemon;
     private readonly string? _actAs;
 
-    private AdminSocketClient(string socketPath, string? actAs)
+    private AdminSocketClient(AdminConnection daemon, string? actAs)
     {
+        _daemon = daemon;
         _actAs = actAs;
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation).ConfigureAwait(false);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        _http = new HttpClient(handler) { BaseAddress = new Uri("http://blocksim/"), Timeout = TimeSpan.FromMinutes(2) };
     }
 
     /// <summary>
@@ -47,42 +28,25 @@ internal sealed class AdminSocketClient : IKeyAdministration
     /// </summary>
     public static AdminSocketClient? TryConnect(string socketPath, string? actAs)
     {
-        if (!File.Exists(socketPath))
+        if (!AdminConnection.IsServed(socketPath))
         {
             return null;
         }
 
-        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            try
-            {
-                probe.Connect(new UnixDomainSocketEndPoint(socketPath));
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
-            {
-                throw new KeyStoreException("AccessDeniedException", $"A daemon serves this key store on {socketPath}, but you may not connect to it (permission denied): its owner and the members of its group may.");
-            }
-            catch (SocketException)
-            {
-                return null; // nobody listens: a socket left by a daemon that died
-            }
-        }
-
-        var client = new AdminSocketClient(socketPath, actAs);
+        var daemon = new AdminConnection(socketPath);
         try
         {
-            using var response = client._http.Send(new HttpRequestMessage(HttpMethod.Get, "v1/keystore"));
-            if (response.IsSuccessStatusCode && Read<KeyStoreStatus>(response) is { Served: true })
+            if (daemon.Send<KeyStoreStatus>(HttpMethod.Get, "v1/keystore") is { Served: true })
             {
-                return client;
+                return new AdminSocketClient(daemon, actAs);
             }
         }
-        catch (HttpRequestException)
+        catch (KeyStoreException)
         {
-            // It went away between the probe and the question.
+            // It went away between the probe and the question, or is not a blocksim daemon.
         }
 
-        client.Dispose();
+        daemon.Dispose();
         return null;
     }
 
@@ -132,47 +96,11 @@ internal sealed class AdminSocketClient : IKeyAdministration
 
     public IReadOnlyList<string> AuditTail(int count) => Call<List<string>>("GetAuditRecords", new() { Tail = count });
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _daemon.Dispose();
 
     private T Call<T>(string operation, KeyStoreCall call)
     {
         call.ActAs = _actAs;
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/keystore/{operation}")
-        {
-            Content = new StringContent(JsonSerializer.Serialize(call, KeyStoreCall.Json), Encoding.UTF8, "application/json"),
-        };
-        HttpResponseMessage response;
-        try
-        {
-            response = _http.Send(request);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new KeyStoreException("KMSInternalException", $"The daemon's admin socket did not answer {operation}: {e.Message}");
-        }
-
-        using (response)
-        {
-            if (!response.IsSuccessStatusCode)
-            {
-                var error = Read<AdminError>(response);
-                throw new KeyStoreException(error?.ErrorCode ?? "KMSInternalException", error?.Message ?? $"The daemon answered {operation} with HTTP {(int)response.StatusCode}.");
-            }
-
-            return Read<T>(response) ?? throw new KeyStoreException("KMSInternalException", $"The daemon answered {operation} with nothing.");
-        }
-    }
-
-    private static T? Read<T>(HttpResponseMessage response)
-    {
-        try
-        {
-            using var body = response.Content.ReadAsStream();
-            return JsonSerializer.Deserialize<T>(body, KeyStoreCall.Json);
-        }
-        catch (JsonException)
-        {
-            return default;
-        }
+        return _daemon.Send<T>(HttpMethod.Post, $"v1/keystore/{operation}", call);
     }
 }

@@ -59,6 +59,12 @@ internal static partial class DaemonLog
     [LoggerMessage(5000, LogLevel.Warning, "Export '{Export}': simulating device behaviour (under the encryption, where the export is encrypted): {Simulation}")]
     public static partial void Simulating(ILogger logger, string export, string simulation);
 
+    [LoggerMessage(5005, LogLevel.Information, "Export '{Export}': simulation seed {Seed} (set \"seed\" in its simulation to repeat a run's faults)")]
+    public static partial void SimulationSeed(ILogger logger, string export, long seed);
+
+    [LoggerMessage(5006, LogLevel.Information, "Export '{Export}': {Caller} {What} (from request {FromSequence})")]
+    public static partial void SimulationChanged(ILogger logger, string export, string caller, string what, long fromSequence);
+
     [LoggerMessage(5001, LogLevel.Warning, "Simulated power cut: {Lost} unflushed sectors lost.")]
     public static partial void PowerCut(ILogger logger, long lost);
 

@@ -25,7 +25,7 @@ internal sealed class ExportCatalog : IDisposable
     private const int EphemeralSectorSize = 4096;
 
     private readonly List<INbdExport> _exports = [];
-    private readonly List<VolatileCacheDevice> _caches = [];
+    private readonly Dictionary<string, ExportSimulation> _simulations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyCollection<string>> _allowedClients = new(StringComparer.Ordinal);
     private SealedKeyStore? _store;
 
@@ -37,6 +37,9 @@ internal sealed class ExportCatalog : IDisposable
     }
 
     public IReadOnlyList<INbdExport> Exports => _exports;
+
+    /// <summary>Each export's simulation, by export name, for the control API.</summary>
+    public IReadOnlyDictionary<string, ExportSimulation> Simulations => _simulations;
 
     /// <summary>The key store the volumes' keys come from; null when only memory exports are served.</summary>
     public SealedKeyStore? KeyStore => _store;
@@ -65,10 +68,8 @@ internal sealed class ExportCatalog : IDisposable
     /// <summary>The simulated power cut: every volatile cache loses its unflushed writes; returns the sectors lost.</summary>
     public long? PowerCut()
     {
-        lock (_caches)
-        {
-            return _caches.Count == 0 ? null : _caches.Sum(c => (long)c.PowerCut());
-        }
+        var caches = _simulations.Values.Select(s => s.Cache).OfType<VolatileCacheDevice>().ToList();
+        return caches.Count == 0 ? null : caches.Sum(c => (long)c.PowerCut());
     }
 
     public async Task FlushAsync()
@@ -135,7 +136,11 @@ internal sealed class ExportCatalog : IDisposable
                 DaemonLog.Simulating(logger, name, simulation.ToString());
             }
 
-            Func<IBlockDevice, IBlockDevice>? wrap = simulation.IsEmpty ? null : device => simulation.Wrap(device, Track);
+            var seed = simulation.Seed ?? System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue);
+            var control = new ExportSimulation(name, simulation, seed);
+            _simulations[name] = control;
+            DaemonLog.SimulationSeed(logger, name, seed);
+            Func<IBlockDevice, IBlockDevice> wrap = control.Wrap;
             if (settings.Memory)
             {
                 _exports.Add(MemoryExport(name, settings, wrap, logger));
@@ -177,6 +182,7 @@ internal sealed class ExportCatalog : IDisposable
 
             served[volumeName] = (name, settings.ReadOnly);
             var export = OpenVolume(name, volumeName, path, keys, logger, wrap, settings);
+            control.Bind(export.Header.SectorSize, export.Header.Capacity);
             if (export.Size != defaultSize && volumeName == "default")
             {
                 DaemonLog.ExistingSizeKept(logger, path, export.Size);
@@ -265,12 +271,4 @@ internal sealed class ExportCatalog : IDisposable
     private static IEnumerable<string> VolumeNames(DataDirectory data) => Directory.Exists(data.VolumesPath)
         ? Directory.GetFiles(data.VolumesPath, "*.vol").Select(Path.GetFileNameWithoutExtension).OfType<string>()
         : [];
-
-    private void Track(VolatileCacheDevice cache)
-    {
-        lock (_caches)
-        {
-            _caches.Add(cache);
-        }
-    }
 }

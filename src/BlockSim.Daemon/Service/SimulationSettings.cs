@@ -26,6 +26,12 @@ internal sealed class SimulationSettings
 
     public bool VolatileCache { get; set; }
 
+    /// <summary>
+    /// The seed of every random decision the export's simulation makes (fault rules, failReads/failWrites);
+    /// unset, one is generated at start-up and logged, so a run can be repeated.
+    /// </summary>
+    public long? Seed { get; set; }
+
     public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache;
 
     /// <summary>Null when the settings make sense, else what is wrong, with an example.</summary>
@@ -54,7 +60,7 @@ internal sealed class SimulationSettings
     /// Wraps a ciphertext device in the simulated behaviour; a volatile cache is handed to
     /// <paramref name="onCache"/> so a simulated power cut can reach it.
     /// </summary>
-    public IBlockDevice Wrap(IBlockDevice device, Action<VolatileCacheDevice> onCache)
+    public IBlockDevice Wrap(IBlockDevice device, long seed, Action<VolatileCacheDevice> onCache)
     {
         if (VolatileCache)
         {
@@ -76,7 +82,7 @@ internal sealed class SimulationSettings
 
         if (FailReads > 0 || FailWrites > 0)
         {
-            device = new FaultInjectionDevice(device, new FaultOptions { ReadProbability = FailReads, WriteProbability = FailWrites, Seed = Environment.TickCount });
+            device = new FaultInjectionDevice(device, new FaultOptions { ReadProbability = FailReads, WriteProbability = FailWrites, Seed = unchecked((int)seed) });
         }
 
         return device;

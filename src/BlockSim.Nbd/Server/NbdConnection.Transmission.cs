@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
+using BlockSim.Storage.Simulation.Faults;
 
 namespace BlockSim.Nbd.Server;
 
@@ -387,6 +388,18 @@ internal sealed partial class NbdConnection
             context.Error = e.Error;
             context.ErrorMessage = e.Message;
             RequestFailureLog.Of(export).Failed(_logger, Id, export.Name, request.Command.ToString(), e.Message);
+        }
+        catch (InjectedFaultException e)
+        {
+            // The simulator's doing, logged in the export's event log: the client gets the errno the rule chose.
+            context.Error = e.Errno switch
+            {
+                FaultRule.ENOSPC => NbdError.NoSpace,
+                FaultRule.EPERM => NbdError.NotPermitted,
+                FaultRule.ESHUTDOWN => NbdError.Shutdown,
+                _ => NbdError.IO,
+            };
+            context.ErrorMessage = e.Message;
         }
         catch (IOException e) when (IsWrite(request.Command) && RequestFailureLog.IsOutOfSpace(e))
         {

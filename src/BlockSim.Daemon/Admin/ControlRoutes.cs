@@ -1,0 +1,169 @@
+using BlockSim.Daemon.Service;
+using BlockSim.Storage.Simulation.Faults;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace BlockSim.Daemon.Admin;
+
+/// <summary>
+/// The simulator's control API on the admin socket, per export: its simulation, fault rules, pause and
+/// resume, power cut, marks and event log. Every change answers with the request sequence number from which
+/// it applies and is logged with the caller the kernel named.
+/// </summary>
+internal static class ControlRoutes
+{
+    public static void Map(WebApplication app, IReadOnlyDictionary<string, ExportSimulation> exports, ILogger logger)
+    {
+        app.MapGet("/v1/exports", (HttpContext http) =>
+            AdminEndpoint.Answer(http, StatusCodes.Status200OK, exports.Values.OrderBy(e => e.Name, StringComparer.Ordinal).Select(Show).ToList()));
+
+        app.MapGet("/v1/exports/{name}/simulation", (HttpContext http, string name) =>
+            With(http, exports, name, simulation => AdminEndpoint.Answer(http, StatusCodes.Status200OK, Show(simulation))));
+
+        app.MapGet("/v1/exports/{name}/faults", (HttpContext http, string name) =>
+            With(http, exports, name, simulation => AdminEndpoint.Answer(http, StatusCodes.Status200OK, Rules(simulation.Control!))));
+
+        app.MapPost("/v1/exports/{name}/faults", (HttpContext http, string name) => With(http, exports, name, async simulation =>
+        {
+            if (await AdminEndpoint.ReadAsync<FaultRuleRequest>(http, "fault rule").ConfigureAwait(false) is not { } request)
+            {
+                return;
+            }
+
+            var control = simulation.Control!;
+            FaultRule rule;
+            long from;
+            try
+            {
+                (rule, from) = control.Add(request.ToRule(control.SectorSize));
+            }
+            catch (ArgumentException e)
+            {
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"Fault rule: {e.Message}")).ConfigureAwait(false);
+                return;
+            }
+
+            Changed(logger, http, name, $"added fault rule {rule.Id} ({rule.Kind} on {rule.Operations}, sectors {rule.FirstSector}..{rule.LastSector})", from);
+            await AdminEndpoint.Answer(http, StatusCodes.Status201Created, new { rule = View(rule, 0, 0), fromSequence = from }).ConfigureAwait(false);
+        }));
+
+        app.MapDelete("/v1/exports/{name}/faults/{id:int}", (HttpContext http, string name, int id) => With(http, exports, name, simulation =>
+        {
+            if (simulation.Control!.Remove(id) is not { } from)
+            {
+                return AdminEndpoint.Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFoundException", $"Export '{name}' has no fault rule {id}."));
+            }
+
+            Changed(logger, http, name, $"removed fault rule {id}", from);
+            return AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { fromSequence = from });
+        }));
+
+        app.MapDelete("/v1/exports/{name}/faults", (HttpContext http, string name) => With(http, exports, name, simulation =>
+        {
+            var (removed, from) = simulation.Control!.Clear();
+            Changed(logger, http, name, $"removed every fault rule ({removed})", from);
+            return AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { removed, fromSequence = from });
+        }));
+
+        app.MapPost("/v1/exports/{name}/pause", (HttpContext http, string name) => With(http, exports, name, async simulation =>
+        {
+            var sequence = await simulation.Control!.PauseAsync(http.RequestAborted).ConfigureAwait(false);
+            Changed(logger, http, name, "paused (requests in flight drained; new ones wait)", sequence + 1);
+            await AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { paused = true, lastSequence = sequence }).ConfigureAwait(false);
+        }));
+
+        app.MapPost("/v1/exports/{name}/resume", (HttpContext http, string name) => With(http, exports, name, simulation =>
+        {
+            var from = simulation.Control!.Resume();
+            Changed(logger, http, name, "resumed", from);
+            return AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { paused = false, fromSequence = from });
+        }));
+
+        app.MapPost("/v1/exports/{name}/power-cut", (HttpContext http, string name) => With(http, exports, name, simulation =>
+        {
+            if (simulation.Cache is not { } cache)
+            {
+                var why = simulation.Settings.VolatileCache ? "no client has attached it yet, so it has no cache to lose" : "it has no volatile cache (\"volatileCache\": true in its simulation)";
+                return AdminEndpoint.Answer(http, StatusCodes.Status409Conflict, new AdminError("NoVolatileCache", $"Export '{name}': no power cut: {why}."));
+            }
+
+            var lost = cache.PowerCut();
+            var from = simulation.Control!.Note("power-cut", $"{lost} unflushed sectors lost");
+            Changed(logger, http, name, $"power cut: {lost} unflushed sectors lost", from);
+            return AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { lostSectors = lost, fromSequence = from });
+        }));
+
+        app.MapPost("/v1/exports/{name}/marks", (HttpContext http, string name) => With(http, exports, name, async simulation =>
+        {
+            if (await AdminEndpoint.ReadAsync<MarkRequest>(http, "mark").ConfigureAwait(false) is not { } mark)
+            {
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(mark.Name) || mark.Name.Length > 200)
+            {
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", "A mark needs a name of 1 to 200 characters.")).ConfigureAwait(false);
+                return;
+            }
+
+            var at = simulation.Control!.Mark(mark.Name);
+            await AdminEndpoint.Answer(http, StatusCodes.Status201Created, new { mark = mark.Name, sequence = at }).ConfigureAwait(false);
+        }));
+
+        app.MapGet("/v1/exports/{name}/events", (HttpContext http, string name, long? after, int? limit) => With(http, exports, name, simulation =>
+        {
+            var control = simulation.Control!;
+            var events = control.Events(after ?? 0, Math.Clamp(limit ?? 1000, 1, SimulationControl.MaxEvents));
+            return AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { events, dropped = control.EventsDropped });
+        }));
+    }
+
+    private static Task With(HttpContext http, IReadOnlyDictionary<string, ExportSimulation> exports, string name, Func<ExportSimulation, Task> action) =>
+        exports.TryGetValue(name, out var simulation) && simulation.Control is not null
+            ? action(simulation)
+            : AdminEndpoint.Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFoundException", $"This daemon serves no export '{name}' (it serves {string.Join(", ", exports.Keys.Order(StringComparer.Ordinal))})."));
+
+    private static object Show(ExportSimulation simulation)
+    {
+        var control = simulation.Control;
+        return new
+        {
+            export = simulation.Name,
+            seed = simulation.Seed,
+            sectorSize = control?.SectorSize,
+            sectors = control?.Sectors,
+            configured = simulation.Settings.IsEmpty ? "none" : simulation.Settings.ToString(),
+            paused = control?.IsPaused ?? false,
+            sequence = control?.Sequence ?? 0,
+            faultRules = control?.Rules.Count ?? 0,
+            dirtySectors = simulation.Cache?.DirtySectors,
+        };
+    }
+
+    private static List<object> Rules(SimulationControl control) => control.Rules.Select(r => View(r.Rule, r.Hits, r.Injected)).ToList();
+
+    private static object View(FaultRule rule, long hits, long injected) => new
+    {
+        id = rule.Id,
+        kind = rule.Kind.ToString(),
+        operations = rule.Operations.ToString(),
+        firstSector = rule.FirstSector,
+        lastSector = rule.LastSector,
+        errno = rule.Kind is FaultKind.Error ? FaultRule.ErrorNumbers.First(e => e.Value == rule.Errno).Key : null,
+        probability = rule.Probability,
+        nth = rule.Nth,
+        count = rule.Count,
+        stallMs = rule.Kind == FaultKind.Stall ? rule.StallMilliseconds : (int?)null,
+        hits,
+        injected,
+    };
+
+    private static void Changed(ILogger logger, HttpContext http, string export, string what, long fromSequence) =>
+        DaemonLog.SimulationChanged(logger, export, AdminEndpoint.CallerOf(http), what, fromSequence);
+
+    private sealed class MarkRequest
+    {
+        public string? Name { get; set; }
+    }
+}

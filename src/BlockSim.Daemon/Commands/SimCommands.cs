@@ -1,0 +1,174 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using BlockSim.Daemon.Admin;
+using BlockSim.KeyStore;
+
+namespace BlockSim.Daemon.Commands;
+
+/// <summary>
+/// <c>blocksim sim ...</c>: drives a running daemon's simulation through its admin socket (the control API):
+/// fault rules aimed at sectors, pause and resume, power cuts, marks, and the event log.
+/// </summary>
+internal static class SimCommands
+{
+    public static Command Create()
+    {
+        var sim = new Command("sim", "Drive a running daemon's simulation: show, fault add|list|remove|clear, pause, resume, power-cut, mark, events.");
+        var export = () => new Argument<string>("export") { Description = "The export's name." };
+
+        var showExport = new Argument<string?>("export") { Description = "The export's name (all exports without it).", Arity = ArgumentArity.ZeroOrOne };
+        var show = new Command("show", "The export's seed, sector size, configured behaviour, pause state, request count and rules.") { showExport };
+        show.SetAction(r => Run(r, daemon => r.GetValue(showExport) is { } name
+            ? Print(r, daemon.Send<JsonElement>(HttpMethod.Get, $"v1/exports/{Uri.EscapeDataString(name)}/simulation"), ShowLine)
+            : Print(r, daemon.Send<JsonElement>(HttpMethod.Get, "v1/exports"), all => string.Join(Environment.NewLine, all.EnumerateArray().Select(ShowLine)))));
+
+        sim.Subcommands.Add(show);
+        sim.Subcommands.Add(CreateFault(export));
+
+        var pauseExport = export();
+        var pause = new Command("pause", "Hold the export's new requests; returns once those in flight have finished.") { pauseExport };
+        pause.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, pauseExport, "pause"), timeout: Timeout.InfiniteTimeSpan), a => $"paused after request {a.GetProperty("lastSequence")}")));
+        sim.Subcommands.Add(pause);
+
+        var resumeExport = export();
+        var resume = new Command("resume", "Let the export's held requests go.") { resumeExport };
+        resume.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, resumeExport, "resume")), a => $"resumed from request {a.GetProperty("fromSequence")}")));
+        sim.Subcommands.Add(resume);
+
+        var cutExport = export();
+        var cut = new Command("power-cut", "Cut the export's power: its volatile cache loses every unflushed write.") { cutExport };
+        cut.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, cutExport, "power-cut")), a => $"power cut: {a.GetProperty("lostSectors")} unflushed sectors lost (from request {a.GetProperty("fromSequence")})")));
+        sim.Subcommands.Add(cut);
+
+        var markExport = export();
+        var markName = new Argument<string>("name") { Description = "What to call this point in the request stream." };
+        var mark = new Command("mark", "Put a named mark in the export's event log at the current request.") { markExport, markName };
+        mark.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, markExport, "marks"), new { name = r.GetValue(markName) }), a => $"mark '{a.GetProperty("mark").GetString()}' at request {a.GetProperty("sequence")}")));
+        sim.Subcommands.Add(mark);
+
+        var eventsExport = export();
+        var after = new Option<long>("--after") { Description = "Only events after this event id." };
+        var limit = new Option<int>("--limit") { Description = "At most this many events.", DefaultValueFactory = _ => 1000 }.InRange(1, 10_000);
+        var events = new Command("events", "The export's event log: every injected fault with its request, range and rule, and every change.") { eventsExport, after, limit };
+        events.SetAction(r => Run(r, daemon => Print(
+            r,
+            daemon.Send<JsonElement>(HttpMethod.Get, Path(r, eventsExport, string.Create(CultureInfo.InvariantCulture, $"events?after={r.GetValue(after)}&limit={r.GetValue(limit)}"))),
+            log => string.Join(Environment.NewLine, log.GetProperty("events").EnumerateArray().Select(EventLine)))));
+        sim.Subcommands.Add(events);
+        return sim;
+    }
+
+    private static Command CreateFault(Func<Argument<string>> export)
+    {
+        var fault = new Command("fault", "Fault rules aimed at sectors: add, list, remove, clear.");
+        var addExport = export();
+        var kind = new Option<string>("--kind") { Description = "error (with --errno), latent (reads fail until rewritten), stall (with --stall-ms), lost-write.", DefaultValueFactory = _ => "error" };
+        var operations = new Option<string[]>("--op") { Description = "read, write, flush, trim, write-zeroes or all (repeatable). Default: read; write for lost-write; all for stall." };
+        var sectors = new Option<string?>("--sectors") { Description = "FIRST or FIRST-LAST, in the export's sectors (sim show gives their size). Default: the whole export." };
+        var offset = new Option<long?>("--offset") { Description = "The range in bytes instead: from this offset..." };
+        var length = new Option<long?>("--length") { Description = "...for this many bytes." };
+        var errno = new Option<string?>("--errno") { Description = "EIO (default), ENOSPC, EPERM or ESHUTDOWN." };
+        var probability = new Option<double>("--probability") { Description = "Chance that a request hitting the range is faulted, decided by the export's seeded dice.", DefaultValueFactory = _ => 1 };
+        var nth = new Option<long?>("--nth") { Description = "Only the n-th request that hits the range." };
+        var count = new Option<long?>("--count") { Description = "At most this many faults." };
+        var stall = new Option<int>("--stall-ms") { Description = "How long a stall holds a request." };
+        var add = new Command("add", "Add a fault rule; prints it and the request from which it applies.") { addExport, kind, operations, sectors, offset, length, errno, probability, nth, count, stall };
+        add.SetAction(r => Run(r, daemon =>
+        {
+            var (first, last) = ParseSectors(r.GetValue(sectors));
+            var request = new FaultRuleRequest
+            {
+                Kind = r.GetValue(kind)!,
+                Operations = r.GetValue(operations) is { Length: > 0 } ops ? [.. ops] : null,
+                FirstSector = first,
+                LastSector = last,
+                Offset = r.GetValue(offset),
+                Length = r.GetValue(length),
+                Errno = r.GetValue(errno),
+                Probability = r.GetValue(probability),
+                Nth = r.GetValue(nth),
+                Count = r.GetValue(count),
+                StallMs = r.GetValue(stall),
+            };
+            return Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, addExport, "faults"), request), a => $"{RuleLine(a.GetProperty("rule"))}  (from request {a.GetProperty("fromSequence")})");
+        }));
+
+        var listExport = export();
+        var list = new Command("list", "The export's fault rules, with how many requests hit each and how many were faulted.") { listExport };
+        list.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Get, Path(r, listExport, "faults")), rules => string.Join(Environment.NewLine, rules.EnumerateArray().Select(RuleLine)))));
+
+        var removeExport = export();
+        var id = new Argument<int>("id") { Description = "The rule's id (fault list shows it)." };
+        var remove = new Command("remove", "Remove one fault rule.") { removeExport, id };
+        remove.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Delete, Path(r, removeExport, $"faults/{r.GetValue(id)}")), a => $"rule {r.GetValue(id)} removed (from request {a.GetProperty("fromSequence")})")));
+
+        var clearExport = export();
+        var clear = new Command("clear", "Remove every fault rule of the export.") { clearExport };
+        clear.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Delete, Path(r, clearExport, "faults")), a => $"{a.GetProperty("removed")} rules removed (from request {a.GetProperty("fromSequence")})")));
+
+        fault.Subcommands.Add(add);
+        fault.Subcommands.Add(list);
+        fault.Subcommands.Add(remove);
+        fault.Subcommands.Add(clear);
+        return fault;
+    }
+
+    private static int Run(ParseResult r, Func<AdminConnection, int> body) => CliContext.Run(r, () =>
+    {
+        var socket = r.GetValue(CliContext.Control) ?? CliContext.Data(r).DefaultControlSocket;
+        if (socket == "none" || !AdminConnection.IsServed(socket))
+        {
+            throw new KeyStoreException("NotFoundException", $"No daemon answers on {socket}: the simulation is driven on a running daemon (blocksim serve), through its admin socket (--control PATH).");
+        }
+
+        using var daemon = new AdminConnection(socket);
+        return body(daemon);
+    });
+
+    private static string Path(ParseResult r, Argument<string> export, string rest) => $"v1/exports/{Uri.EscapeDataString(r.GetValue(export)!)}/{rest}";
+
+    private static int Print(ParseResult r, JsonElement answer, Func<JsonElement, string> human)
+    {
+        Console.WriteLine(r.GetValue(CliContext.Json) ? JsonSerializer.Serialize(answer, new JsonSerializerOptions { WriteIndented = true }) : human(answer));
+        return ExitCodes.Ok;
+    }
+
+    private static (long? First, long? Last) ParseSectors(string? text)
+    {
+        if (text is null)
+        {
+            return (null, null);
+        }
+
+        var parts = text.Split('-', 2);
+        if (!long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var first)
+            || (parts.Length == 2 && !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            throw new KeyStoreException("ValidationException", $"--sectors {text}: give FIRST or FIRST-LAST, e.g. 2048-2055.");
+        }
+
+        return (first, parts.Length == 2 ? long.Parse(parts[1], CultureInfo.InvariantCulture) : first);
+    }
+
+    private static string ShowLine(JsonElement e) =>
+        $"{e.GetProperty("export").GetString()}: seed {e.GetProperty("seed")}, {e.GetProperty("sectorSize")}-byte sectors x {e.GetProperty("sectors")}, "
+        + $"{(e.GetProperty("paused").GetBoolean() ? "PAUSED, " : "")}{e.GetProperty("sequence")} requests, {e.GetProperty("faultRules")} fault rules; configured: {e.GetProperty("configured").GetString()}";
+
+    private static string RuleLine(JsonElement rule) =>
+        $"rule {rule.GetProperty("id")}: {rule.GetProperty("kind").GetString()} on {rule.GetProperty("operations").GetString()}, sectors {rule.GetProperty("firstSector")}..{rule.GetProperty("lastSector")}"
+        + (rule.TryGetProperty("errno", out var errno) ? $", {errno.GetString()}" : "")
+        + (rule.GetProperty("probability").GetDouble() < 1 ? $", p={rule.GetProperty("probability")}" : "")
+        + (rule.TryGetProperty("nth", out var nth) ? $", only hit {nth}" : "")
+        + (rule.TryGetProperty("count", out var count) ? $", at most {count}" : "")
+        + (rule.TryGetProperty("stallMs", out var stall) ? $", {stall} ms" : "")
+        + $"; {rule.GetProperty("hits")} hits, {rule.GetProperty("injected")} faulted";
+
+    private static string EventLine(JsonElement e) =>
+        $"{e.GetProperty("id"),6} request {e.GetProperty("sequence"),-8} {e.GetProperty("time").GetDateTimeOffset():HH:mm:ss.fff} {e.GetProperty("event").GetString()}"
+        + (e.TryGetProperty("rule", out var rule) ? $" rule {rule}" : "")
+        + (e.TryGetProperty("operation", out var op) ? $" {op.GetString()}" : "")
+        + (e.TryGetProperty("offset", out var offset) ? $" offset {offset} length {e.GetProperty("length")}" : "")
+        + (e.TryGetProperty("errno", out var errno) ? $" errno {errno}" : "")
+        + (e.TryGetProperty("detail", out var detail) ? $" {detail.GetString()}" : "");
+}

@@ -1,0 +1,126 @@
+namespace BlockSim.Storage.Simulation.Faults;
+
+/// <summary>
+/// The layer through which an export's <see cref="SimulationControl"/> acts on its requests: pauses hold
+/// them, and fault rules fail, stall or drop them. With no rule and no pause a request only has its sequence
+/// number taken and is counted in flight.
+/// </summary>
+public sealed class ControlledDevice(IBlockDevice inner, SimulationControl control) : DelegatingBlockDevice(inner)
+{
+    public SimulationControl Control => control;
+
+    public override ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        !control.HasRules && control.TryEnter(out _)
+            ? Tracked(Inner.ReadAsync(offset, destination, cancellationToken))
+            : ReadSlowAsync(offset, destination, cancellationToken);
+
+    public override ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua = false, CancellationToken cancellationToken = default) =>
+        !control.HasRules && control.TryEnter(out _)
+            ? Tracked(Inner.WriteAsync(offset, source, fua, cancellationToken))
+            : WriteSlowAsync(offset, source, fua, cancellationToken);
+
+    public override ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
+        !control.HasRules && control.TryEnter(out _)
+            ? Tracked(Inner.FlushAsync(cancellationToken))
+            : SlowAsync(FaultOperations.Flush, 0, 0, () => Inner.FlushAsync(cancellationToken), cancellationToken);
+
+    public override ValueTask TrimAsync(long offset, long length, CancellationToken cancellationToken = default) =>
+        !control.HasRules && control.TryEnter(out _)
+            ? Tracked(Inner.TrimAsync(offset, length, cancellationToken))
+            : SlowAsync(FaultOperations.Trim, offset, length, () => Inner.TrimAsync(offset, length, cancellationToken), cancellationToken);
+
+    public override ValueTask WriteZeroesAsync(long offset, long length, bool mayDeallocate, bool fastOnly = false, CancellationToken cancellationToken = default) =>
+        !control.HasRules && control.TryEnter(out _)
+            ? Tracked(Inner.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, cancellationToken))
+            : SlowAsync(FaultOperations.WriteZeroes, offset, length, () => Inner.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, cancellationToken), cancellationToken);
+
+    private ValueTask Tracked(ValueTask operation)
+    {
+        if (operation.IsCompletedSuccessfully)
+        {
+            control.Exit();
+            return operation;
+        }
+
+        return Awaited(operation);
+    }
+
+    private async ValueTask Awaited(ValueTask operation)
+    {
+        try
+        {
+            await operation.ConfigureAwait(false);
+        }
+        finally
+        {
+            control.Exit();
+        }
+    }
+
+    // Separate from SlowAsync so the read path captures no Memory<byte> in a closure.
+    private async ValueTask ReadSlowAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (await ApplyAsync(FaultOperations.Read, offset, destination.Length, sequence, cancellationToken).ConfigureAwait(false))
+            {
+                await Inner.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            control.Exit();
+        }
+    }
+
+    private async ValueTask WriteSlowAsync(long offset, ReadOnlyMemory<byte> source, bool fua, CancellationToken cancellationToken)
+    {
+        var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (await ApplyAsync(FaultOperations.Write, offset, source.Length, sequence, cancellationToken).ConfigureAwait(false))
+            {
+                await Inner.WriteAsync(offset, source, fua, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            control.Exit();
+        }
+    }
+
+    private async ValueTask SlowAsync(FaultOperations operation, long offset, long length, Func<ValueTask> run, CancellationToken cancellationToken)
+    {
+        var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (await ApplyAsync(operation, offset, length, sequence, cancellationToken).ConfigureAwait(false))
+            {
+                await run().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            control.Exit();
+        }
+    }
+
+    /// <summary>Carries out the rules' decision: throws for an error, waits for a stall; false when the request is to be dropped (a lost write).</summary>
+    private async ValueTask<bool> ApplyAsync(FaultOperations operation, long offset, long length, long sequence, CancellationToken cancellationToken)
+    {
+        var decision = control.Decide(operation, offset, length, sequence);
+        switch (decision.Kind)
+        {
+            case FaultKind.Error or FaultKind.Latent:
+                throw new InjectedFaultException(decision.Errno, $"simulated {operation.ToString().ToLowerInvariant()} error at offset {offset} (fault rule {decision.Rule})");
+            case FaultKind.Stall:
+                await Task.Delay(decision.StallMilliseconds, cancellationToken).ConfigureAwait(false);
+                return true;
+            case FaultKind.LostWrite:
+                return false;
+            default:
+                return true;
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace BlockSim.Storage.Simulation.Faults;
+
+/// <summary>A simulated failure, with the errno the client is to get (EIO, ENOSPC, EPERM, ESHUTDOWN).</summary>
+public sealed class InjectedFaultException : IOException
+{
+    public InjectedFaultException(int errno, string message)
+        : base(message)
+    {
+        Errno = errno;
+        HResult = errno;
+    }
+
+    public int Errno { get; }
+}

@@ -1,0 +1,105 @@
+using System.Net.Sockets;
+using System.Text;
+using BlockSim.Interop.Tests;
+using BlockSim.Nbd.Client;
+using BlockSim.Nbd.Protocol;
+using BlockSim.Storage.Tests;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>The simulator driven at run time through the admin socket, with real clients attached.</summary>
+public class ControlApiTests
+{
+    [Fact]
+    public async Task A_fault_on_some_sectors_fails_their_reads_and_clearing_it_needs_no_reconnect()
+    {
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "16M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control);
+        var port = await daemon.PortAsync();
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+        var buffer = new byte[4096];
+
+        var added = await Sim(temp.Path, control, "fault", "add", "default", "--op", "read", "--sectors", "8-15");
+        Assert.True(added.Exit == 0, added.Output);
+        Assert.Contains("rule 1: Error on Read, sectors 8..15, EIO", added.Output);
+        Assert.Equal(NbdError.IO, (await Assert.ThrowsAsync<NbdClientException>(() => client.ReadAsync(4096, buffer))).Error);
+        await client.ReadAsync(0, buffer); // sectors 0..7 are not in the rule
+        await client.WriteAsync(4096, buffer); // nor are writes
+
+        Assert.Equal(0, (await Sim(temp.Path, control, "fault", "clear", "default")).Exit);
+        await client.ReadAsync(4096, buffer); // the same connection reads again
+
+        var events = await Sim(temp.Path, control, "events", "default");
+        Assert.Contains("fault rule 1 Read offset 4096 length 4096 errno 5", events.Output);
+        Assert.Contains("user:", daemon.Output); // each change logged with who made it
+    }
+
+    [SkippableFact]
+    public async Task Qemu_io_sees_an_injected_ENOSPC_as_no_space_left()
+    {
+        ExternalTool.Require("qemu-io", "qemu-utils");
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "16M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control);
+        var port = await daemon.PortAsync();
+        Assert.Equal(0, (await Sim(temp.Path, control, "fault", "add", "default", "--op", "write", "--errno", "ENOSPC", "--offset", "1048576", "--length", "65536")).Exit);
+
+        var (_, output) = await ExternalTool.RunAsync("qemu-io", ["-f", "raw", $"nbd://127.0.0.1:{port}/default", "-c", "write 1048576 4096", "-c", "write 0 4096"]);
+        Assert.Contains("write failed: No space left on device", output);
+        Assert.Contains("wrote 4096/4096 bytes at offset 0", output);
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_a_4xx_with_a_message_and_the_daemon_carries_on()
+    {
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "1M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control);
+        var port = await daemon.PortAsync();
+
+        Assert.StartsWith("HTTP/1.1 404", await Raw(control, "POST", "/v1/exports/nope/faults", "{}"));
+        Assert.Contains("no such field", await Raw(control, "POST", "/v1/exports/default/faults", """{"kind":"error","sector":3}"""));
+        Assert.StartsWith("HTTP/1.1 400", await Raw(control, "POST", "/v1/exports/default/faults", "{not json"));
+        Assert.StartsWith("HTTP/1.1 400", await Raw(control, "POST", "/v1/exports/default/faults", """{"kind":"melt"}"""));
+        var pastTheEnd = await Sim(temp.Path, control, "fault", "add", "default", "--sectors", "2048");
+        Assert.Equal(2, pastTheEnd.Exit);
+        Assert.Contains("not a range on this device (sectors 0..2047)", pastTheEnd.Output);
+        Assert.Equal(3, (await Sim(temp.Path, control, "pause", "nope")).Exit);
+
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+        await client.ReadAsync(0, new byte[512]);
+        Assert.Contains("0 fault rules", (await Sim(temp.Path, control, "show", "default")).Output);
+    }
+
+    [Fact]
+    public async Task Pause_holds_requests_and_resume_lets_them_through()
+    {
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "1M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control);
+        var port = await daemon.PortAsync();
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+
+        Assert.Contains("paused after request", (await Sim(temp.Path, control, "pause", "default")).Output);
+        var held = client.ReadAsync(0, new byte[512]);
+        await Task.Delay(300);
+        Assert.False(held.IsCompleted);
+        Assert.Equal(0, (await Sim(temp.Path, control, "resume", "default")).Exit);
+        await held.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private static async Task<(int Exit, string Output)> Sim(string directory, string control, params string[] arguments) =>
+        await KeyStoreCliTests.Cli(directory, ["sim", .. arguments, "--control", control]);
+
+    private static async Task<string> Raw(string socketPath, string method, string path, string body)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+        await using var stream = new NetworkStream(socket);
+        var request = $"{method} {path} HTTP/1.1\r\nHost: blocksim\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}";
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request));
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync();
+    }
+}
