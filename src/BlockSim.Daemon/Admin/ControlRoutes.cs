@@ -155,6 +155,7 @@ internal static class ControlRoutes
         nth = rule.Nth,
         count = rule.Count,
         stallMs = rule.Kind == FaultKind.Stall ? rule.StallMilliseconds : (int?)null,
+        shiftSectors = rule.Kind == FaultKind.Misdirect ? rule.ShiftSectors : (long?)null,
         hits,
         injected,
     };

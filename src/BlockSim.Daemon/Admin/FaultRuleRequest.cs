@@ -31,9 +31,12 @@ internal sealed class FaultRuleRequest
 
     public int StallMs { get; set; }
 
+    public long ShiftSectors { get; set; }
+
     private static readonly Dictionary<string, FaultKind> s_kinds = new(StringComparer.OrdinalIgnoreCase)
     {
         ["error"] = FaultKind.Error, ["latent"] = FaultKind.Latent, ["stall"] = FaultKind.Stall, ["lost-write"] = FaultKind.LostWrite,
+        ["bit-flip"] = FaultKind.BitFlip, ["misdirect"] = FaultKind.Misdirect,
     };
 
     private static readonly Dictionary<string, FaultOperations> s_operations = new(StringComparer.OrdinalIgnoreCase)
@@ -76,6 +79,7 @@ internal sealed class FaultRuleRequest
             Nth = Nth,
             Count = Count,
             StallMilliseconds = StallMs,
+            ShiftSectors = ShiftSectors,
         };
     }
 
@@ -102,7 +106,7 @@ internal sealed class FaultRuleRequest
 
     private static string DefaultOperation(FaultKind kind) => kind switch
     {
-        FaultKind.LostWrite => "write",
+        FaultKind.LostWrite or FaultKind.Misdirect => "write",
         FaultKind.Stall => "all",
         _ => "read",
     };

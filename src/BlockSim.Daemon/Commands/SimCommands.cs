@@ -63,7 +63,7 @@ internal static class SimCommands
     {
         var fault = new Command("fault", "Fault rules aimed at sectors: add, list, remove, clear.");
         var addExport = export();
-        var kind = new Option<string>("--kind") { Description = "error (with --errno), latent (reads fail until rewritten), stall (with --stall-ms), lost-write.", DefaultValueFactory = _ => "error" };
+        var kind = new Option<string>("--kind") { Description = "error (with --errno), latent (reads fail until rewritten), stall (with --stall-ms), lost-write, bit-flip, misdirect (with --shift-sectors).", DefaultValueFactory = _ => "error" };
         var operations = new Option<string[]>("--op") { Description = "read, write, flush, trim, write-zeroes or all (repeatable). Default: read; write for lost-write; all for stall." };
         var sectors = new Option<string?>("--sectors") { Description = "FIRST or FIRST-LAST, in the export's sectors (sim show gives their size). Default: the whole export." };
         var offset = new Option<long?>("--offset") { Description = "The range in bytes instead: from this offset..." };
@@ -73,7 +73,8 @@ internal static class SimCommands
         var nth = new Option<long?>("--nth") { Description = "Only the n-th request that hits the range." };
         var count = new Option<long?>("--count") { Description = "At most this many faults." };
         var stall = new Option<int>("--stall-ms") { Description = "How long a stall holds a request." };
-        var add = new Command("add", "Add a fault rule; prints it and the request from which it applies.") { addExport, kind, operations, sectors, offset, length, errno, probability, nth, count, stall };
+        var shift = new Option<long>("--shift-sectors") { Description = "How far a misdirected write lands from where it was sent, in sectors." };
+        var add = new Command("add", "Add a fault rule; prints it and the request from which it applies.") { addExport, kind, operations, sectors, offset, length, errno, probability, nth, count, stall, shift };
         add.SetAction(r => Run(r, daemon =>
         {
             var (first, last) = ParseSectors(r.GetValue(sectors));
@@ -90,6 +91,7 @@ internal static class SimCommands
                 Nth = r.GetValue(nth),
                 Count = r.GetValue(count),
                 StallMs = r.GetValue(stall),
+                ShiftSectors = r.GetValue(shift),
             };
             return Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, addExport, "faults"), request), a => $"{RuleLine(a.GetProperty("rule"))}  (from request {a.GetProperty("fromSequence")})");
         }));
@@ -162,6 +164,7 @@ internal static class SimCommands
         + (rule.TryGetProperty("nth", out var nth) ? $", only hit {nth}" : "")
         + (rule.TryGetProperty("count", out var count) ? $", at most {count}" : "")
         + (rule.TryGetProperty("stallMs", out var stall) ? $", {stall} ms" : "")
+        + (rule.TryGetProperty("shiftSectors", out var shift) ? $", shifted {shift} sectors" : "")
         + $"; {rule.GetProperty("hits")} hits, {rule.GetProperty("injected")} faulted";
 
     private static string EventLine(JsonElement e) =>

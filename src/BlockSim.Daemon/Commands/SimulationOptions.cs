@@ -23,7 +23,9 @@ internal sealed class SimulationOptions
         Description = "Acknowledge writes from a volatile cache; unflushed, non-FUA writes are lost on a simulated power cut (kill -USR1 PID).",
     };
 
-    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache];
+    public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of every random decision of the simulation (fault rules, --fail-*), so a run's faults repeat. Default: generated and logged." };
+
+    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed];
 
     /// <summary>Lays the flags given over <paramref name="settings"/> (from the configuration, or empty).</summary>
     public SimulationSettings ApplyTo(ParseResult result, SimulationSettings settings)
@@ -35,6 +37,7 @@ internal sealed class SimulationOptions
         settings.Iops = result.GetValue(Iops) ?? settings.Iops;
         settings.Bandwidth = result.GetValue(Bandwidth) ?? settings.Bandwidth;
         settings.VolatileCache |= result.GetValue(VolatileCache);
+        settings.Seed = result.GetValue(Seed) ?? settings.Seed;
         return settings;
     }
 }

@@ -63,9 +63,11 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
         var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await ApplyAsync(FaultOperations.Read, offset, destination.Length, sequence, cancellationToken).ConfigureAwait(false))
+            var decision = await ApplyAsync(FaultOperations.Read, offset, destination.Length, sequence, cancellationToken).ConfigureAwait(false);
+            await Inner.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+            if (decision.Kind == FaultKind.BitFlip)
             {
-                await Inner.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+                Flip(destination.Span, offset, decision);
             }
         }
         finally
@@ -79,9 +81,22 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
         var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await ApplyAsync(FaultOperations.Write, offset, source.Length, sequence, cancellationToken).ConfigureAwait(false))
+            var decision = await ApplyAsync(FaultOperations.Write, offset, source.Length, sequence, cancellationToken).ConfigureAwait(false);
+            switch (decision.Kind)
             {
-                await Inner.WriteAsync(offset, source, fua, cancellationToken).ConfigureAwait(false);
+                case FaultKind.LostWrite:
+                    break;
+                case FaultKind.BitFlip:
+                    var garbled = source.ToArray();
+                    Flip(garbled, offset, decision);
+                    await Inner.WriteAsync(offset, garbled, fua, cancellationToken).ConfigureAwait(false);
+                    break;
+                case FaultKind.Misdirect:
+                    await Inner.WriteAsync(control.MisdirectedOffset(offset, source.Length, decision.ShiftSectors), source, fua, cancellationToken).ConfigureAwait(false);
+                    break;
+                default:
+                    await Inner.WriteAsync(offset, source, fua, cancellationToken).ConfigureAwait(false);
+                    break;
             }
         }
         finally
@@ -95,7 +110,7 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
         var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await ApplyAsync(operation, offset, length, sequence, cancellationToken).ConfigureAwait(false))
+            if ((await ApplyAsync(operation, offset, length, sequence, cancellationToken).ConfigureAwait(false)).Kind != FaultKind.LostWrite)
             {
                 await run().ConfigureAwait(false);
             }
@@ -106,8 +121,8 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
         }
     }
 
-    /// <summary>Carries out the rules' decision: throws for an error, waits for a stall; false when the request is to be dropped (a lost write).</summary>
-    private async ValueTask<bool> ApplyAsync(FaultOperations operation, long offset, long length, long sequence, CancellationToken cancellationToken)
+    /// <summary>Asks the rules; throws for an error and waits out a stall here, and returns the decision for what the request itself must do differently.</summary>
+    private async ValueTask<FaultDecision> ApplyAsync(FaultOperations operation, long offset, long length, long sequence, CancellationToken cancellationToken)
     {
         var decision = control.Decide(operation, offset, length, sequence);
         switch (decision.Kind)
@@ -116,11 +131,15 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
                 throw new InjectedFaultException(decision.Errno, $"simulated {operation.ToString().ToLowerInvariant()} error at offset {offset} (fault rule {decision.Rule})");
             case FaultKind.Stall:
                 await Task.Delay(decision.StallMilliseconds, cancellationToken).ConfigureAwait(false);
-                return true;
-            case FaultKind.LostWrite:
-                return false;
-            default:
-                return true;
+                break;
         }
+
+        return decision;
+    }
+
+    private void Flip(Span<byte> bytes, long offset, FaultDecision decision)
+    {
+        var at = (decision.Sector * control.SectorSize) - offset + (decision.Bit / 8);
+        bytes[(int)Math.Max(0, at)] ^= (byte)(1 << (int)(decision.Bit % 8));
     }
 }

@@ -27,6 +27,15 @@ public enum FaultKind
 
     /// <summary>A write is acknowledged and never stored, even across a flush.</summary>
     LostWrite,
+
+    /// <summary>
+    /// One bit of the first sector hit flips, in what is read or in what is stored. Under the encryption, as
+    /// here, a flipped ciphertext bit garbles the whole 16-byte block of plaintext, as a media error does.
+    /// </summary>
+    BitFlip,
+
+    /// <summary>A write is stored <see cref="FaultRule.ShiftSectors"/> away from where it was sent (the other way if that runs off the device), and not where it was sent.</summary>
+    Misdirect,
 }
 
 /// <summary>
@@ -71,6 +80,9 @@ public sealed record FaultRule
 
     public int StallMilliseconds { get; init; }
 
+    /// <summary>How far a misdirected write lands from its place, in sectors (non-zero).</summary>
+    public long ShiftSectors { get; init; }
+
     /// <summary>Null when the rule makes sense for a device of <paramref name="sectors"/> sectors, else what is wrong.</summary>
     public string? Problem(long sectors)
     {
@@ -104,6 +116,9 @@ public sealed record FaultRule
             FaultKind.Stall when StallMilliseconds is < 1 or > 3_600_000 => "a stall needs stallMs from 1 to 3600000.",
             FaultKind.Latent when Operations != FaultOperations.Read => "a latent sector fails reads only (operations: read).",
             FaultKind.LostWrite when (Operations & ~(FaultOperations.Write | FaultOperations.WriteZeroes)) != 0 => "lost writes are writes (operations: write, write-zeroes).",
+            FaultKind.BitFlip when (Operations & ~(FaultOperations.Read | FaultOperations.Write)) != 0 => "bit flips happen to reads and writes (operations: read, write).",
+            FaultKind.Misdirect when Operations != FaultOperations.Write => "misdirected writes are writes (operations: write).",
+            FaultKind.Misdirect when ShiftSectors == 0 || Math.Abs(ShiftSectors) >= sectors => $"a misdirected write needs shiftSectors, non-zero and within the device (|shift| < {sectors}).",
             _ => null,
         };
     }

@@ -48,11 +48,11 @@ internal sealed class RuleState(FaultRule rule)
     }
 
     /// <summary>Counts the hit and decides it with the seeded dice; true when the fault is to be injected.</summary>
-    public bool Decide(long seed, FaultOperations operation, long sector)
+    public bool Decide(long seed, FaultOperations operation, long sector, out long access)
     {
         Hits++;
         var key = (sector, operation);
-        _accesses.TryGetValue(key, out var access);
+        _accesses.TryGetValue(key, out access);
         if (_accesses.Count < MaxCountedSectors || _accesses.ContainsKey(key))
         {
             _accesses[key] = access + 1;

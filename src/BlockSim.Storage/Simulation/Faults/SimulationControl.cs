@@ -234,17 +234,39 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
             {
                 var rule = state.Rule;
                 var covers = operation == FaultOperations.Flush || state.Overlaps(first, last);
-                if ((rule.Operations & operation) == 0 || !covers || state.Target(first, last) is not { } sector || !state.Decide(Seed, operation, sector))
+                if ((rule.Operations & operation) == 0 || !covers || state.Target(first, last) is not { } sector || !state.Decide(Seed, operation, sector, out var access))
                 {
                     continue;
                 }
 
-                Record("fault", rule.Id, operation.ToString(), offset, length, rule.Kind is FaultKind.Error or FaultKind.Latent ? rule.Errno : null, rule.Kind.ToString(), sequence);
-                return new FaultDecision(rule.Kind, rule.Id, rule.Kind == FaultKind.Latent ? FaultRule.EIO : rule.Errno, rule.StallMilliseconds);
+                var decision = new FaultDecision(rule.Kind, rule.Id, rule.Kind == FaultKind.Latent ? FaultRule.EIO : rule.Errno, rule.StallMilliseconds, sector, 0, rule.ShiftSectors);
+                string? detail = rule.Kind.ToString();
+                if (rule.Kind == FaultKind.BitFlip)
+                {
+                    // Which bit: the dice again, on a different access number, so it is as reproducible as the hit.
+                    var bits = Math.Min(SectorSize, offset + length - (sector * SectorSize)) * 8;
+                    decision = decision with { Bit = (long)(FaultDice.Roll(Seed, rule.Id, operation, sector, ~access) * bits) };
+                    detail = $"BitFlip at byte {(sector * SectorSize) + (decision.Bit / 8)} bit {decision.Bit % 8}";
+                }
+                else if (rule.Kind == FaultKind.Misdirect)
+                {
+                    detail = $"Misdirect stored at offset {MisdirectedOffset(offset, length, rule.ShiftSectors)}";
+                }
+
+                Record("fault", rule.Id, operation.ToString(), offset, length, rule.Kind is FaultKind.Error or FaultKind.Latent ? decision.Errno : null, detail, sequence);
+                return decision;
             }
         }
 
         return FaultDecision.None;
+    }
+
+    /// <summary>Where a misdirected write lands: shifted, or shifted the other way when that runs off the device.</summary>
+    internal long MisdirectedOffset(long offset, long length, long shiftSectors)
+    {
+        var capacity = Sectors * SectorSize;
+        var shifted = offset + (shiftSectors * SectorSize);
+        return shifted >= 0 && shifted + length <= capacity ? shifted : offset - (shiftSectors * SectorSize);
     }
 
     private long Record(string what, int? rule = null, string? operation = null, long? offset = null, long? length = null, int? errno = null, string? detail = null, long? sequence = null)

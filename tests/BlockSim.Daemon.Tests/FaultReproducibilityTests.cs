@@ -1,0 +1,66 @@
+using System.Text.Json;
+using BlockSim.Interop.Tests;
+using BlockSim.Storage.Tests;
+using Xunit.Abstractions;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>
+/// A seeded run's faults repeat: fio's same random workload against two daemons with the same seed gets the
+/// same faults, request for request at queue depth 1 and sector for sector at 32, however requests overlap.
+/// </summary>
+public class FaultReproducibilityTests(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public async Task Fio_runs_with_the_same_seed_get_the_same_faults()
+    {
+        ExternalTool.Require("fio", "fio");
+        var first = await FaultsUnderFio(seed: 99, iodepth: 1);
+        var second = await FaultsUnderFio(seed: 99, iodepth: 1);
+        var deep = await FaultsUnderFio(seed: 99, iodepth: 32);
+        var otherSeed = await FaultsUnderFio(seed: 100, iodepth: 1);
+        output.WriteLine($"faults: {first.Count} at QD1, {second.Count} again, {deep.Count} at QD32, {otherSeed.Count} with another seed");
+
+        Assert.InRange(first.Count, 40, 400); // p = 0.05 of 3,000 reads
+        Assert.Equal(first, second); // the same requests, by sequence number, offset and errno
+        Assert.Equal(Sectors(first), Sectors(deep));
+        Assert.NotEqual(Sectors(first), Sectors(otherSeed));
+    }
+
+    private static List<string> Sectors(List<(long Sequence, long Offset, int Errno)> faults) => [.. faults.Select(f => $"{f.Offset}/{f.Errno}").Order(StringComparer.Ordinal)];
+
+    private async Task<List<(long Sequence, long Offset, int Errno)>> FaultsUnderFio(long seed, int iodepth)
+    {
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "8M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control, "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var port = await daemon.PortAsync();
+        var added = await KeyStoreCliTests.Cli(temp.Path, "sim", "fault", "add", "default", "--op", "read", "--probability", "0.05", "--control", control);
+        Assert.True(added.Exit == 0, added.Output);
+
+        var job = temp.File("faults.fio");
+        File.WriteAllText(job, $"""
+            [global]
+            ioengine=nbd
+            uri=nbd://127.0.0.1:{port}/default
+            rw=randread
+            bs=4k
+            size=8m
+            number_ios=3000
+            iodepth={iodepth}
+            randrepeat=1
+            randseed=1234
+            continue_on_error=read
+            [job]
+            """);
+        var (exit, text) = await ExternalTool.RunAsync("fio", [job]);
+        Assert.True(exit == 0, text);
+
+        var events = await KeyStoreCliTests.Cli(temp.Path, "sim", "events", "default", "--limit", "10000", "--json", "--control", control);
+        Assert.Equal(0, events.Exit);
+        return JsonDocument.Parse(events.Output).RootElement.GetProperty("events").EnumerateArray()
+            .Where(e => e.GetProperty("event").GetString() == "fault")
+            .Select(e => (e.GetProperty("sequence").GetInt64(), e.GetProperty("offset").GetInt64(), e.GetProperty("errno").GetInt32()))
+            .ToList();
+    }
+}
