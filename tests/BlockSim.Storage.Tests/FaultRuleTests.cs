@@ -127,6 +127,53 @@ public class FaultRuleTests
         Assert.Equal(Filled(9), read);
     }
 
+    [Fact]
+    public async Task A_bit_flip_changes_one_bit_of_what_is_read_and_the_same_one_in_every_run()
+    {
+        var flipped = new List<int>();
+        foreach (var run in new[] { 1, 2 })
+        {
+            var (device, control) = Controlled(seed: 5);
+            await device.WriteAsync(0, Filled(0x55));
+            control.Add(new FaultRule { Kind = FaultKind.BitFlip, Operations = FaultOperations.Read, FirstSector = 0, LastSector = 0, Count = 1 });
+            var read = new byte[Sector];
+            await device.ReadAsync(0, read);
+            var differences = Enumerable.Range(0, Sector * 8).Where(bit => ((read[bit / 8] ^ 0x55) & (1 << (bit % 8))) != 0).ToList();
+            flipped.Add(Assert.Single(differences));
+            await device.ReadAsync(0, read); // stored data untouched, and the count spent
+            Assert.Equal(Filled(0x55), read);
+        }
+
+        Assert.Equal(flipped[0], flipped[1]);
+    }
+
+    [Fact]
+    public async Task A_bit_flip_on_a_write_stores_the_flipped_bit()
+    {
+        var (device, control) = Controlled();
+        control.Add(new FaultRule { Kind = FaultKind.BitFlip, Operations = FaultOperations.Write, FirstSector = 4, LastSector = 4 });
+        var source = Filled(0);
+        await device.WriteAsync(4 * Sector, source);
+        var read = new byte[Sector];
+        await device.ReadAsync(4 * Sector, read);
+        Assert.Equal(1, read.Sum(b => System.Numerics.BitOperations.PopCount(b)));
+        Assert.Equal(Filled(0), source); // the caller's buffer is not touched
+    }
+
+    [Fact]
+    public async Task A_misdirected_write_lands_shifted_and_leaves_its_place_alone()
+    {
+        var (device, control) = Controlled();
+        control.Add(new FaultRule { Kind = FaultKind.Misdirect, Operations = FaultOperations.Write, FirstSector = 10, LastSector = 10, ShiftSectors = 100 });
+        await device.WriteAsync(10 * Sector, Filled(7));
+        var read = new byte[Sector];
+        await device.ReadAsync(10 * Sector, read);
+        Assert.Equal(new byte[Sector], read);
+        await device.ReadAsync(110 * Sector, read);
+        Assert.Equal(Filled(7), read);
+        Assert.Contains(control.Events(), e => e.Detail == $"Misdirect stored at offset {110 * Sector}");
+    }
+
     [Theory]
     [InlineData(0, 4096)] // past the end
     [InlineData(10, 5)]   // backwards
