@@ -27,6 +27,47 @@ public class FaultReproducibilityTests(ITestOutputHelper output)
         Assert.NotEqual(Sectors(first), Sectors(otherSeed));
     }
 
+    [SkippableFact]
+    public async Task Fio_verify_flags_exactly_the_blocks_misdirected_writes_touched()
+    {
+        ExternalTool.Require("fio", "fio");
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "8M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control, "--seed", "5");
+        var port = await daemon.PortAsync();
+        var added = await KeyStoreCliTests.Cli(temp.Path, "sim", "fault", "add", "default", "--kind", "misdirect", "--shift-sectors", "-64", "--probability", "0.01", "--control", control);
+        Assert.True(added.Exit == 0, added.Output);
+
+        var job = temp.File("verify.fio");
+        File.WriteAllText(job, $"""
+            [global]
+            ioengine=nbd
+            uri=nbd://127.0.0.1:{port}/default
+            rw=write
+            bs=4k
+            size=4m
+            verify=crc32c
+            do_verify=1
+            verify_fatal=0
+            continue_on_error=verify
+            [job]
+            """);
+        var (_, text) = await ExternalTool.RunAsync("fio", [job]);
+        var flagged = System.Text.RegularExpressions.Regex.Matches(text, @"verify: .* at file \S+ offset (\d+),").Select(m => long.Parse(m.Groups[1].Value)).ToHashSet();
+
+        var events = await KeyStoreCliTests.Cli(temp.Path, "sim", "events", "default", "--json", "--control", control);
+        var misdirected = JsonDocument.Parse(events.Output).RootElement.GetProperty("events").EnumerateArray().Where(e => e.GetProperty("event").GetString() == "fault").ToList();
+        var touched = misdirected.SelectMany(e => new[]
+        {
+            e.GetProperty("offset").GetInt64(), // never written: reads as zeros
+            long.Parse(e.GetProperty("detail").GetString()!.Split(' ')[^1]), // overwritten with another block's data
+        }).ToHashSet();
+        output.WriteLine($"{misdirected.Count} misdirected writes; fio flagged {flagged.Count} blocks");
+
+        Assert.NotEmpty(misdirected);
+        Assert.Equal(touched.Order(), flagged.Order());
+    }
+
     private static List<string> Sectors(List<(long Sequence, long Offset, int Errno)> faults) => [.. faults.Select(f => $"{f.Offset}/{f.Errno}").Order(StringComparer.Ordinal)];
 
     private async Task<List<(long Sequence, long Offset, int Errno)>> FaultsUnderFio(long seed, int iodepth)
