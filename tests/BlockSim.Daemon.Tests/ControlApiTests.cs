@@ -89,6 +89,32 @@ public class ControlApiTests
         await held.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task A_power_cut_through_the_api_can_leave_a_write_torn_and_keeps_what_was_flushed()
+    {
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "1M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control, "--volatile-cache", "--seed", "4");
+        var port = await daemon.PortAsync();
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+        var flushed = Enumerable.Repeat((byte)0xAA, 4096).ToArray();
+        await client.WriteAsync(0, flushed);
+        await client.FlushAsync();
+        await client.WriteAsync(65536, Enumerable.Repeat((byte)0xBB, 65536).ToArray()); // 128 sectors, unflushed
+
+        var cut = await Sim(temp.Path, control, "power-cut", "default", "--survival", "0.5", "--tearing", "sector");
+        Assert.True(cut.Exit == 0, cut.Output);
+        Assert.Contains("1 writes torn", cut.Output);
+        var back = new byte[65536];
+        await client.ReadAsync(65536, back); // the same connection, after the cut
+        var survived = back.Count(b => b == 0xBB);
+        Assert.InRange(survived, 512, 65536 - 512);
+        Assert.Equal(0, survived % 512); // whole sectors, never torn inside one
+        await client.ReadAsync(0, back.AsMemory(0, 4096));
+        Assert.Equal(flushed, back[..4096]);
+        Assert.Contains("power-cut", (await Sim(temp.Path, control, "events", "default")).Output);
+    }
+
     private static async Task<(int Exit, string Output)> Sim(string directory, string control, params string[] arguments) =>
         await KeyStoreCliTests.Cli(directory, ["sim", .. arguments, "--control", control]);
 

@@ -1,4 +1,5 @@
 using BlockSim.Daemon.Service;
+using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -88,10 +89,7 @@ internal static class ControlRoutes
                 return AdminEndpoint.Answer(http, StatusCodes.Status409Conflict, new AdminError("NoVolatileCache", $"Export '{name}': no power cut: {why}."));
             }
 
-            var lost = cache.PowerCut();
-            var from = simulation.Control!.Note("power-cut", $"{lost} unflushed sectors lost");
-            Changed(logger, http, name, $"power cut: {lost} unflushed sectors lost", from);
-            return AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { lostSectors = lost, fromSequence = from });
+            return PowerCutAsync(http, name, simulation, cache, logger);
         }));
 
         app.MapPost("/v1/exports/{name}/marks", (HttpContext http, string name) => With(http, exports, name, async simulation =>
@@ -118,6 +116,31 @@ internal static class ControlRoutes
             return AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { events, dropped = control.EventsDropped });
         }));
     }
+
+    private static async Task PowerCutAsync(HttpContext http, string name, ExportSimulation simulation, VolatileCacheDevice cache, ILogger logger)
+    {
+        if (await AdminEndpoint.ReadAsync<PowerCutRequest>(http, "power cut").ConfigureAwait(false) is not { } request)
+        {
+            return;
+        }
+
+        if (double.IsNaN(request.Survival) || request.Survival is < 0 or > 1 || !s_tearing.TryGetValue(request.Tearing, out var tearing))
+        {
+            await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"A power cut takes survival 0 to 1 and tearing {string.Join(", ", s_tearing.Keys)}.")).ConfigureAwait(false);
+            return;
+        }
+
+        var result = cache.PowerCut(new PowerCutOptions(request.Survival, tearing, simulation.Seed));
+        var what = $"power cut (survival {request.Survival}, tearing {request.Tearing}): {result.LostSectors} unflushed sectors lost, {result.SurvivingSectors} survived, {result.TornWrites} writes torn";
+        var from = simulation.Control!.Note("power-cut", what);
+        Changed(logger, http, name, what, from);
+        await AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { lostSectors = result.LostSectors, survivingSectors = result.SurvivingSectors, tornWrites = result.TornWrites, fromSequence = from }).ConfigureAwait(false);
+    }
+
+    private static readonly Dictionary<string, PowerCutTearing> s_tearing = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["none"] = PowerCutTearing.None, ["sector"] = PowerCutTearing.Sector, ["4k"] = PowerCutTearing.Block4K,
+    };
 
     private static Task With(HttpContext http, IReadOnlyDictionary<string, ExportSimulation> exports, string name, Func<ExportSimulation, Task> action) =>
         exports.TryGetValue(name, out var simulation) && simulation.Control is not null
@@ -162,6 +185,14 @@ internal static class ControlRoutes
 
     private static void Changed(ILogger logger, HttpContext http, string export, string what, long fromSequence) =>
         DaemonLog.SimulationChanged(logger, export, AdminEndpoint.CallerOf(http), what, fromSequence);
+
+    private sealed class PowerCutRequest
+    {
+        /// <summary>Chance that each piece of each unflushed write survives.</summary>
+        public double Survival { get; set; }
+
+        public string Tearing { get; set; } = "sector";
+    }
 
     private sealed class MarkRequest
     {

@@ -37,8 +37,13 @@ internal static class SimCommands
         sim.Subcommands.Add(resume);
 
         var cutExport = export();
-        var cut = new Command("power-cut", "Cut the export's power: its volatile cache loses every unflushed write.") { cutExport };
-        cut.SetAction(r => Run(r, daemon => Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, cutExport, "power-cut")), a => $"power cut: {a.GetProperty("lostSectors")} unflushed sectors lost (from request {a.GetProperty("fromSequence")})")));
+        var survival = new Option<double>("--survival") { Description = "Chance (0 to 1) that each piece of each unflushed write survives. Default: 0, all lost." };
+        var tearing = new Option<string>("--tearing") { Description = "The pieces: none (whole writes), sector, or 4k.", DefaultValueFactory = _ => "sector" };
+        var cut = new Command("power-cut", "Cut the export's power: its volatile cache loses its unflushed writes, or some of them; each sector keeps its newest surviving version.") { cutExport, survival, tearing };
+        cut.SetAction(r => Run(r, daemon => Print(
+            r,
+            daemon.Send<JsonElement>(HttpMethod.Post, Path(r, cutExport, "power-cut"), new { survival = r.GetValue(survival), tearing = r.GetValue(tearing) }),
+            a => $"power cut: {a.GetProperty("lostSectors")} unflushed sectors lost, {a.GetProperty("survivingSectors")} survived, {a.GetProperty("tornWrites")} writes torn (from request {a.GetProperty("fromSequence")})")));
         sim.Subcommands.Add(cut);
 
         var markExport = export();

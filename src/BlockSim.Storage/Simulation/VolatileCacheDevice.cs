@@ -1,18 +1,23 @@
+using BlockSim.Storage.Simulation.Faults;
+
 namespace BlockSim.Storage.Simulation;
 
 /// <summary>
 /// A disk with a volatile write cache: writes are acknowledged from the cache and reach the inner device
-/// only on FLUSH, or at once when FUA is set. <see cref="PowerCut"/> loses what was not flushed, as a disk
-/// without power-loss protection does. The cache works in whole sectors, so a lost write is lost as whole
-/// sectors: a sector is never torn. Optionally some unflushed sectors survive the cut (as if the disk had
-/// already written them), chosen at random.
+/// only on FLUSH, or at once when FUA is set. <see cref="PowerCut(PowerCutOptions)"/> loses what was not
+/// flushed, as a disk without power-loss protection does. The cache keeps every version of each sector
+/// written since the last flush (up to <see cref="VersionsKept"/>), so a cut in which some pieces of some
+/// writes survive leaves a state the disk could really be in; a sector is never torn inside itself.
 /// </summary>
 public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProbability = 0, int seed = 0) : DelegatingBlockDevice(inner)
 {
-    private readonly Dictionary<long, byte[]> _dirty = [];
-    private readonly Random _random = new(seed);
+    /// <summary>Versions of one sector kept per flush epoch; older ones are dropped (every state a cut makes stays possible, some possible states are no longer made).</summary>
+    public const int VersionsKept = 16;
+    private readonly Dictionary<long, List<(long Write, byte[] Image)>> _dirty = [];
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly int _sector = inner.SectorSize;
+    private long _writes;
+    private long _cuts;
 
     /// <summary>Sectors acknowledged but not yet on the inner device.</summary>
     public int DirtySectors
@@ -33,9 +38,9 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
         {
             for (var sector = offset / _sector; sector * _sector < offset + destination.Length; sector++)
             {
-                if (_dirty.TryGetValue(sector, out var data))
+                if (_dirty.TryGetValue(sector, out var versions))
                 {
-                    Overlay(data, sector * _sector, offset, destination.Span);
+                    Overlay(versions[^1].Image, sector * _sector, offset, destination.Span);
                 }
             }
         }
@@ -46,6 +51,7 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var write = ++_writes;
             var first = offset / _sector;
             var end = (offset + source.Length + _sector - 1) / _sector;
             for (var sector = first; sector < end; sector++)
@@ -72,7 +78,17 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
                 {
                     lock (_dirty)
                     {
-                        _dirty[sector] = image;
+                        if (!_dirty.TryGetValue(sector, out var versions))
+                        {
+                            _dirty[sector] = versions = [];
+                        }
+
+                        if (versions.Count == VersionsKept)
+                        {
+                            versions.RemoveAt(0);
+                        }
+
+                        versions.Add((write, image));
                     }
                 }
             }
@@ -91,7 +107,7 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
             KeyValuePair<long, byte[]>[] pending;
             lock (_dirty)
             {
-                pending = _dirty.OrderBy(p => p.Key).ToArray();
+                pending = _dirty.OrderBy(p => p.Key).Select(p => KeyValuePair.Create(p.Key, p.Value[^1].Image)).ToArray();
             }
 
             foreach (var (sector, data) in pending)
@@ -104,7 +120,7 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
             {
                 foreach (var (sector, data) in pending)
                 {
-                    if (_dirty.TryGetValue(sector, out var current) && ReferenceEquals(current, data))
+                    if (_dirty.TryGetValue(sector, out var current) && ReferenceEquals(current[^1].Image, data))
                     {
                         _dirty.Remove(sector);
                     }
@@ -129,33 +145,57 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
         await Inner.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>A power cut as configured at construction: each unflushed sector survives on its own with the survival probability.</summary>
+    public int PowerCut() => PowerCut(new PowerCutOptions(survivalProbability, PowerCutTearing.Sector, seed)).LostSectors;
+
     /// <summary>
-    /// Simulates losing power: every unflushed sector is dropped (or, with the survival probability, written
-    /// as a whole). Returns how many sectors were lost.
+    /// Simulates losing power: each piece of each unflushed write survives or not as <paramref name="options"/>
+    /// say; every sector is left with its newest surviving version, or with what was durable.
     /// </summary>
-    public int PowerCut()
+    public PowerCutResult PowerCut(PowerCutOptions options)
     {
-        KeyValuePair<long, byte[]>[] pending;
+        KeyValuePair<long, List<(long Write, byte[] Image)>>[] pending;
         lock (_dirty)
         {
             pending = [.. _dirty];
             _dirty.Clear();
         }
 
-        var lost = 0;
-        foreach (var (sector, data) in pending)
+        var cut = Interlocked.Increment(ref _cuts);
+        var pieces = new Dictionary<long, (int Survived, int Lost)>();
+        int lost = 0, surviving = 0;
+        foreach (var (sector, versions) in pending.OrderBy(p => p.Key))
         {
-            if (survivalProbability > 0 && _random.NextDouble() < survivalProbability)
+            byte[]? survivor = null;
+            for (var i = versions.Count - 1; i >= 0; i--)
             {
-                Inner.WriteAsync(sector * _sector, data).AsTask().GetAwaiter().GetResult();
+                var (write, image) = versions[i];
+                var piece = options.Tearing switch
+                {
+                    PowerCutTearing.None => -1,
+                    PowerCutTearing.Block4K => sector * _sector / 4096,
+                    _ => sector,
+                };
+                var survives = options.Survival > 0 && FaultDice.Roll(options.Seed, (int)cut, FaultOperations.Write, piece, write) < options.Survival;
+                var (yes, no) = pieces.GetValueOrDefault(write);
+                pieces[write] = survives ? (yes + 1, no) : (yes, no + 1);
+                if (survives && survivor is null)
+                {
+                    survivor = image;
+                }
             }
-            else
+
+            if (survivor is null)
             {
                 lost++;
+                continue;
             }
+
+            surviving++;
+            Inner.WriteAsync(sector * _sector, survivor).AsTask().GetAwaiter().GetResult();
         }
 
-        return lost;
+        return new PowerCutResult(lost, surviving, pieces.Values.Count(p => p.Survived > 0 && p.Lost > 0));
     }
 
     public override void Dispose()
@@ -174,12 +214,15 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
             {
                 for (var sector = offset / _sector; sector * _sector < offset + length; sector++)
                 {
-                    if (_dirty.TryGetValue(sector, out var data))
+                    if (_dirty.TryGetValue(sector, out var versions))
                     {
                         var start = sector * _sector;
                         var from = Math.Max(start, offset) - start;
                         var to = Math.Min(start + _sector, offset + length) - start;
-                        data.AsSpan((int)from, (int)(to - from)).Clear();
+                        foreach (var (_, data) in versions)
+                        {
+                            data.AsSpan((int)from, (int)(to - from)).Clear(); // no version may bring the zeroed bytes back at a cut
+                        }
                     }
                 }
             }
