@@ -13,6 +13,10 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
 {
     /// <summary>Versions of one sector kept per flush epoch; older ones are dropped (every state a cut makes stays possible, some possible states are no longer made).</summary>
     public const int VersionsKept = 16;
+
+    /// <summary>Bytes held in older versions (beyond each sector's newest) at most; past it a rewrite replaces the sector's versions, as a cache without history would.</summary>
+    public const long MaxHistoryBytes = 256L << 20;
+    private long _historyBytes;
     private readonly Dictionary<long, List<(long Write, byte[] Image)>> _dirty = [];
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly int _sector = inner.SectorSize;
@@ -71,7 +75,7 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
                     await Inner.WriteAsync(start, image, fua: true, cancellationToken).ConfigureAwait(false);
                     lock (_dirty)
                     {
-                        _dirty.Remove(sector);
+                        Forget(sector);
                     }
                 }
                 else
@@ -83,9 +87,16 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
                             _dirty[sector] = versions = [];
                         }
 
-                        if (versions.Count == VersionsKept)
+                        if (versions.Count > 0 && (versions.Count == VersionsKept || _historyBytes + _sector > MaxHistoryBytes))
                         {
-                            versions.RemoveAt(0);
+                            // Drop the oldest (or, past the budget, every older) version; what is kept stays a possible state.
+                            var drop = _historyBytes + _sector > MaxHistoryBytes ? versions.Count : 1;
+                            versions.RemoveRange(0, drop);
+                            _historyBytes -= (long)(drop - 1) * _sector;
+                        }
+                        else if (versions.Count > 0)
+                        {
+                            _historyBytes += _sector;
                         }
 
                         versions.Add((write, image));
@@ -122,7 +133,7 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
                 {
                     if (_dirty.TryGetValue(sector, out var current) && ReferenceEquals(current[^1].Image, data))
                     {
-                        _dirty.Remove(sector);
+                        Forget(sector);
                     }
                 }
             }
@@ -159,6 +170,7 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
         {
             pending = [.. _dirty];
             _dirty.Clear();
+            _historyBytes = 0;
         }
 
         var cut = Interlocked.Increment(ref _cuts);
@@ -230,6 +242,15 @@ public sealed class VolatileCacheDevice(IBlockDevice inner, double survivalProba
         finally
         {
             _lock.Release();
+        }
+    }
+
+    /// <summary>The sector is durable: its versions go (under the lock on the dictionary).</summary>
+    private void Forget(long sector)
+    {
+        if (_dirty.Remove(sector, out var versions))
+        {
+            _historyBytes -= (long)(versions.Count - 1) * _sector;
         }
     }
 
