@@ -115,6 +115,32 @@ public class ControlApiTests
         Assert.Contains("power-cut", (await Sim(temp.Path, control, "events", "default")).Output);
     }
 
+    [Fact]
+    public async Task Set_changes_a_configured_layer_at_run_time_and_refuses_one_the_export_lacks()
+    {
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "1M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control, "--fail-writes", "0.000001", "--latency-ms", "1");
+        var port = await daemon.PortAsync();
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+        await client.WriteAsync(0, new byte[4096]);
+
+        var set = await Sim(temp.Path, control, "set", "default", "--fail-writes", "1", "--latency-ms", "2");
+        Assert.True(set.Exit == 0, set.Output);
+        Assert.Contains("latencyMs 2", set.Output);
+        Assert.Equal(NbdError.IO, (await Assert.ThrowsAsync<NbdClientException>(() => client.WriteAsync(0, new byte[4096]))).Error);
+        Assert.Equal(0, (await Sim(temp.Path, control, "set", "default", "--fail-writes", "0")).Exit);
+        await client.WriteAsync(0, new byte[4096]); // the same connection writes again
+
+        var lacking = await Sim(temp.Path, control, "set", "default", "--iops", "100");
+        Assert.NotEqual(0, lacking.Exit);
+        Assert.Contains("no throttling", lacking.Output);
+        var outOfRange = await Sim(temp.Path, control, "set", "default", "--fail-reads", "2");
+        Assert.Equal(2, outOfRange.Exit);
+        Assert.Contains("failReads 2", outOfRange.Output);
+        Assert.Contains("changed its simulation", daemon.Output);
+    }
+
     private static async Task<(int Exit, string Output)> Sim(string directory, string control, params string[] arguments) =>
         await KeyStoreCliTests.Cli(directory, ["sim", .. arguments, "--control", control]);
 

@@ -22,6 +22,31 @@ internal static class ControlRoutes
         app.MapGet("/v1/exports/{name}/simulation", (HttpContext http, string name) =>
             With(http, exports, name, simulation => AdminEndpoint.Answer(http, StatusCodes.Status200OK, Show(simulation))));
 
+        app.MapMethods("/v1/exports/{name}/simulation", ["PATCH"], (HttpContext http, string name) => With(http, exports, name, async simulation =>
+        {
+            if (await AdminEndpoint.ReadAsync<SimulationPatch>(http, "simulation").ConfigureAwait(false) is not { } patch)
+            {
+                return;
+            }
+
+            if (patch.RangeProblem() is { } range)
+            {
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"Export '{name}': {range}")).ConfigureAwait(false);
+                return;
+            }
+
+            if (patch.MissingLayer(simulation.Layers, simulation.Attached) is { } missing)
+            {
+                await AdminEndpoint.Answer(http, StatusCodes.Status409Conflict, new AdminError("KMSInvalidStateException", $"Export '{name}': {missing}")).ConfigureAwait(false);
+                return;
+            }
+
+            patch.Apply(simulation.Layers);
+            var from = simulation.Control!.Note("simulation-changed", patch.ToString());
+            Changed(logger, http, name, $"changed its simulation: {patch}", from);
+            await AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { simulation = Show(simulation), fromSequence = from }).ConfigureAwait(false);
+        }));
+
         app.MapGet("/v1/exports/{name}/faults", (HttpContext http, string name) =>
             With(http, exports, name, simulation => AdminEndpoint.Answer(http, StatusCodes.Status200OK, Rules(simulation.Control!))));
 
@@ -157,12 +182,24 @@ internal static class ControlRoutes
             sectorSize = control?.SectorSize,
             sectors = control?.Sectors,
             configured = simulation.Settings.IsEmpty ? "none" : simulation.Settings.ToString(),
+            now = Live(simulation.Layers),
             paused = control?.IsPaused ?? false,
             sequence = control?.Sequence ?? 0,
             faultRules = control?.Rules.Count ?? 0,
             dirtySectors = simulation.Cache?.DirtySectors,
         };
     }
+
+    /// <summary>The configured layers' values as they stand (after any PATCH); null before the device exists.</summary>
+    private static object? Live(SimulationLayers layers) => layers.Latency is null && layers.Throttle is null && layers.Faults is null ? null : new
+    {
+        latencyMs = layers.Latency?.Mean.TotalMilliseconds,
+        jitterMs = layers.Latency?.Jitter.TotalMilliseconds,
+        iops = layers.Throttle?.Iops,
+        bandwidth = layers.Throttle?.BytesPerSecond,
+        failReads = layers.Faults?.Options.ReadProbability,
+        failWrites = layers.Faults?.Options.WriteProbability,
+    };
 
     private static List<object> Rules(SimulationControl control) => control.Rules.Select(r => View(r.Rule, r.Hits, r.Injected)).ToList();
 

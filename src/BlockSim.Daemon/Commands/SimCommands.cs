@@ -24,6 +24,7 @@ internal static class SimCommands
             : Print(r, daemon.Send<JsonElement>(HttpMethod.Get, "v1/exports"), all => string.Join(Environment.NewLine, all.EnumerateArray().Select(ShowLine)))));
 
         sim.Subcommands.Add(show);
+        sim.Subcommands.Add(CreateSet(export));
         sim.Subcommands.Add(CreateFault(export));
 
         var pauseExport = export();
@@ -62,6 +63,31 @@ internal static class SimCommands
             log => string.Join(Environment.NewLine, log.GetProperty("events").EnumerateArray().Select(EventLine)))));
         sim.Subcommands.Add(events);
         return sim;
+    }
+
+    private static Command CreateSet(Func<Argument<string>> export)
+    {
+        var setExport = export();
+        var latency = new Option<double?>("--latency-ms") { Description = "New delay per request, in milliseconds." };
+        var jitter = new Option<double?>("--jitter-ms") { Description = "New ± variation of the delay." };
+        var iops = new Option<int?>("--iops") { Description = "New limit on requests per second (0: none)." };
+        var bandwidth = new Option<string?>("--bandwidth") { Description = "New limit on bytes per second, e.g. 50M (0: none)." };
+        var failReads = new Option<double?>("--fail-reads") { Description = "New probability (0..1) that a read fails with EIO." };
+        var failWrites = new Option<double?>("--fail-writes") { Description = "New probability (0..1) that a write fails with EIO." };
+        var set = new Command("set", "Change the export's configured behaviour for requests from now on (a layer it was started with).") { setExport, latency, jitter, iops, bandwidth, failReads, failWrites };
+        set.SetAction(r => Run(r, daemon => Print(
+            r,
+            daemon.Send<JsonElement>(HttpMethod.Patch, Path(r, setExport, "simulation"), new SimulationPatch
+            {
+                LatencyMs = r.GetValue(latency),
+                JitterMs = r.GetValue(jitter),
+                Iops = r.GetValue(iops),
+                Bandwidth = r.GetValue(bandwidth),
+                FailReads = r.GetValue(failReads),
+                FailWrites = r.GetValue(failWrites),
+            }),
+            a => $"{ShowLine(a.GetProperty("simulation"))} (from request {a.GetProperty("fromSequence")})")));
+        return set;
     }
 
     private static Command CreateFault(Func<Argument<string>> export)
@@ -160,7 +186,8 @@ internal static class SimCommands
 
     private static string ShowLine(JsonElement e) =>
         $"{e.GetProperty("export").GetString()}: seed {e.GetProperty("seed")}, {e.GetProperty("sectorSize")}-byte sectors x {e.GetProperty("sectors")}, "
-        + $"{(e.GetProperty("paused").GetBoolean() ? "PAUSED, " : "")}{e.GetProperty("sequence")} requests, {e.GetProperty("faultRules")} fault rules; configured: {e.GetProperty("configured").GetString()}";
+        + $"{(e.GetProperty("paused").GetBoolean() ? "PAUSED, " : "")}{e.GetProperty("sequence")} requests, {e.GetProperty("faultRules")} fault rules; configured: {e.GetProperty("configured").GetString()}"
+        + (e.TryGetProperty("now", out var now) ? $"; now: {string.Join(", ", now.EnumerateObject().Select(p => $"{p.Name} {p.Value}"))}" : "");
 
     private static string RuleLine(JsonElement rule) =>
         $"rule {rule.GetProperty("id")}: {rule.GetProperty("kind").GetString()} on {rule.GetProperty("operations").GetString()}, sectors {rule.GetProperty("firstSector")}..{rule.GetProperty("lastSector")}"

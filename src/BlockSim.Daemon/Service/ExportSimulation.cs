@@ -20,8 +20,14 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
     /// <summary>Set as soon as the export's sector size and capacity are known (start-up).</summary>
     public SimulationControl? Control { get; private set; }
 
+    /// <summary>The configured layers, once the export's device exists.</summary>
+    public SimulationLayers Layers { get; } = new();
+
+    /// <summary>Whether the export's device exists (a volume's is made when the first client attaches).</summary>
+    public bool Attached { get; private set; }
+
     /// <summary>The export's volatile cache, once its device exists; null without one.</summary>
-    public VolatileCacheDevice? Cache { get; private set; }
+    public VolatileCacheDevice? Cache => Layers.Cache;
 
     public void Bind(int sectorSize, long capacity) => Control ??= new SimulationControl(seed, sectorSize, capacity);
 
@@ -31,9 +37,10 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
         Bind(device.SectorSize, device.Capacity);
         if (!settings.IsEmpty)
         {
-            device = settings.Wrap(device, seed, cache => Cache = cache);
+            device = settings.Wrap(device, seed, Layers);
         }
 
+        Attached = true;
         return new ControlledDevice(device, Control!);
     }
 }

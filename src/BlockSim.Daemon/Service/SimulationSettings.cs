@@ -57,32 +57,30 @@ internal sealed class SimulationSettings
     }
 
     /// <summary>
-    /// Wraps a ciphertext device in the simulated behaviour; a volatile cache is handed to
-    /// <paramref name="onCache"/> so a simulated power cut can reach it.
+    /// Wraps a ciphertext device in the simulated behaviour; the layers made are handed back in
+    /// <paramref name="layers"/>, so a power cut and the control API can reach them.
     /// </summary>
-    public IBlockDevice Wrap(IBlockDevice device, long seed, Action<VolatileCacheDevice> onCache)
+    public IBlockDevice Wrap(IBlockDevice device, long seed, SimulationLayers layers)
     {
         if (VolatileCache)
         {
-            var cache = new VolatileCacheDevice(device);
-            onCache(cache);
-            device = cache;
+            device = layers.Cache = new VolatileCacheDevice(device);
         }
 
         long? bandwidth = Bandwidth is not null && ByteSize.TryParse(Bandwidth, out var b) ? b : null;
         if (Iops > 0 || bandwidth is not null)
         {
-            device = new ThrottleDevice(device, bandwidth, Iops > 0 ? Iops : null);
+            device = layers.Throttle = new ThrottleDevice(device, bandwidth, Iops > 0 ? Iops : null);
         }
 
         if (LatencyMs > 0)
         {
-            device = new LatencyDevice(device, TimeSpan.FromMilliseconds(LatencyMs), TimeSpan.FromMilliseconds(JitterMs));
+            device = layers.Latency = new LatencyDevice(device, TimeSpan.FromMilliseconds(LatencyMs), TimeSpan.FromMilliseconds(JitterMs));
         }
 
         if (FailReads > 0 || FailWrites > 0)
         {
-            device = new FaultInjectionDevice(device, new FaultOptions { ReadProbability = FailReads, WriteProbability = FailWrites, Seed = unchecked((int)seed) });
+            device = layers.Faults = new FaultInjectionDevice(device, new FaultOptions { ReadProbability = FailReads, WriteProbability = FailWrites, Seed = unchecked((int)seed) });
         }
 
         return device;

@@ -20,30 +20,37 @@ public sealed record FaultOptions
 public sealed class FaultInjectionDevice(IBlockDevice inner, FaultOptions options) : DelegatingBlockDevice(inner)
 {
     private readonly Random _random = new(options.Seed);
+    private FaultOptions _options = options;
+
+    public FaultOptions Options => Volatile.Read(ref _options);
+
+    /// <summary>New probabilities for requests from now on (the control API's PATCH).</summary>
+    public void SetProbabilities(double read, double write) => Volatile.Write(ref _options, Options with { ReadProbability = read, WriteProbability = write });
 
     public long InjectedFaults { get; private set; }
 
     public override ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
-        Maybe(offset, destination.Length, options.ReadProbability, "read");
+        Maybe(offset, destination.Length, Options.ReadProbability, "read");
         return Inner.ReadAsync(offset, destination, cancellationToken);
     }
 
     public override ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua = false, CancellationToken cancellationToken = default)
     {
-        Maybe(offset, source.Length, options.WriteProbability, "write");
+        Maybe(offset, source.Length, Options.WriteProbability, "write");
         return Inner.WriteAsync(offset, source, fua, cancellationToken);
     }
 
     public override ValueTask WriteZeroesAsync(long offset, long length, bool mayDeallocate, bool fastOnly = false, CancellationToken cancellationToken = default)
     {
-        Maybe(offset, length, options.WriteProbability, "write");
+        Maybe(offset, length, Options.WriteProbability, "write");
         return Inner.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, cancellationToken);
     }
 
     private void Maybe(long offset, long length, double probability, string what)
     {
-        if (probability <= 0 || (options.Ranges.Count > 0 && !options.Ranges.Any(r => offset < r.End && offset + length > r.Start)))
+        var ranges = Options.Ranges;
+        if (probability <= 0 || (ranges.Count > 0 && !ranges.Any(r => offset < r.End && offset + length > r.Start)))
         {
             return;
         }

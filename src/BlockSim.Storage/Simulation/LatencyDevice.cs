@@ -7,6 +7,20 @@ namespace BlockSim.Storage.Simulation;
 public sealed class LatencyDevice(IBlockDevice inner, TimeSpan mean, TimeSpan jitter = default, int seed = 0) : DelegatingBlockDevice(inner)
 {
     private readonly Random _random = new(seed);
+    private (TimeSpan Mean, TimeSpan Jitter) _delay = (mean, jitter);
+
+    public TimeSpan Mean => _delay.Mean;
+
+    public TimeSpan Jitter => _delay.Jitter;
+
+    /// <summary>Changes the delay for requests that start from now on (the control API's PATCH).</summary>
+    public void Set(TimeSpan newMean, TimeSpan newJitter)
+    {
+        lock (_random)
+        {
+            _delay = (newMean, newJitter);
+        }
+    }
 
     // Requests wait on timers and must overlap while they wait, as on a real disk's queue.
     public override bool CompletesSynchronously => false;
@@ -45,12 +59,14 @@ public sealed class LatencyDevice(IBlockDevice inner, TimeSpan mean, TimeSpan ji
     public TimeSpan NextDelay()
     {
         double sample;
+        (TimeSpan Mean, TimeSpan Jitter) now;
         lock (_random)
         {
             sample = (_random.NextDouble() * 2) - 1;
+            now = _delay;
         }
 
-        var delay = mean + (jitter * sample);
+        var delay = now.Mean + (now.Jitter * sample);
         return delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
     }
 

@@ -6,8 +6,8 @@ namespace BlockSim.Storage.Simulation;
 /// </summary>
 public sealed class ThrottleDevice : DelegatingBlockDevice
 {
-    private readonly TokenBucket? _bytes;
-    private readonly TokenBucket? _operations;
+    private TokenBucket? _bytes;
+    private TokenBucket? _operations;
 
     // Requests wait on timers for their tokens.
     public override bool CompletesSynchronously => false;
@@ -15,8 +15,20 @@ public sealed class ThrottleDevice : DelegatingBlockDevice
     public ThrottleDevice(IBlockDevice inner, long? bytesPerSecond, int? iops)
         : base(inner)
     {
-        _bytes = bytesPerSecond is > 0 ? new TokenBucket(bytesPerSecond.Value) : null;
-        _operations = iops is > 0 ? new TokenBucket(iops.Value) : null;
+        SetLimits(bytesPerSecond, iops);
+    }
+
+    public long? BytesPerSecond { get; private set; }
+
+    public int? Iops { get; private set; }
+
+    /// <summary>New limits for requests from now on (the control API's PATCH); null or 0: no limit.</summary>
+    public void SetLimits(long? bytesPerSecond, int? iops)
+    {
+        BytesPerSecond = bytesPerSecond is > 0 ? bytesPerSecond : null;
+        Iops = iops is > 0 ? iops : null;
+        Volatile.Write(ref _bytes, BytesPerSecond is { } b ? new TokenBucket(b) : null);
+        Volatile.Write(ref _operations, Iops is { } o ? new TokenBucket(o) : null);
     }
 
     public override async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
@@ -34,14 +46,14 @@ public sealed class ThrottleDevice : DelegatingBlockDevice
     private async ValueTask TakeAsync(long bytes, CancellationToken cancellationToken)
     {
         var wait = TimeSpan.Zero;
-        if (_bytes is not null)
+        if (Volatile.Read(ref _bytes) is { } byteBucket)
         {
-            wait = _bytes.Take(bytes);
+            wait = byteBucket.Take(bytes);
         }
 
-        if (_operations is not null)
+        if (Volatile.Read(ref _operations) is { } operationBucket)
         {
-            var w = _operations.Take(1);
+            var w = operationBucket.Take(1);
             wait = w > wait ? w : wait;
         }
 

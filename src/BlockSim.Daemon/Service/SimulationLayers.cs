@@ -1,0 +1,15 @@
+using BlockSim.Storage.Simulation;
+
+namespace BlockSim.Daemon.Service;
+
+/// <summary>The configured simulation layers of one export's device, once it exists: what the control API can change at run time.</summary>
+internal sealed class SimulationLayers
+{
+    public VolatileCacheDevice? Cache { get; set; }
+
+    public ThrottleDevice? Throttle { get; set; }
+
+    public LatencyDevice? Latency { get; set; }
+
+    public FaultInjectionDevice? Faults { get; set; }
+}
