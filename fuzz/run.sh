@@ -34,6 +34,7 @@ fi
 dictionary=()
 case "$target" in
   configuration) dictionary=(-x fuzz/dict/configuration.dict) ;;
+  fault-rule) dictionary=(-x fuzz/dict/fault-rule.dict) ;;
   key-policy) dictionary=(-x fuzz/dict/key-policy.dict) ;;
   audit-log | store-file) dictionary=(-x fuzz/dict/store.dict) ;;
 esac

@@ -14,6 +14,7 @@ internal static class FuzzTargets
         new ConfigurationTarget(),
         new AuditLogTarget(),
         new StoreFileTarget(),
+        new FaultRuleTarget(),
     ];
 
     public static IFuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
