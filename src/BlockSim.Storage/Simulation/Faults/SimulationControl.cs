@@ -224,9 +224,12 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
         {
             if (operation is FaultOperations.Write or FaultOperations.WriteZeroes)
             {
-                foreach (var latent in _rules.Where(r => r.Rule.Kind == FaultKind.Latent && r.Overlaps(first, last)))
+                foreach (var latent in _rules)
                 {
-                    latent.Heal(first, last);
+                    if (latent.Rule.Kind == FaultKind.Latent && latent.Overlaps(first, last))
+                    {
+                        latent.Heal(first, last);
+                    }
                 }
             }
 
