@@ -26,7 +26,7 @@ internal sealed class FaultRuleTarget : IFuzzTarget
         var control = new SimulationControl(seed: 1, Sector, Capacity);
         try
         {
-            var request = JsonSerializer.Deserialize<FaultRuleRequest>(input, KeyStoreCall.Json) ?? new FaultRuleRequest();
+            var request = JsonSerializer.Deserialize<FaultRuleRequest>(input, AdminJson.Options) ?? new FaultRuleRequest();
             (rule, _) = control.Add(request.ToRule(Sector));
         }
         catch (Exception e) when (e is JsonException or ArgumentException && e.Message.Length > 0)

@@ -68,7 +68,7 @@ internal sealed class AdminConnection : IDisposable
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
         {
-            request.Content = new StringContent(JsonSerializer.Serialize(body, KeyStoreCall.Json), Encoding.UTF8, "application/json");
+            request.Content = new StringContent(JsonSerializer.Serialize(body, AdminJson.Options), Encoding.UTF8, "application/json");
         }
 
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
@@ -101,7 +101,7 @@ internal sealed class AdminConnection : IDisposable
         try
         {
             using var body = response.Content.ReadAsStream();
-            return JsonSerializer.Deserialize<T>(body, KeyStoreCall.Json);
+            return JsonSerializer.Deserialize<T>(body, AdminJson.Options);
         }
         catch (JsonException)
         {

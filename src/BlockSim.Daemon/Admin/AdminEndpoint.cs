@@ -147,7 +147,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         try
         {
             return http.Request.ContentLength == 0 ? new T()
-                : await JsonSerializer.DeserializeAsync<T>(http.Request.Body, KeyStoreCall.Json, http.RequestAborted).ConfigureAwait(false) ?? new T();
+                : await JsonSerializer.DeserializeAsync<T>(http.Request.Body, AdminJson.Options, http.RequestAborted).ConfigureAwait(false) ?? new T();
         }
         catch (JsonException e)
         {
@@ -167,7 +167,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
-        return JsonSerializer.SerializeAsync(http.Response.Body, body, KeyStoreCall.Json, http.RequestAborted);
+        return JsonSerializer.SerializeAsync(http.Response.Body, body, AdminJson.Options, http.RequestAborted);
     }
 
     /// <summary>The admin socket starts and stops with the daemon, which handles the signals; this host takes none of its own.</summary>

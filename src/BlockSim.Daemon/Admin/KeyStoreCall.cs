@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace BlockSim.Daemon.Admin;
 
 /// <summary>
@@ -54,18 +51,8 @@ internal sealed class KeyStoreCall
     /// socket names its callers from the kernel. Carried so the refusal is recorded, not silently dropped.
     /// </summary>
     public string? ActAs { get; set; }
-
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        Converters = { new JsonStringEnumConverter() },
-    };
 }
 
-/// <summary>What the admin socket answers when a request fails: the key store's error code and message.</summary>
-internal sealed record AdminError(string ErrorCode, string Message);
 
 /// <summary>What <c>audit verify</c> reports.</summary>
 internal sealed record AuditReport(long Records, IReadOnlyList<string> Problems, IReadOnlyList<string> Notes);
