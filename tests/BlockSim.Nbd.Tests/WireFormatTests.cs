@@ -46,7 +46,7 @@ public class WireFormatTests
         var bytes = Bytes(s_sample, trailing: 3);
         for (var split = 1; split < bytes.Length; split++)
         {
-            var reader = new SequenceReader<byte>(TwoSegments(bytes, split));
+            var reader = new SequenceReader<byte>(Sequences.TwoSegments(bytes, split));
             Assert.Equal(OperationStatus.Done, NbdRequest.TryRead(ref reader, out var request));
             Assert.Equal(s_sample, request);
             Assert.Equal(NbdRequest.Size, reader.Consumed);
@@ -105,28 +105,5 @@ public class WireFormatTests
         var bytes = new byte[NbdRequest.Size + trailing];
         request.WriteTo(bytes);
         return bytes;
-    }
-
-    private static ReadOnlySequence<byte> TwoSegments(byte[] bytes, int split)
-    {
-        var first = new Segment(bytes.AsMemory(0, split), 0);
-        var second = first.Append(bytes.AsMemory(split));
-        return new ReadOnlySequence<byte>(first, 0, second, second.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

@@ -1,102 +1,83 @@
-using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using BlockSim.Nbd.Exports;
+using BlockSim.Nbd.Server.Handshake;
+using BlockSim.Nbd.Server.Transmission;
+using BlockSim.Nbd.Server.Transport;
 using BlockSim.Nbd.Tls;
 using Microsoft.Extensions.Logging;
 
 namespace BlockSim.Nbd.Server;
 
 /// <summary>
-/// One client connection: the fixed-newstyle handshake (<c>NbdConnection.Handshake.cs</c>), then the
-/// transmission phase (<c>NbdConnection.Transmission.cs</c>). Bytes come and go through a duplex pipe, so
-/// the same code serves TCP, Unix sockets, TLS streams and in-memory pipes (benchmarks).
+/// One client connection's life: it runs the handshake (<see cref="NbdHandshake"/>), which settles an
+/// <see cref="NbdSession"/>, then one of the two transmissions under it (<see cref="InlineTransmission"/> on
+/// the connection's own thread, or <see cref="PipelinedTransmission"/> on the thread pool), each handing
+/// requests to an <see cref="NbdRequestHandler"/>; it stops on request (server stop, idle timeout, reclaim)
+/// and closes the transport at the end. Bytes come and go through <see cref="ConnectionTransport"/>, so the
+/// same code serves TCP, Unix sockets, TLS streams and in-memory pipes (benchmarks).
 /// </summary>
-internal sealed partial class NbdConnection
+internal sealed class NbdConnection
 {
-    // Replaced once, when STARTTLS lays TLS over the socket.
-    private PipeReader _input;
-    private PipeWriter _output;
+    // A send still blocked this long after the drain (a client that stopped reading its replies) is
+    // abandoned by shutting the socket both ways, so a server stop cannot hang on such a client.
+    private static readonly TimeSpan s_lastRepliesGrace = TimeSpan.FromSeconds(1);
+
+    private readonly ConnectionTransport _transport;
     private readonly ExportRegistry _exports;
     private readonly NbdServerOptions _options;
-    private readonly ILogger _logger;
-    // Never disposed: its only timer is the drain period at server stop, and the handshake disposes the
-    // linked source it makes from it.
-    private readonly CancellationTokenSource _stop = new();
-    // Cancelled a grace period after _stop: a send still blocked then (a client that stopped reading its
-    // replies) is abandoned by shutting the socket both ways, so a server stop cannot hang on such a client.
-    private readonly CancellationTokenSource _abandon = new();
-    private static readonly TimeSpan s_lastRepliesGrace = TimeSpan.FromSeconds(1);
-    private Stream? _transport;
-    // The socket under the transport (TLS included): shutting it down wakes a blocked read or send.
-    private readonly Socket? _socket;
-    private readonly BlockingSocketStream? _blockingSocket;
-    private int _ownThreadId = -1;
-    private readonly NbdTlsMode _tlsMode;
-
-    // Transmission state: in-flight limits, finished requests waiting for the sender, and a pool of contexts.
-    private readonly SemaphoreSlim _requestSlots;
-    private readonly SemaphoreSlim _byteCredits;
-    private readonly Channel<RequestContext> _finished =
-        Channel.CreateUnbounded<RequestContext>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
-    private readonly ConcurrentQueue<RequestContext> _contextPool = new(); // a queue reuses its ring; a stack allocates a node per push
     private readonly PayloadMemory _memory;
-    private readonly PayloadWaiter _memoryWaiter = new();
-    // Requests whose replies are in the output pipe but not yet flushed to the socket: they keep their
-    // slots and shares until the flush, so what a client has not taken off the server stays counted.
-    private readonly List<RequestContext> _unflushed;
-
-    private volatile bool _stopping;
-    private long _lastActivity = Environment.TickCount64;
-    private volatile bool _idleClosed;
-    private volatile bool _departed;
+    private readonly ILogger _logger;
+    private readonly NbdTlsMode _tlsMode;
+    private readonly ConnectionLifetime _lifetime;
+    private readonly CancellationTokenSource _abandon = new();
     private readonly TaskCompletionSource _handshakeEnded = new();
+    private NbdHandshake? _handshake;
+    private NbdSession? _session;
+    private ITransmission? _transmission;
+    private int _ownThreadId = -1;
+    private volatile bool _idleClosed;
     private int _reclaimed;
 
     /// <param name="transport">The socket's stream under <paramref name="pipe"/>: closed with the connection, and what TLS is laid over.</param>
     /// <param name="memory">The server's payload budget and buffers, shared by all its connections.</param>
     public NbdConnection(long id, IDuplexPipe pipe, ExportRegistry exports, NbdServerOptions options, PayloadMemory memory, ILogger logger, Stream? transport = null, NbdTlsMode tlsMode = NbdTlsMode.Off, string address = "in-process")
     {
-        _memory = memory;
-        _unflushed = new List<RequestContext>(options.MaxInFlightRequests);
         Id = id;
-        Identity = new NbdClientIdentity(NbdClientIdentity.Anonymous, address, Tls: false, id);
-        _tlsMode = transport is null ? NbdTlsMode.Off : tlsMode;
-        _input = pipe.Input;
-        _output = pipe.Output;
+        _transport = new ConnectionTransport(pipe, transport);
         _exports = exports;
         _options = options;
+        _memory = memory;
         _logger = logger;
-        _transport = transport;
-        _blockingSocket = transport as BlockingSocketStream;
-        _socket = _blockingSocket?.Socket;
-        _abandon.Token.UnsafeRegister(static state => ((NbdConnection)state!).ShutDownSocket(SocketShutdown.Both), this);
-        _requestSlots = new SemaphoreSlim(options.MaxInFlightRequests, options.MaxInFlightRequests);
-        var credits = (int)Math.Max(1, options.MaxInFlightBytes / CreditSize);
-        _byteCredits = new SemaphoreSlim(credits, credits);
-        MaxCredits = credits;
+        _tlsMode = tlsMode;
+        _lifetime = new ConnectionLifetime(_transport);
+        InitialIdentity = new NbdClientIdentity(NbdClientIdentity.Anonymous, address, Tls: false, id);
+        _abandon.Token.UnsafeRegister(static state => ((ConnectionTransport)state!).ShutDown(SocketShutdown.Both), _transport);
     }
 
     public long Id { get; }
 
     /// <summary>Who the client is: anonymous until a TLS handshake verifies its certificate.</summary>
-    public NbdClientIdentity Identity { get; private set; }
+    public NbdClientIdentity Identity => _session?.Identity ?? _handshake?.Identity ?? InitialIdentity;
 
     /// <summary>The export attached by the handshake (null until then).</summary>
-    public INbdExport? Export { get; private set; }
+    public INbdExport? Export => _session?.Export;
 
     /// <summary>Completes when the handshake is over, whether an export was chosen or the connection closes.</summary>
     public Task HandshakeEnded => _handshakeEnded.Task;
+
+    private NbdClientIdentity InitialIdentity { get; }
 
     /// <summary>
     /// How long an attached connection has had nothing in flight and received nothing, in milliseconds;
     /// -1 while it is in the handshake, busy, stopping, or already reclaimed.
     /// </summary>
-    public long IdleMilliseconds => Export is null || _stopping || Volatile.Read(ref _reclaimed) != 0 || !NothingInFlight
+    public long IdleMilliseconds => Export is null || _lifetime.IsStopping || Volatile.Read(ref _reclaimed) != 0 || !NothingInFlight
         ? -1
-        : Environment.TickCount64 - Volatile.Read(ref _lastActivity);
+        : Environment.TickCount64 - _lifetime.LastActivity;
+
+    /// <summary>No request is being read, run or answered (the idle timeout and idle reclaim ask this).</summary>
+    private bool NothingInFlight => _transmission?.NothingInFlight ?? true;
 
     /// <summary>
     /// Closes an idle connection to make room for a new client (the server chose it by <see cref="IdleMilliseconds"/>):
@@ -109,9 +90,7 @@ internal sealed partial class NbdConnection
             return false;
         }
 
-        _stopping = true;
-        _input.CancelPendingRead();
-        ShutDownReceiving();
+        _lifetime.StopReceiving();
         return true;
     }
 
@@ -122,7 +101,7 @@ internal sealed partial class NbdConnection
     /// </summary>
     public Task Start()
     {
-        if (_blockingSocket is null)
+        if (_transport.BlockingSocket is null)
         {
             return Task.Run(RunAsync);
         }
@@ -157,19 +136,19 @@ internal sealed partial class NbdConnection
     {
         try
         {
-            bool attached;
             try
             {
-                attached = await HandshakeAsync().ConfigureAwait(false);
+                _handshake = new NbdHandshake(_transport, _exports, _options, _logger, InitialIdentity, _tlsMode);
+                _session = await _handshake.RunAsync(_lifetime.Stopped).ConfigureAwait(false);
             }
             finally
             {
                 _handshakeEnded.TrySetResult();
             }
 
-            if (attached)
+            if (_session is not null)
             {
-                await TransmitAsync().ConfigureAwait(false);
+                await TransmitAsync(_session).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
@@ -182,31 +161,88 @@ internal sealed partial class NbdConnection
         }
         finally
         {
-            await CloseAsync().ConfigureAwait(false);
+            await _transport.CloseAsync().ConfigureAwait(false);
             ServerLog.Closed(_logger, Id);
         }
     }
 
-    /// <summary>
-    /// Completes the pipes and closes the transport. Completing the output flushes what is left, which fails
-    /// when the client has gone (broken pipe): that is the normal end of such a connection, not an error for
-    /// whoever awaits it (a server stopping with a vanished client must not fail).
-    /// </summary>
-    private async Task CloseAsync()
+    private async Task TransmitAsync(NbdSession session)
     {
-        await _input.CompleteAsync().ConfigureAwait(false);
+        using var idleCheck = _options.IdleTimeout > TimeSpan.Zero
+            ? TimeProvider.System.CreateTimer(_ => CloseIfIdle(), null, _options.IdleTimeout / 4, _options.IdleTimeout / 4)
+            : null;
         try
         {
-            await _output.CompleteAsync().ConfigureAwait(false);
+            var handler = new NbdRequestHandler(session, _memory, _logger);
+            if (_options.InlineTransmission && _transport.Stream is not null && session.Export.CompletesSynchronously)
+            {
+                var inline = new InlineTransmission(_transport, handler, _options, _memory, _lifetime, _logger);
+                _transmission = inline;
+                await RunOnOwnThread(inline.Run).ConfigureAwait(false);
+            }
+            else
+            {
+                _transport.BlockingSocket?.SwitchToAsynchronous();
+                var pipelined = new PipelinedTransmission(_transport, handler, _options, _memory, _lifetime, _logger);
+                _transmission = pipelined;
+                await pipelined.RunAsync().ConfigureAwait(false);
+            }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        finally
         {
-            // the client is gone; nothing more can reach it
+            if (_idleClosed)
+            {
+                ServerLog.IdleClosed(_logger, Id, _options.IdleTimeout.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on the connection's own thread: here if the handshake never left it,
+    /// else on a new one (a wait in the handshake, such as a key-store call, moved it to the thread pool).
+    /// </summary>
+    private Task RunOnOwnThread(Action body)
+    {
+        if (Environment.CurrentManagedThreadId == _ownThreadId)
+        {
+            try
+            {
+                body();
+                return Task.CompletedTask;
+            }
+            catch (Exception e)
+            {
+                return Task.FromException(e);
+            }
         }
 
-        if (_transport is not null)
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        StartOwnThread(() =>
         {
-            await _transport.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                body();
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e); // RunAsync tells a vanished client from a real failure
+            }
+        });
+        return done.Task;
+    }
+
+    /// <summary>
+    /// Timer callback: with nothing in flight and nothing received for the idle timeout, wake the receive
+    /// loop so it ends (a client in the middle of sending a request holds a slot, or is busy inline, so it
+    /// is never idle).
+    /// </summary>
+    private void CloseIfIdle()
+    {
+        if (NothingInFlight && Environment.TickCount64 - _lifetime.LastActivity >= (long)_options.IdleTimeout.TotalMilliseconds)
+        {
+            _idleClosed = true;
+            _lifetime.StopReceiving();
         }
     }
 
@@ -218,12 +254,10 @@ internal sealed partial class NbdConnection
     /// </summary>
     public void BeginStop(TimeSpan drain)
     {
-        _stopping = true;
-        _input.CancelPendingRead();
-        ShutDownReceiving();
+        _lifetime.StopReceiving();
         try
         {
-            _stop.CancelAfter(drain);
+            _lifetime.CancelAfter(drain);
             _abandon.CancelAfter(drain + s_lastRepliesGrace);
         }
         catch (ObjectDisposedException)
@@ -231,55 +265,4 @@ internal sealed partial class NbdConnection
             // The connection finished on its own meanwhile.
         }
     }
-
-    /// <summary>
-    /// Reads exactly <paramref name="count"/> bytes (cold path: the handshake). Returns null at end of stream.
-    /// </summary>
-    private async ValueTask<byte[]?> ReadExactAsync(int count, CancellationToken cancellationToken)
-    {
-        if (count == 0)
-        {
-            return []; // never wait for bytes that are not needed
-        }
-
-        while (true)
-        {
-            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (buffer.Length >= count)
-            {
-                var bytes = buffer.Slice(0, count).ToArray();
-                _input.AdvanceTo(buffer.GetPosition(count));
-                return bytes;
-            }
-
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                _input.AdvanceTo(buffer.Start, buffer.End);
-                return null;
-            }
-
-            _input.AdvanceTo(buffer.Start, buffer.End);
-        }
-    }
-
-    /// <summary>Reads and throws away <paramref name="count"/> bytes; false at end of stream.</summary>
-    private async ValueTask<bool> SkipAsync(long count, CancellationToken cancellationToken)
-    {
-        while (count > 0)
-        {
-            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var take = Math.Min(count, buffer.Length);
-            _input.AdvanceTo(buffer.GetPosition(take));
-            count -= take;
-            if (count > 0 && (result.IsCompleted || result.IsCanceled))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
 }
-

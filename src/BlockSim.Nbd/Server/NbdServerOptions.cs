@@ -77,8 +77,8 @@ public sealed class NbdServerOptions
 
     /// <summary>
     /// Serve a socket connection whose export completes synchronously on a thread of its own, requests
-    /// run one after another where they are read (see <c>NbdConnection.Inline.cs</c>); false: every export
-    /// takes the pipelined path (requests overlap on the thread pool).
+    /// run one after another where they are read (see <c>Server/Transmission/InlineTransmission.cs</c>);
+    /// false: every export takes the pipelined path (requests overlap on the thread pool).
     /// </summary>
     public bool InlineTransmission { get; set; } = true;
 

@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Server.Transport;
 
 /// <summary>
 /// Pipes over a stream (a socket, or the TLS stream STARTTLS puts on it). The stream stays open when the

@@ -1,12 +1,11 @@
-using System.Net.Security;
 using System.Security.Authentication;
 using BlockSim.Nbd.Protocol;
 using BlockSim.Nbd.Tls;
 
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Server.Handshake;
 
 /// <summary>NBD_OPT_STARTTLS: TLS laid over the socket in the middle of option haggling.</summary>
-internal sealed partial class NbdConnection
+internal sealed partial class NbdHandshake
 {
     private bool _tlsActive;
 
@@ -23,7 +22,7 @@ internal sealed partial class NbdConnection
     private async ValueTask<OptionOutcome> StartTlsAsync(byte[] payload, CancellationToken ct)
     {
         var credentials = _options.Tls;
-        if (_tlsMode == NbdTlsMode.Off || credentials is null || _transport is null)
+        if (_tlsMode == NbdTlsMode.Off || credentials is null || _transport.Stream is null)
         {
             ReplyError(NbdOption.StartTls, NbdOptionReplyType.ErrorPolicy, "TLS is not offered on this listener");
             return OptionOutcome.Continue;
@@ -46,30 +45,25 @@ internal sealed partial class NbdConnection
             ServerLog.TlsReloadFailed(_logger, problem);
         }
 
-        ReplyOption(NbdOption.StartTls, NbdOptionReplyType.Ack);
-        await _output.FlushAsync(ct).ConfigureAwait(false);
+        Reply(NbdOption.StartTls, NbdOptionReplyType.Ack);
+        await _transport.Output.FlushAsync(ct).ConfigureAwait(false);
 
         // The client must wait for the ACK before its TLS hello; anything already here came too early and
         // would otherwise be read as plaintext options.
-        if (_input.TryRead(out var early))
+        var input = _transport.Input;
+        if (input.TryRead(out var early))
         {
             var sentEarly = !early.Buffer.IsEmpty;
-            _input.AdvanceTo(early.Buffer.Start);
+            input.AdvanceTo(early.Buffer.Start);
             if (sentEarly)
             {
                 Violation("bytes sent after NBD_OPT_STARTTLS before its reply");
-                return OptionOutcome.Close;
+                return OptionOutcome.Closing;
             }
         }
 
-        // The plaintext pipes leave the socket open; TLS goes over it and owns it from here on.
-        await _input.CompleteAsync().ConfigureAwait(false);
-        await _output.CompleteAsync().ConfigureAwait(false);
-        var tls = new SslStream(_transport, leaveInnerStreamOpen: false);
-        _transport = tls;
-        var pipe = new StreamDuplexPipe(tls);
-        _input = pipe.Input;
-        _output = pipe.Output;
+        // TLS goes over the socket and owns it from here on.
+        var tls = await _transport.LayTlsAsync().ConfigureAwait(false);
         var handshake = credentials.BeginHandshake();
         try
         {
@@ -77,18 +71,14 @@ internal sealed partial class NbdConnection
         }
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
-            ServerLog.TlsFailed(_logger, Id, Identity.Address, e.Message);
-            return OptionOutcome.Close;
+            ServerLog.TlsFailed(_logger, _connectionId, Identity.Address, e.Message);
+            return OptionOutcome.Closing;
         }
 
         _tlsActive = true;
         Identity = Identity with { Name = handshake.Identity, Tls = true };
-        ServerLog.TlsEstablished(_logger, Id, tls.SslProtocol.ToString(), Identity.Name);
-
-        // The protocol asks the server to forget what was negotiated in clear: it may have been tampered with.
-        _structuredReplies = false;
-        _metaContextExport = null;
-        _allocationSelected = false;
+        ServerLog.TlsEstablished(_logger, _connectionId, tls.SslProtocol.ToString(), Identity.Name);
+        _negotiated.ForgetClearText();
         return OptionOutcome.Continue;
     }
 }

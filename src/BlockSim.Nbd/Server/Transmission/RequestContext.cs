@@ -1,12 +1,13 @@
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
 
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Server.Transmission;
 
 /// <summary>
-/// One request in flight. Contexts are pooled per connection and are their own thread-pool work item,
-/// so starting a request allocates nothing; payload buffers come from the server's <see cref="PayloadMemory"/>,
-/// whose budget the request holds a share of (<see cref="MemoryShare"/>) until its reply has left.
+/// One request in flight. Contexts are pooled per connection (<see cref="InFlightRequests"/>) and are their
+/// own thread-pool work item in the pipelined transmission, so starting a request allocates nothing;
+/// payload buffers come from the server's <see cref="PayloadMemory"/>, whose budget the request holds a
+/// share of (<see cref="MemoryShare"/>) until its reply has left.
 /// </summary>
 internal sealed class RequestContext : IThreadPoolWorkItem
 {
@@ -14,7 +15,8 @@ internal sealed class RequestContext : IThreadPoolWorkItem
 
     public readonly NbdExtent[] Extents = new NbdExtent[MaxExtents];
 
-    public NbdConnection Connection = null!;
+    /// <summary>The pipelined transmission that runs this request when the thread pool calls <see cref="Execute"/> (null inline).</summary>
+    public PipelinedTransmission? Owner;
     public NbdRequest Request;
     public byte[]? Buffer;
     public int Credits;
@@ -24,7 +26,7 @@ internal sealed class RequestContext : IThreadPoolWorkItem
     public int ExtentCount;
     public long ReceivedAt;
 
-    public void Execute() => Connection.Process(this);
+    public void Execute() => Owner!.Process(this);
 
     public void RentBuffer(PayloadMemory memory, int length) => Buffer = memory.Rent(length);
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Server.Transmission;
 
 /// <summary>
 /// The inline transmission's reply buffer: replies collect here and go out in one blocking write when the

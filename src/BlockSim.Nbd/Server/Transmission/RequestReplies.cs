@@ -2,17 +2,21 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using BlockSim.Nbd.Protocol;
+using BlockSim.Nbd.Server.Handshake;
 
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Server.Transmission;
 
-/// <summary>Writing replies: simple, structured data chunks, block status and errors.</summary>
-internal sealed partial class NbdConnection
+/// <summary>
+/// A request's reply in the form the session chose: simple replies, or structured chunks (data, block
+/// status, errors) for READ and BLOCK_STATUS once the client asked for them.
+/// </summary>
+internal static class RequestReplies
 {
     /// <summary>Writes one reply into <paramref name="output"/> (the pipe, or the inline writer); returns its size in bytes.</summary>
-    private long WriteReply(IBufferWriter<byte> output, RequestContext context)
+    public static long Write(IBufferWriter<byte> output, RequestContext context, bool structured)
     {
         var request = context.Request;
-        var carriesChunks = _structuredReplies && request.Command is NbdCommand.Read or NbdCommand.BlockStatus;
+        var carriesChunks = structured && request.Command is NbdCommand.Read or NbdCommand.BlockStatus;
         if (context.Error != NbdError.None)
         {
             if (carriesChunks)
@@ -34,7 +38,7 @@ internal sealed partial class NbdConnection
         switch (request.Command)
         {
             case NbdCommand.Read:
-                WriteReplyHead(output, context);
+                WriteReadHead(output, request, structured);
                 if (request.Length > 0)
                 {
                     WritePayload(output, context.Buffer.AsSpan(0, (int)request.Length));
@@ -57,10 +61,9 @@ internal sealed partial class NbdConnection
     /// A successful READ's reply up to its data: the simple header, or the structured OFFSET_DATA chunk's
     /// header and offset (an empty read is answered with a bare NONE chunk, as a data chunk may not be empty).
     /// </summary>
-    private void WriteReplyHead(IBufferWriter<byte> output, RequestContext context)
+    public static void WriteReadHead(IBufferWriter<byte> output, in NbdRequest request, bool structured)
     {
-        var request = context.Request;
-        if (!_structuredReplies)
+        if (!structured)
         {
             NbdReplies.WriteSimple(output.GetSpan(NbdReplies.SimpleHeaderSize), NbdError.None, request.Cookie);
             output.Advance(NbdReplies.SimpleHeaderSize);
@@ -86,7 +89,7 @@ internal sealed partial class NbdConnection
         var span = output.GetSpan(NbdReplies.StructuredHeaderSize + length);
         NbdReplies.WriteChunkHeader(span, NbdReplyFlags.Done, NbdReplyType.BlockStatus, request.Cookie, (uint)length);
         span = span[NbdReplies.StructuredHeaderSize..];
-        BinaryPrimitives.WriteUInt32BigEndian(span, AllocationContextId);
+        BinaryPrimitives.WriteUInt32BigEndian(span, NbdSession.AllocationContextId);
         for (var i = 0; i < context.ExtentCount; i++)
         {
             BinaryPrimitives.WriteUInt32BigEndian(span[(4 + (8 * i))..], context.Extents[i].Length);

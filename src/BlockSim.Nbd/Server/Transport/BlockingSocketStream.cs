@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Server.Transport;
 
 /// <summary>
 /// A connection's socket stream that does even its async calls as blocking system calls until

@@ -1,7 +1,7 @@
 using System.Buffers;
 using BlockSim.Nbd.Protocol;
 
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Server.Transmission;
 
 /// <summary>
 /// The inline transmission's input: blocking reads from the stream into a buffer that request headers are
