@@ -41,7 +41,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
     /// Listens on <paramref name="path"/> (a stale socket there is replaced, a live one refused) and serves
     /// the key store <paramref name="store"/> gives (null: this daemon has none open).
     /// </summary>
-    public static AdminEndpoint Start(string path, AdminSocketAccess access, Func<SealedKeyStore?> store, IReadOnlyDictionary<string, ExportSimulation> exports, ILoggerFactory loggerFactory, ILogger logger)
+    public static AdminEndpoint Start(string path, AdminSocketAccess access, Func<SealedKeyStore?> store, IReadOnlyDictionary<string, ExportSimulation> exports, NbdServer server, ILoggerFactory loggerFactory, ILogger logger)
     {
         if (File.Exists(path))
         {
@@ -62,7 +62,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         var app = builder.Build();
         app.MapGet("/v1/keystore", (HttpContext http) => Answer(http, StatusCodes.Status200OK, new KeyStoreStatus(store() is not null)));
         app.MapPost("/v1/keystore/{operation}", (HttpContext http, string operation) => KeyStoreAsync(http, operation, store));
-        ControlRoutes.Map(app, exports, logger);
+        ControlRoutes.Map(app, exports, server, logger);
         app.MapFallback((HttpContext http) => Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFound", $"No admin API at {http.Request.Method} {http.Request.Path}: the key store is at POST /v1/keystore/OPERATION, the simulation at /v1/exports/NAME/...")));
         try
         {

@@ -1,4 +1,5 @@
 using BlockSim.Daemon.Service;
+using BlockSim.Nbd.Server;
 using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
 using Microsoft.AspNetCore.Builder;
@@ -14,7 +15,7 @@ namespace BlockSim.Daemon.Admin;
 /// </summary>
 internal static class ControlRoutes
 {
-    public static void Map(WebApplication app, IReadOnlyDictionary<string, ExportSimulation> exports, ILogger logger)
+    public static void Map(WebApplication app, IReadOnlyDictionary<string, ExportSimulation> exports, NbdServer server, ILogger logger)
     {
         app.MapGet("/v1/exports", (HttpContext http) =>
             AdminEndpoint.Answer(http, StatusCodes.Status200OK, exports.Values.OrderBy(e => e.Name, StringComparer.Ordinal).Select(Show).ToList()));
@@ -114,7 +115,27 @@ internal static class ControlRoutes
                 return AdminEndpoint.Answer(http, StatusCodes.Status409Conflict, new AdminError("NoVolatileCache", $"Export '{name}': no power cut: {why}."));
             }
 
-            return PowerCutAsync(http, name, simulation, cache, logger);
+            return PowerCutAsync(http, name, simulation, cache, server, logger);
+        }));
+
+        app.MapPost("/v1/exports/{name}/disconnect", (HttpContext http, string name) => With(http, exports, name, async simulation =>
+        {
+            if (await AdminEndpoint.ReadAsync<DisconnectRequest>(http, "disconnect").ConfigureAwait(false) is not { } request)
+            {
+                return;
+            }
+
+            if (!ValidDown(request.DownSeconds))
+            {
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", "downSeconds: give 0 to 86400.")).ConfigureAwait(false);
+                return;
+            }
+
+            var dropped = Disconnect(server, name, request.DownSeconds);
+            var what = $"disconnected {dropped} clients{Down(request.DownSeconds)}";
+            var from = simulation.Control!.Note("disconnect", what);
+            Changed(logger, http, name, what, from);
+            await AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { dropped, downSeconds = request.DownSeconds, fromSequence = from }).ConfigureAwait(false);
         }));
 
         app.MapPost("/v1/exports/{name}/marks", (HttpContext http, string name) => With(http, exports, name, async simulation =>
@@ -142,24 +163,42 @@ internal static class ControlRoutes
         }));
     }
 
-    private static async Task PowerCutAsync(HttpContext http, string name, ExportSimulation simulation, VolatileCacheDevice cache, ILogger logger)
+    private static async Task PowerCutAsync(HttpContext http, string name, ExportSimulation simulation, VolatileCacheDevice cache, NbdServer server, ILogger logger)
     {
         if (await AdminEndpoint.ReadAsync<PowerCutRequest>(http, "power cut").ConfigureAwait(false) is not { } request)
         {
             return;
         }
 
-        if (double.IsNaN(request.Survival) || request.Survival is < 0 or > 1 || !s_tearing.TryGetValue(request.Tearing, out var tearing))
+        if (double.IsNaN(request.Survival) || request.Survival is < 0 or > 1 || !s_tearing.TryGetValue(request.Tearing, out var tearing) || !ValidDown(request.DownSeconds))
         {
-            await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"A power cut takes survival 0 to 1 and tearing {string.Join(", ", s_tearing.Keys)}.")).ConfigureAwait(false);
+            await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"A power cut takes survival 0 to 1, tearing {string.Join(", ", s_tearing.Keys)}, and downSeconds 0 to 86400.")).ConfigureAwait(false);
             return;
         }
 
+        // Clients go first, so that nothing they still send lands after the cut as if the power had stayed on.
+        var dropped = request.Disconnect || request.DownSeconds > 0 ? Disconnect(server, name, request.DownSeconds) : 0;
         var result = cache.PowerCut(new PowerCutOptions(request.Survival, tearing, simulation.Seed));
-        var what = $"power cut (survival {request.Survival}, tearing {request.Tearing}): {result.LostSectors} unflushed sectors lost, {result.SurvivingSectors} survived, {result.TornWrites} writes torn";
+        var what = $"power cut (survival {request.Survival}, tearing {request.Tearing}): {result.LostSectors} unflushed sectors lost, {result.SurvivingSectors} survived, {result.TornWrites} writes torn"
+            + (request.Disconnect || request.DownSeconds > 0 ? $"; {dropped} clients disconnected{Down(request.DownSeconds)}" : "");
         var from = simulation.Control!.Note("power-cut", what);
         Changed(logger, http, name, what, from);
         await AdminEndpoint.Answer(http, StatusCodes.Status200OK, new { lostSectors = result.LostSectors, survivingSectors = result.SurvivingSectors, tornWrites = result.TornWrites, fromSequence = from }).ConfigureAwait(false);
+    }
+
+    private static bool ValidDown(double seconds) => !double.IsNaN(seconds) && seconds is >= 0 and <= 86400;
+
+    private static string Down(double seconds) => seconds > 0 ? $", attaches refused for {seconds} s" : "";
+
+    /// <summary>Takes the export down for a while (if asked), then drops its clients: they find it gone when they come back.</summary>
+    private static int Disconnect(NbdServer server, string name, double downSeconds)
+    {
+        if (downSeconds > 0)
+        {
+            server.Exports.TakeDown(name, TimeSpan.FromSeconds(downSeconds));
+        }
+
+        return server.Disconnect(name);
     }
 
     private static readonly Dictionary<string, PowerCutTearing> s_tearing = new(StringComparer.OrdinalIgnoreCase)
@@ -229,6 +268,17 @@ internal static class ControlRoutes
         public double Survival { get; set; }
 
         public string Tearing { get; set; } = "sector";
+
+        /// <summary>Drop every client of the export as the power goes.</summary>
+        public bool Disconnect { get; set; }
+
+        /// <summary>And refuse attaches for this long (implies disconnecting).</summary>
+        public double DownSeconds { get; set; }
+    }
+
+    private sealed class DisconnectRequest
+    {
+        public double DownSeconds { get; set; }
     }
 
     private sealed class MarkRequest

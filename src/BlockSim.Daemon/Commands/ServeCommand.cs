@@ -240,7 +240,7 @@ internal static class ServeCommand
 
                 var access = new Admin.AdminSocketAccess(options.ControlGroup, data.Root);
                 var catalog = startup.Catalog;
-                var admin = Admin.AdminEndpoint.Start(control, access, () => catalog.KeyStore, catalog.Simulations, loggerFactory, logger);
+                var admin = Admin.AdminEndpoint.Start(control, access, () => catalog.KeyStore, catalog.Simulations, startup.Server, loggerFactory, logger);
                 startup.Endpoints.Add(admin);
                 DaemonLog.AdminListening(logger, control, admin.Access);
             }

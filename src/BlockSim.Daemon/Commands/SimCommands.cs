@@ -40,12 +40,23 @@ internal static class SimCommands
         var cutExport = export();
         var survival = new Option<double>("--survival") { Description = "Chance (0 to 1) that each piece of each unflushed write survives. Default: 0, all lost." };
         var tearing = new Option<string>("--tearing") { Description = "The pieces: none (whole writes), sector, or 4k.", DefaultValueFactory = _ => "sector" };
-        var cut = new Command("power-cut", "Cut the export's power: its volatile cache loses its unflushed writes, or some of them; each sector keeps its newest surviving version.") { cutExport, survival, tearing };
+        var cutDisconnect = new Option<bool>("--disconnect") { Description = "Drop every client of the export as the power goes." };
+        var cutDown = new Option<double>("--down-seconds") { Description = "And refuse attaches for this long, as a disk that takes time to come back." };
+        var cut = new Command("power-cut", "Cut the export's power: its volatile cache loses its unflushed writes, or some of them; each sector keeps its newest surviving version.") { cutExport, survival, tearing, cutDisconnect, cutDown };
         cut.SetAction(r => Run(r, daemon => Print(
             r,
-            daemon.Send<JsonElement>(HttpMethod.Post, Path(r, cutExport, "power-cut"), new { survival = r.GetValue(survival), tearing = r.GetValue(tearing) }),
+            daemon.Send<JsonElement>(HttpMethod.Post, Path(r, cutExport, "power-cut"), new { survival = r.GetValue(survival), tearing = r.GetValue(tearing), disconnect = r.GetValue(cutDisconnect), downSeconds = r.GetValue(cutDown) }),
             a => $"power cut: {a.GetProperty("lostSectors")} unflushed sectors lost, {a.GetProperty("survivingSectors")} survived, {a.GetProperty("tornWrites")} writes torn (from request {a.GetProperty("fromSequence")})")));
         sim.Subcommands.Add(cut);
+
+        var dropExport = export();
+        var dropDown = new Option<double>("--down-seconds") { Description = "And refuse attaches for this long (ERR_SHUTDOWN at GO)." };
+        var drop = new Command("disconnect", "Drop every client of the export at once, as a reset would: nothing in flight is answered.") { dropExport, dropDown };
+        drop.SetAction(r => Run(r, daemon => Print(
+            r,
+            daemon.Send<JsonElement>(HttpMethod.Post, Path(r, dropExport, "disconnect"), new { downSeconds = r.GetValue(dropDown) }),
+            a => $"{a.GetProperty("dropped")} clients disconnected (from request {a.GetProperty("fromSequence")})")));
+        sim.Subcommands.Add(drop);
 
         var markExport = export();
         var markName = new Argument<string>("name") { Description = "What to call this point in the request stream." };

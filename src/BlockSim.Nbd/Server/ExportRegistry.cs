@@ -8,6 +8,7 @@ public sealed class ExportRegistry
     private readonly Dictionary<string, INbdExport> _byName = new(StringComparer.Ordinal);
     private readonly List<INbdExport> _ordered = [];
     private readonly Dictionary<string, HashSet<string>> _allowedClients = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _downUntil = new(StringComparer.Ordinal);
 
     /// <param name="allowedClients">
     /// For exports that only some clients may attach: the client identities allowed (certificate subjects
@@ -54,6 +55,39 @@ public sealed class ExportRegistry
     /// <summary>True when <paramref name="client"/> may attach the export (exports without a list are open to all).</summary>
     public bool IsAllowed(string exportName, string client) =>
         !_allowedClients.TryGetValue(exportName, out var allowed) || allowed.Contains(client);
+
+    /// <summary>
+    /// Refuses attaches to the export for <paramref name="duration"/> (the simulator's "export down": a
+    /// disk gone after a power cut, say); zero brings it back at once.
+    /// </summary>
+    public void TakeDown(string exportName, TimeSpan duration)
+    {
+        if (duration <= TimeSpan.Zero)
+        {
+            _downUntil.TryRemove(exportName, out _);
+            return;
+        }
+
+        _downUntil[exportName] = Environment.TickCount64 + (long)duration.TotalMilliseconds;
+    }
+
+    /// <summary>How long the export stays down; null when it is up.</summary>
+    public TimeSpan? DownFor(string exportName)
+    {
+        if (!_downUntil.TryGetValue(exportName, out var until))
+        {
+            return null;
+        }
+
+        var left = until - Environment.TickCount64;
+        if (left > 0)
+        {
+            return TimeSpan.FromMilliseconds(left);
+        }
+
+        _downUntil.TryRemove(KeyValuePair.Create(exportName, until));
+        return null;
+    }
 
     /// <summary>Finds an export; the empty name means the default export.</summary>
     public bool TryGet(string name, out INbdExport export) =>

@@ -95,6 +95,16 @@ internal sealed class NbdConnection
     }
 
     /// <summary>
+    /// Drops the connection at once, as a reset or a disk that vanished would: nothing in flight is answered,
+    /// the socket is shut down both ways (the simulator's disconnect).
+    /// </summary>
+    public void Drop()
+    {
+        _lifetime.ClientDeparted();
+        _abandon.Cancel();
+    }
+
+    /// <summary>
     /// Runs the connection to its end (see <see cref="RunAsync"/>). A socket connection starts on a thread of
     /// its own with blocking I/O (<see cref="BlockingSocketStream"/>) and stays there if its transmission is
     /// inline; otherwise it continues on the thread pool from its first wait on.

@@ -112,6 +112,22 @@ public sealed partial class NbdServer : IAsyncDisposable
         return Track(connection);
     }
 
+    /// <summary>Drops every connection attached to <paramref name="exportName"/> at once (see <see cref="NbdConnection.Drop"/>); returns how many.</summary>
+    public int Disconnect(string exportName)
+    {
+        var dropped = 0;
+        foreach (var (connection, _, _) in _connections.Values)
+        {
+            if (connection.Export?.Name == exportName)
+            {
+                connection.Drop();
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
     /// <summary>How each listener treats STARTTLS (by listening socket).</summary>
     public NbdTlsMode TlsModeOf(EndPoint endpoint) =>
         _listeners.Zip(_tlsModes).FirstOrDefault(l => Equals(l.First.LocalEndPoint, endpoint)).Second;

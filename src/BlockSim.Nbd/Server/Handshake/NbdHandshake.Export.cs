@@ -17,7 +17,7 @@ internal sealed partial class NbdHandshake
             return OptionOutcome.Closing;
         }
 
-        if (await RefusalAsync(export, ct).ConfigureAwait(false) is not null)
+        if (_exports.DownFor(export.Name) is not null || await RefusalAsync(export, ct).ConfigureAwait(false) is not null)
         {
             Violation($"export '{export.Name}' refused (NBD_OPT_EXPORT_NAME has no error reply)");
             return OptionOutcome.Closing;
@@ -62,6 +62,12 @@ internal sealed partial class NbdHandshake
         if (!_exports.TryGet(request.Name, out var export))
         {
             ReplyError(option, NbdOptionReplyType.ErrorUnknown, $"there is no export named '{Truncate(request.Name)}'");
+            return OptionOutcome.Continue;
+        }
+
+        if (_exports.DownFor(export.Name) is { } down)
+        {
+            ReplyError(option, NbdOptionReplyType.ErrorShutdown, $"export '{export.Name}' is down (simulated) for {Math.Ceiling(down.TotalSeconds)} s more");
             return OptionOutcome.Continue;
         }
 
