@@ -1,3 +1,4 @@
+using System.Text.Json;
 using BlockSim.Storage.Tests;
 
 namespace BlockSim.Daemon.Tests;
@@ -60,6 +61,29 @@ public class KeyStoreCliTests
 
         Assert.Equal(0, (await Cli(temp.Path, "policy", "put", "alias/blocksim/default", "decrypt-only.json", "--bypass-lockout-check")).Exit);
         Assert.Equal(4, (await Cli(temp.Path, "key", "describe", "alias/blocksim/default")).Exit); // as asked
+    }
+
+    [Fact]
+    public async Task Policy_test_needs_GetKeyPolicy_and_leaves_an_audit_record()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "v", "--size", "1M")).Exit);
+        var me = $"user:{Environment.UserName}";
+        var log = Path.Combine(temp.Path, "blocksim-data", "keystore", "audit.jsonl");
+
+        var probe = await Cli(temp.Path, "policy", "test", "alias/blocksim/default", "--principal", me, "--action", "Decrypt", "--as", "user:mallory");
+        Assert.Equal(4, probe.Exit);
+        Assert.Contains("AccessDeniedException", probe.Output);
+        Assert.DoesNotMatch("(?m)^(allowed|denied)$", probe.Output); // no answer
+        var refused = JsonDocument.Parse(File.ReadLines(log).Last()).RootElement;
+        Assert.Equal("TestKeyPolicy", refused.GetProperty("eventName").GetString());
+        Assert.Equal("user:mallory", refused.GetProperty("userIdentity").GetProperty("principal").GetString());
+        Assert.Equal("AccessDeniedException", refused.GetProperty("errorCode").GetString());
+
+        Assert.Equal(0, (await Cli(temp.Path, "policy", "test", "alias/blocksim/default", "--principal", me, "--action", "Decrypt")).Exit);
+        var answered = JsonDocument.Parse(File.ReadLines(log).Last()).RootElement;
+        Assert.Equal("TestKeyPolicy", answered.GetProperty("eventName").GetString());
+        Assert.Equal("allowed", answered.GetProperty("additionalEventData").GetProperty("answer").GetString());
     }
 
     internal static async Task<(int Exit, string Output)> Cli(string directory, params string[] arguments)
