@@ -17,12 +17,18 @@ public sealed partial class SealedKeyStore
     /// Replaces a key's policy. As in AWS, a policy that would leave the caller unable to PutKeyPolicy on the
     /// key afterwards is refused (nobody could repair it) unless <paramref name="bypassPolicyLockoutSafetyCheck"/>.
     /// The check asks the new policy alone, for this caller with no encryption context: grants do not count.
+    /// A refusal of either kind (malformed or lockout) is audited like every refusal, and nothing changes.
     /// </summary>
     public void PutKeyPolicy(string keyIdOrAlias, string policyJson, KeyRequestContext context, bool bypassPolicyLockoutSafetyCheck = false)
     {
-        var policy = KeyPolicy.Parse(policyJson); // a malformed policy is refused before anything changes
-        ChangeState("PutKeyPolicy", keyIdOrAlias, context, key => key.Policy = policyJson, body =>
+        Request<KeyDescription>("PutKeyPolicy", context, keyIdOrAlias, null, body =>
         {
+            var key = Find(body, keyIdOrAlias);
+            Authorize(body, key, "PutKeyPolicy", context, null);
+
+            // Parsed inside the request (after authorization, so strangers learn nothing of the parser's view):
+            // a malformed policy is then a refusal with its record, as any other is.
+            var policy = KeyPolicy.Parse(policyJson);
             if (!bypassPolicyLockoutSafetyCheck
                 && policy.Evaluate(new PolicyRequest(context.Principal, "PutKeyPolicy", context.InvokedBy, context.SourceAddress, null, context.ClientIdentity)) != PolicyDecision.Allow)
             {
@@ -30,6 +36,9 @@ public sealed partial class SealedKeyStore
                     "MalformedPolicyDocumentException",
                     $"The new policy would not allow {context.Principal} to PutKeyPolicy on this key afterwards, so it could lock every administrator out. Allow it in the policy, or bypass the lockout safety check (blocksim policy put --bypass-lockout-check) if that is what you want.");
             }
+
+            key.Policy = policyJson;
+            return (key.Describe(), true, key.KeyId, null);
         });
     }
 

@@ -2,7 +2,10 @@ using BlockSim.KeyStore.Audit;
 
 namespace BlockSim.KeyStore.Tests;
 
-/// <summary>Testing a policy is a request like the others: authorized, and audited whatever the outcome.</summary>
+/// <summary>
+/// Testing a policy and replacing one are requests like the others: authorized, and audited whatever the
+/// outcome, a malformed document or a lockout included.
+/// </summary>
 public class PolicyRequestAuditTests
 {
     private const string Key = SealedKeyStore.DefaultAlias;
@@ -66,5 +69,72 @@ public class PolicyRequestAuditTests
         }
 
         Assert.Equal(3, f.AuditRecords().Skip(before).Count(r => r.GetProperty("eventName").GetString() == "TestKeyPolicy"));
+    }
+
+    [Theory]
+    [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":["*","Decryptt"]}]}""", "$.Statement[0].Action[1]: unknown action 'Decryptt'")]
+    [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"*"}""", "$: not valid JSON")]
+    [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"*","Resurce":"*"}]}""", "$.Statement[0].Resurce: unknown field")]
+    public void A_malformed_policy_is_refused_with_one_audit_record_and_nothing_changed(string policy, string said)
+    {
+        using var f = new StoreFixture();
+        var old = f.Store.GetKeyPolicy(Key, StoreFixture.Admin);
+        var before = f.AuditRecords().Count;
+
+        var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(Key, policy, StoreFixture.Admin));
+        Assert.Equal("MalformedPolicyDocumentException", e.ErrorCode);
+        Assert.StartsWith(said, e.Message, StringComparison.Ordinal);
+
+        AssertOneRefusedPut(f, before, said);
+        Assert.Equal(old, f.Store.GetKeyPolicy(Key, StoreFixture.Admin));
+        Assert.Empty(f.Store.VerifyAuditLog().Problems);
+    }
+
+    [Fact]
+    public void A_lockout_is_refused_with_one_audit_record_and_nothing_changed()
+    {
+        using var f = new StoreFixture();
+        var old = f.Store.GetKeyPolicy(Key, StoreFixture.Admin);
+        var before = f.AuditRecords().Count;
+
+        var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(Key, """{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"Decrypt"}]}""", StoreFixture.Admin));
+        Assert.Equal("MalformedPolicyDocumentException", e.ErrorCode);
+
+        AssertOneRefusedPut(f, before, "The new policy would not allow user:admin to PutKeyPolicy");
+        Assert.Equal(old, f.Store.GetKeyPolicy(Key, StoreFixture.Admin));
+        Assert.Empty(f.Store.VerifyAuditLog().Problems);
+    }
+
+    [Fact]
+    public void A_refusal_quotes_only_a_short_piece_of_the_document()
+    {
+        using var f = new StoreFixture();
+        var action = new string('x', 100_000);
+        var policy = $$"""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"{{action}}"}]}""";
+        var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(Key, policy, StoreFixture.Admin));
+        Assert.StartsWith("$.Statement[0].Action: unknown action 'xxx", e.Message, StringComparison.Ordinal);
+        Assert.True(e.Message.Length < 1_000, $"{e.Message.Length} characters");
+        Assert.True(f.AuditRecords()[^1].GetProperty("errorMessage").GetString()!.Length < 1_000);
+    }
+
+    [Fact]
+    public void A_stranger_putting_a_malformed_policy_is_refused_access_first()
+    {
+        using var f = new StoreFixture();
+        var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(Key, "not json", StoreFixture.Alice));
+        Assert.Equal("AccessDeniedException", e.ErrorCode);
+        Assert.Equal("AccessDeniedException", f.AuditRecords()[^1].GetProperty("errorCode").GetString());
+    }
+
+    private static void AssertOneRefusedPut(StoreFixture f, int before, string said)
+    {
+        var added = f.AuditRecords().Skip(before).ToList();
+        var record = Assert.Single(added);
+        Assert.Equal("PutKeyPolicy", record.GetProperty("eventName").GetString());
+        Assert.Equal("user:admin", record.GetProperty("userIdentity").GetProperty("principal").GetString());
+        Assert.Equal("MalformedPolicyDocumentException", record.GetProperty("errorCode").GetString());
+        var message = record.GetProperty("errorMessage").GetString()!;
+        Assert.StartsWith(said, message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"Statement\"", message, StringComparison.Ordinal); // the reason, not the document
     }
 }
