@@ -11,7 +11,7 @@ public sealed partial class SealedKeyStore
 
     private bool IsAllowed(StoreBody body, MasterKey key, string action, KeyRequestContext context, IReadOnlyDictionary<string, string>? encryptionContext)
     {
-        var decision = KeyPolicy.Parse(key.Policy).Evaluate(
+        var decision = StoredPolicy(key).Evaluate(
             new PolicyRequest(context.Principal, action, context.InvokedBy, context.SourceAddress, encryptionContext, context.ClientIdentity));
         if (decision != PolicyDecision.NotApplicable)
         {
