@@ -91,6 +91,13 @@ internal sealed class MasterKey
 
     public string Policy { get; set; } = "";
 
+    /// <summary>
+    /// The principal that created the key (its administrator in the default policy). It alone may read and
+    /// replace a stored policy that no longer parses. Null in keys created before it was recorded: the key's
+    /// CreateKey audit record says it then.
+    /// </summary>
+    public string? CreatedBy { get; set; }
+
     public int MinimumDecryptVersion { get; set; } = 1;
 
     public List<KeyMaterial> Versions { get; set; } = [];

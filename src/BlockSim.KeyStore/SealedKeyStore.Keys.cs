@@ -1,8 +1,6 @@
-using BlockSim.KeyStore.Policies;
-
 namespace BlockSim.KeyStore;
 
-/// <summary>Key management: create, describe, enable, disable, schedule and cancel deletion, rotate, policies, aliases.</summary>
+/// <summary>Key management: create, describe, enable, disable, schedule and cancel deletion, rotate, aliases (policies: SealedKeyStore.Policies.cs).</summary>
 public sealed partial class SealedKeyStore
 {
     public const int MinimumDeletionDays = 7;
@@ -94,44 +92,6 @@ public sealed partial class SealedKeyStore
                 key.MinimumDecryptVersion = minimum;
             }
         });
-
-    public string GetKeyPolicy(string keyIdOrAlias, KeyRequestContext context) =>
-        Request<string>("GetKeyPolicy", context, keyIdOrAlias, null, body =>
-        {
-            var key = Find(body, keyIdOrAlias);
-            Authorize(body, key, "GetKeyPolicy", context, null);
-            return (key.Policy, false, key.KeyId, null);
-        });
-
-    /// <summary>
-    /// Replaces a key's policy. As in AWS, a policy that would leave the caller unable to PutKeyPolicy on the
-    /// key afterwards is refused (nobody could repair it) unless <paramref name="bypassPolicyLockoutSafetyCheck"/>.
-    /// The check asks the new policy alone, for this caller with no encryption context: grants do not count.
-    /// </summary>
-    public void PutKeyPolicy(string keyIdOrAlias, string policyJson, KeyRequestContext context, bool bypassPolicyLockoutSafetyCheck = false)
-    {
-        var policy = KeyPolicy.Parse(policyJson); // a malformed policy is refused before anything changes
-        ChangeState("PutKeyPolicy", keyIdOrAlias, context, key => key.Policy = policyJson, body =>
-        {
-            if (!bypassPolicyLockoutSafetyCheck
-                && policy.Evaluate(new PolicyRequest(context.Principal, "PutKeyPolicy", context.InvokedBy, context.SourceAddress, null, context.ClientIdentity)) != PolicyDecision.Allow)
-            {
-                throw new KeyStoreException(
-                    "MalformedPolicyDocumentException",
-                    $"The new policy would not allow {context.Principal} to PutKeyPolicy on this key afterwards, so it could lock every administrator out. Allow it in the policy, or bypass the lockout safety check (blocksim policy put --bypass-lockout-check) if that is what you want.");
-            }
-        });
-    }
-
-    /// <summary>Would <paramref name="principal"/> be allowed <paramref name="action"/> on the key (policy and grants)?</summary>
-    public bool TestPolicy(string keyIdOrAlias, string principal, string action, IReadOnlyDictionary<string, string>? encryptionContext = null, string? invokedBy = null, string? clientIdentity = null, string? sourceAddress = null)
-    {
-        using (Lock())
-        {
-            var body = Load();
-            return IsAllowed(body, Find(body, keyIdOrAlias), action, new KeyRequestContext(principal, invokedBy, sourceAddress, clientIdentity), encryptionContext);
-        }
-    }
 
     public void CreateAlias(string alias, string keyIdOrAlias, KeyRequestContext context) =>
         ChangeState("CreateAlias", keyIdOrAlias, context, key => key.Aliases.Add(alias), body => CheckAliasFree(body, alias));

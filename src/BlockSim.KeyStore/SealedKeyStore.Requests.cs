@@ -11,7 +11,7 @@ public sealed partial class SealedKeyStore
 
     private bool IsAllowed(StoreBody body, MasterKey key, string action, KeyRequestContext context, IReadOnlyDictionary<string, string>? encryptionContext)
     {
-        var decision = KeyPolicy.Parse(key.Policy).Evaluate(
+        var decision = StoredPolicy(key).Evaluate(
             new PolicyRequest(context.Principal, action, context.InvokedBy, context.SourceAddress, encryptionContext, context.ClientIdentity));
         if (decision != PolicyDecision.NotApplicable)
         {
@@ -63,8 +63,18 @@ public sealed partial class SealedKeyStore
     /// Runs one request under the lock: the operation works on the loaded body, then its audit record,
     /// allowed or denied, is written before anything is committed (<see cref="RecordThenCommit"/>). If the
     /// record cannot be written the request fails (fail closed) and the store is left as it was.
+    /// <paramref name="eventData"/> goes into the record's additionalEventData whatever the outcome,
+    /// <paramref name="resultData"/> only when the request succeeds (it may describe the result; never a secret).
     /// </summary>
-    private T Request<T>(string eventName, KeyRequestContext context, string? keyIdForAudit, IReadOnlyDictionary<string, string>? encryptionContext, Func<StoreBody, (T Result, bool Changed, string? KeyId, int? KeyVersion)> operation, Action<T>? discard = null)
+    private T Request<T>(
+        string eventName,
+        KeyRequestContext context,
+        string? keyIdForAudit,
+        IReadOnlyDictionary<string, string>? encryptionContext,
+        Func<StoreBody, (T Result, bool Changed, string? KeyId, int? KeyVersion)> operation,
+        Action<T>? discard = null,
+        IReadOnlyDictionary<string, string>? eventData = null,
+        Func<T, IReadOnlyDictionary<string, string>?>? resultData = null)
     {
         using (Lock())
         {
@@ -75,7 +85,7 @@ public sealed partial class SealedKeyStore
             {
                 var (result, changed, id, keyVersion) = operation(body);
                 keyId = id;
-                var record = NewRecord(eventName, context, keyId, encryptionContext, keyVersion, null, null);
+                var record = WithEventData(NewRecord(eventName, context, keyId, encryptionContext, keyVersion, null, null), eventData, resultData?.Invoke(result));
                 if (destroyed.Count == 0 && CountAsRepeat(record))
                 {
                     return result; // decided in full; its record is the first of its window, with the window's summary to come
@@ -108,7 +118,7 @@ public sealed partial class SealedKeyStore
                 body = Load();
                 DestroyDueKeys(body);
 
-                var record = NewRecord(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message);
+                var record = WithEventData(NewRecord(eventName, context, keyId, encryptionContext, null, e.ErrorCode, e.Message), eventData, null);
                 if (destroyed.Count == 0 && CountAsRepeat(record))
                 {
                     throw; // the same refusal as one recorded inside the window: counted
@@ -130,5 +140,15 @@ public sealed partial class SealedKeyStore
                 throw;
             }
         }
+    }
+
+    private static Audit.AuditRecord WithEventData(Audit.AuditRecord record, params IReadOnlyDictionary<string, string>?[] data)
+    {
+        foreach (var (name, value) in data.Where(d => d is not null).SelectMany(d => d!))
+        {
+            (record.AdditionalEventData ??= [])[name] = value;
+        }
+
+        return record;
     }
 }

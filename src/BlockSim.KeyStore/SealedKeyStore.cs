@@ -191,6 +191,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
             Created = _time.GetUtcNow(),
             State = KeyState.Enabled,
             Policy = KeyPolicy.Default(administrator),
+            CreatedBy = administrator,
         };
         key.Versions.Add(NewMaterial(key.KeyId, 1));
         return key;

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using BlockSim.KeyStore;
+using BlockSim.KeyStore.Sealing;
 using BlockSim.Storage.Tests;
 
 namespace BlockSim.Daemon.Tests;
@@ -60,6 +63,59 @@ public class KeyStoreCliTests
 
         Assert.Equal(0, (await Cli(temp.Path, "policy", "put", "alias/blocksim/default", "decrypt-only.json", "--bypass-lockout-check")).Exit);
         Assert.Equal(4, (await Cli(temp.Path, "key", "describe", "alias/blocksim/default")).Exit); // as asked
+    }
+
+    [Fact]
+    public async Task Policy_test_needs_GetKeyPolicy_and_leaves_an_audit_record()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "v", "--size", "1M")).Exit);
+        var me = $"user:{Environment.UserName}";
+        var log = Path.Combine(temp.Path, "blocksim-data", "keystore", "audit.jsonl");
+
+        var probe = await Cli(temp.Path, "policy", "test", "alias/blocksim/default", "--principal", me, "--action", "Decrypt", "--as", "user:mallory");
+        Assert.Equal(4, probe.Exit);
+        Assert.Contains("AccessDeniedException", probe.Output);
+        Assert.DoesNotMatch("(?m)^(allowed|denied)$", probe.Output); // no answer
+        var refused = JsonDocument.Parse(File.ReadLines(log).Last()).RootElement;
+        Assert.Equal("TestKeyPolicy", refused.GetProperty("eventName").GetString());
+        Assert.Equal("user:mallory", refused.GetProperty("userIdentity").GetProperty("principal").GetString());
+        Assert.Equal("AccessDeniedException", refused.GetProperty("errorCode").GetString());
+
+        Assert.Equal(0, (await Cli(temp.Path, "policy", "test", "alias/blocksim/default", "--principal", me, "--action", "Decrypt")).Exit);
+        var answered = JsonDocument.Parse(File.ReadLines(log).Last()).RootElement;
+        Assert.Equal("TestKeyPolicy", answered.GetProperty("eventName").GetString());
+        Assert.Equal("allowed", answered.GetProperty("additionalEventData").GetProperty("answer").GetString());
+    }
+
+    [Fact]
+    public async Task A_key_whose_stored_policy_no_longer_parses_is_refused_plainly_until_its_creator_replaces_it()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "v", "--size", "1M")).Exit);
+        var me = $"user:{Environment.UserName}";
+        var old = $$"""{"Statement":[{"Effect":"Allow","Principal":"{{me}}","Action":["*","Decryptt"]}]}""";
+        var data = Path.Combine(temp.Path, "blocksim-data");
+        using (var store = SealedKeyStore.Open(Path.Combine(data, "keystore"), new KeyFileUnlocker(Path.Combine(data, "keystore.key"))))
+        {
+            store.StorePolicyAsAnOlderVersionMight(SealedKeyStore.DefaultAlias, old, forgetCreator: true); // as a store from before strict parsing
+        }
+
+        var describe = await Cli(temp.Path, "key", "describe", "alias/blocksim/default");
+        Assert.Equal(4, describe.Exit);
+        Assert.Contains("KMSInvalidStateException", describe.Output);
+        Assert.Contains("$.Statement[0].Action[1]: unknown action 'Decryptt'", describe.Output);
+        Assert.Contains("blocksim policy put", describe.Output);
+        Assert.DoesNotContain("   at ", describe.Output);
+        Assert.Equal(4, (await Cli(temp.Path, "policy", "get", "alias/blocksim/default", "--as", "user:mallory")).Exit);
+
+        var get = await Cli(temp.Path, "policy", "get", "alias/blocksim/default");
+        Assert.Equal(0, get.Exit);
+        Assert.Contains(old, get.Output);
+        File.WriteAllText(temp.File("fixed.json"), old.Replace(",\"Decryptt\"", "", StringComparison.Ordinal));
+        Assert.Equal(0, (await Cli(temp.Path, "policy", "put", "alias/blocksim/default", "fixed.json")).Exit);
+        Assert.Equal(0, (await Cli(temp.Path, "key", "describe", "alias/blocksim/default")).Exit);
+        Assert.Equal(0, (await Cli(temp.Path, "audit", "verify")).Exit);
     }
 
     internal static async Task<(int Exit, string Output)> Cli(string directory, params string[] arguments)

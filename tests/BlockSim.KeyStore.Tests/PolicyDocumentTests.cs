@@ -70,13 +70,13 @@ public class PolicyDocumentTests
             """;
         f.Store.PutKeyPolicy(Key, policy, StoreFixture.Admin);
 
-        Assert.True(f.Store.TestPolicy(Key, "user:carol", "DescribeKey"));
-        Assert.False(f.Store.TestPolicy(Key, "user:carol", "DisableKey"));
-        Assert.True(f.Store.TestPolicy(Key, "user:bob", "Decrypt", StoreFixture.Context("a")));
-        Assert.True(f.Store.TestPolicy(Key, "user:bob", "GenerateDataKey", StoreFixture.Context("b")));
-        Assert.False(f.Store.TestPolicy(Key, "user:bob", "Decrypt", StoreFixture.Context("c"))); // any of a, b: not c
-        Assert.False(f.Store.TestPolicy(Key, "user:bob", "Decrypt", StoreFixture.Context("a"), sourceAddress: "192.0.2.8"));
-        Assert.True(f.Store.TestPolicy(Key, "user:admin", "PutKeyPolicy"));
+        Assert.True(f.Store.TestPolicy(Key, "user:carol", "DescribeKey", StoreFixture.Admin));
+        Assert.False(f.Store.TestPolicy(Key, "user:carol", "DisableKey", StoreFixture.Admin));
+        Assert.True(f.Store.TestPolicy(Key, "user:bob", "Decrypt", StoreFixture.Admin, StoreFixture.Context("a")));
+        Assert.True(f.Store.TestPolicy(Key, "user:bob", "GenerateDataKey", StoreFixture.Admin, StoreFixture.Context("b")));
+        Assert.False(f.Store.TestPolicy(Key, "user:bob", "Decrypt", StoreFixture.Admin, StoreFixture.Context("c"))); // any of a, b: not c
+        Assert.False(f.Store.TestPolicy(Key, "user:bob", "Decrypt", StoreFixture.Admin, StoreFixture.Context("a"), sourceAddress: "192.0.2.8"));
+        Assert.True(f.Store.TestPolicy(Key, "user:admin", "PutKeyPolicy", StoreFixture.Admin));
     }
 
     [Fact]

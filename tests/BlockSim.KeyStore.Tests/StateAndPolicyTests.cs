@@ -59,11 +59,11 @@ public class StateAndPolicyTests
                "Condition":{"StringEquals":{"InvokedBy":"daemon-x"}}}
             ]}
             """, StoreFixture.Admin);
-        Assert.True(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Context("a")));
-        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Context("b")));
-        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "DisableKey"));
-        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Context("a"), invokedBy: "daemon-x"));
-        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:admin", "Decrypt", StoreFixture.Context("a"), invokedBy: "daemon-x")); // deny beats the admin's allow
+        Assert.True(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Admin, StoreFixture.Context("a")));
+        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Admin, StoreFixture.Context("b")));
+        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "DisableKey", StoreFixture.Admin));
+        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Admin, StoreFixture.Context("a"), invokedBy: "daemon-x"));
+        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:admin", "Decrypt", StoreFixture.Admin, StoreFixture.Context("a"), invokedBy: "daemon-x")); // deny beats the admin's allow
 
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, StoreFixture.Context("a"), 64, StoreFixture.Alice);
         f.Store.Decrypt(wrapped, StoreFixture.Context("a"), new byte[64], StoreFixture.Alice);
@@ -75,7 +75,7 @@ public class StateAndPolicyTests
         using var f = new StoreFixture();
         var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(SealedKeyStore.DefaultAlias, """{"Statement":[{"Effect":"Maybe"}]}""", StoreFixture.Admin));
         Assert.Equal("MalformedPolicyDocumentException", e.ErrorCode);
-        Assert.True(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:admin", "Decrypt"));
+        Assert.True(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:admin", "Decrypt", StoreFixture.Admin));
     }
 
     [Fact]
@@ -88,9 +88,9 @@ public class StateAndPolicyTests
         var daemonForAlice = new KeyRequestContext("user:alice", "blocksim-daemon");
 
         f.Store.Decrypt(wrapped, context, new byte[64], daemonForAlice);
-        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", context)); // not without the daemon
-        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Context("vol-2"), "blocksim-daemon"));
-        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "GenerateDataKey", context, "blocksim-daemon"));
+        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Admin, context)); // not without the daemon
+        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "Decrypt", StoreFixture.Admin, StoreFixture.Context("vol-2"), "blocksim-daemon"));
+        Assert.False(f.Store.TestPolicy(SealedKeyStore.DefaultAlias, "user:alice", "GenerateDataKey", StoreFixture.Admin, context, "blocksim-daemon"));
         Assert.Single(f.Store.ListGrants(SealedKeyStore.DefaultAlias, StoreFixture.Admin));
 
         f.Store.RetireGrant(grant.GrantId, StoreFixture.Admin);

@@ -51,6 +51,10 @@ public sealed class StoreFixture : IDisposable
             .Select(e => (e.GetProperty("eventName").GetString()!, e.TryGetProperty("errorCode", out var c) ? c.GetString() : null))
             .ToList();
 
+    /// <summary>The records of the audit log (every segment), in order, as JSON.</summary>
+    public IReadOnlyList<JsonElement> AuditRecords() =>
+        Store.AuditLogFiles.SelectMany(File.ReadAllLines).Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
+
     public void Dispose()
     {
         Store.Dispose();

@@ -35,7 +35,7 @@ internal sealed class LocalKeyAdministration(SealedKeyStore store, KeyRequestCon
     public void PutKeyPolicy(string key, string policy, bool bypassLockoutCheck) => store.PutKeyPolicy(key, policy, caller, bypassLockoutCheck);
 
     public bool TestPolicy(string key, KeyRequestContext asked, string action, IReadOnlyDictionary<string, string> encryptionContext) =>
-        store.TestPolicy(key, asked.Principal, action, encryptionContext, asked.InvokedBy, asked.ClientIdentity, asked.SourceAddress);
+        store.TestPolicy(key, asked.Principal, action, caller, encryptionContext, asked.InvokedBy, asked.ClientIdentity, asked.SourceAddress);
 
     public GrantInfo CreateGrant(string key, string grantee, IReadOnlyList<string> operations, IReadOnlyDictionary<string, string> encryptionContext, string? retiringPrincipal, IReadOnlyList<string> clients) =>
         store.CreateGrant(key, grantee, operations, encryptionContext, caller, retiringPrincipal, clients);

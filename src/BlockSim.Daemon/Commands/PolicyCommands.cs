@@ -39,7 +39,7 @@ internal static class PolicyCommands
         var invokedBy = new Option<string?>("--invoked-by") { Description = "The service acting for the principal, e.g. blocksim-daemon." };
         var client = new Option<string?>("--client") { Description = "The NBD client the service acts for, e.g. CN=alice or anonymous." };
         var source = new Option<string?>("--source-address") { Description = "Where the client connects from, e.g. 192.0.2.7." };
-        var test = new Command("test", "Would PRINCIPAL be allowed ACTION on the key (policy and grants)? Exit code 0 yes, 4 no.") { testKey, principal, action, context, invokedBy, client, source };
+        var test = new Command("test", "Would PRINCIPAL be allowed ACTION on the key (policy and grants)? Exit code 0 yes, 4 no. You need GetKeyPolicy on the key; the question and answer are audited.") { testKey, principal, action, context, invokedBy, client, source };
         test.SetAction(r => CliContext.Run(r, () =>
         {
             using var admin = CliContext.KeyAdministration(r);

@@ -125,6 +125,37 @@ internal sealed class AuditLog
     }
 
     /// <summary>
+    /// The first record, oldest segment first, that matches and whose HMAC verifies: a record the store wrote,
+    /// not one added or edited outside it. A line that is not a record is skipped (<see cref="Verify"/> reports
+    /// it). One segment in memory at a time; meant for rare look-ups, not for a request's hot path.
+    /// </summary>
+    public AuditRecord? FindFirst(Func<AuditRecord, bool> match)
+    {
+        foreach (var file in Files())
+        {
+            foreach (var line in CompleteLines(file))
+            {
+                AuditRecord? record;
+                try
+                {
+                    record = JsonSerializer.Deserialize<AuditRecord>(line, StoreFile.Json);
+                }
+                catch (JsonException)
+                {
+                    continue;
+                }
+
+                if (record is not null && match(record) && HasValidMac(record))
+                {
+                    return record;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Checks the whole chain, the head file, and the log against the store's anchor (the head as of the
     /// store's last write, which every request makes). A log that ends before the anchor was rolled back or
     /// truncated; one whose anchored record differs was replaced. Records after the anchor are a note, not a

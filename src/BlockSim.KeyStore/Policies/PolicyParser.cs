@@ -85,7 +85,7 @@ internal static class PolicyParser
                     effect = RequireString(property.Value, at);
                     if (effect is not ("Allow" or "Deny"))
                     {
-                        throw Fault(at, $"must be Allow or Deny, not '{effect}'");
+                        throw Fault(at, $"must be Allow or Deny, not '{Clip(effect)}'");
                     }
 
                     break;
@@ -94,7 +94,7 @@ internal static class PolicyParser
                     break;
                 case "Action":
                     actions = Strings(property.Value, at).Select((a, i) => PolicyActions.Normalize(a)
-                        ?? throw Fault(property.Value.ValueKind == JsonValueKind.Array ? $"{at}[{i}]" : at, $"unknown action '{a}' (known: {string.Join(", ", PolicyActions.Known)}, or * and prefix patterns such as kms:Describe*)")).ToArray();
+                        ?? throw Fault(property.Value.ValueKind == JsonValueKind.Array ? $"{at}[{i}]" : at, $"unknown action '{Clip(a)}' (known: {string.Join(", ", PolicyActions.Known)}, or * and prefix patterns such as kms:Describe*)")).ToArray();
                     break;
                 case "Resource":
                     if (Strings(property.Value, at) is not ["*"])
@@ -205,5 +205,11 @@ internal static class PolicyParser
         }
     }
 
-    private static KeyStoreException Fault(string path, string what) => new("MalformedPolicyDocumentException", $"{path}: {what}.");
+    private static KeyStoreException Fault(string path, string what) => new("MalformedPolicyDocumentException", $"{Clip(path, 256)}: {what}.");
+
+    /// <summary>
+    /// A value from the document as a message quotes it: cut short, since the message goes into the audit
+    /// record of the refusal, which must not carry the document itself.
+    /// </summary>
+    private static string Clip(string value, int max = 64) => value.Length <= max ? value : string.Concat(value.AsSpan(0, max), "...");
 }
