@@ -141,6 +141,28 @@ public class ControlApiTests
         Assert.Contains("changed its simulation", daemon.Output);
     }
 
+    [Fact]
+    public async Task Disconnect_drops_the_exports_clients_and_keeps_it_down_for_the_time_asked()
+    {
+        using var temp = new TempDirectory();
+        var control = temp.File("admin.sock");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "1M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control);
+        var port = await daemon.PortAsync();
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+        await client.ReadAsync(0, new byte[512]);
+
+        var dropped = await Sim(temp.Path, control, "disconnect", "default", "--down-seconds", "3");
+        Assert.True(dropped.Exit == 0, dropped.Output);
+        Assert.Contains("1 clients disconnected", dropped.Output);
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ReadAsync(0, new byte[512]).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" }));
+        Assert.Contains("down (simulated)", refused.ToString());
+        await Task.Delay(3500);
+        await using var back = await NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "default" });
+        await back.ReadAsync(0, new byte[512]);
+    }
+
     private static async Task<(int Exit, string Output)> Sim(string directory, string control, params string[] arguments) =>
         await KeyStoreCliTests.Cli(directory, ["sim", .. arguments, "--control", control]);
 
