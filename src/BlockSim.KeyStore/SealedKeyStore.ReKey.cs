@@ -83,13 +83,13 @@ public sealed partial class SealedKeyStore
                 }
                 else if (!plan.Covers(by))
                 {
-                    AddSlot(plan, by);
+                    AddSlot(plan, by, slot);
                 }
             }
 
             if (!plan.Covers(_held[0]))
             {
-                AddSlot(plan, _held[0]); // the opener's own slot may be damaged in the copy read: it still keeps its way in
+                AddSlot(plan, _held[0], null); // the opener's own slot may be damaged in the copy read: it still keeps its way in
             }
 
             return plan;
@@ -136,7 +136,8 @@ public sealed partial class SealedKeyStore
         }
     }
 
-    private void AddSlot(ReKeyPlan plan, Unlocker unlocker)
+    /// <summary>A slot for the new root, sealed for <paramref name="unlocker"/>; a passphrase keeps the Argon2 cost of the slot it replaces.</summary>
+    private void AddSlot(ReKeyPlan plan, Unlocker unlocker, KeySlot? replaced)
     {
         if (unlocker is KeyFileUnlocker keyFile)
         {
@@ -152,7 +153,7 @@ public sealed partial class SealedKeyStore
         else if (unlocker is PassphraseUnlocker passphrase)
         {
             plan.Passphrases.Add(passphrase);
-            plan.Slots.Add(StoreFile.Seal(passphrase, plan.Root));
+            plan.Slots.Add(StoreFile.Seal(replaced is null ? passphrase : passphrase.WithCostOf(replaced), plan.Root));
             plan.Resealed.Add("a passphrase slot (re-sealed with the passphrase this process opened it with)");
         }
     }

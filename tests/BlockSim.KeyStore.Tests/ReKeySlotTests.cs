@@ -59,12 +59,14 @@ public class ReKeySlotTests
         f.Store.Dispose();
         var oldKeyFile = File.ReadAllBytes(f.KeyFile.Path);
         f.Clock.Now = f.Clock.Now.AddDays(8);
-        using (var byPassphrase = SealedKeyStore.Open(f.StorePath, Passphrase(), f.Clock))
+        using (var byPassphrase = SealedKeyStore.Open(f.StorePath, new PassphraseUnlocker("correct horse"), f.Clock)) // default cost settings
         {
             Assert.Equal(KeyState.Destroyed, byPassphrase.DescribeKey(doomed, StoreFixture.Admin).State);
         }
 
         Assert.NotEqual(oldKeyFile, File.ReadAllBytes(f.KeyFile.Path)); // found through the path its slot records
+        var passphraseSlot = Slots(f.StorePath).Select(j => System.Text.Json.JsonDocument.Parse(j).RootElement).Single(e => e.GetProperty("type").GetString() == "passphrase");
+        Assert.Equal(1024, passphraseSlot.GetProperty("argon2MemoryKiB").GetInt32()); // the slot's own cost, not the opener's defaults
         using (var byPassphrase = SealedKeyStore.Open(f.StorePath, Passphrase(), f.Clock))
         using (var byKeyFile = SealedKeyStore.Open(f.StorePath, f.KeyFile, f.Clock))
         {

@@ -120,6 +120,9 @@ public sealed class PassphraseUnlocker(string passphrase, int memoryKiB = 65536,
         Argon2Parallelism = parallelism,
     };
 
+    /// <summary>The same passphrase with <paramref name="slot"/>'s Argon2 cost, so re-sealing a slot never weakens it.</summary>
+    internal PassphraseUnlocker WithCostOf(KeySlot slot) => new(passphrase, slot.Argon2MemoryKiB, slot.Argon2Iterations, slot.Argon2Parallelism);
+
     internal override void DeriveSlotKey(KeySlot slot, Span<byte> slotKey)
     {
         var secret = Encoding.UTF8.GetBytes(passphrase);
