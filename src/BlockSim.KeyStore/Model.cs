@@ -66,6 +66,13 @@ internal sealed class StoreBody
     /// written before anchoring existed, until their next request.
     /// </summary>
     public AuditAnchor? AuditAnchor { get; set; }
+
+    /// <summary>
+    /// The audit log's MAC key sealed under the root key: random, not derived from the root, so a re-key
+    /// (which replaces the root) leaves every record verifiable. Null in stores written before re-keying
+    /// existed, whose audit key is derived from the root; their next write seals that derived key here.
+    /// </summary>
+    public Sealing.SealedSecret? AuditKey { get; set; }
 }
 
 internal sealed class AuditAnchor

@@ -27,7 +27,8 @@ public sealed partial class SealedKeyStore
     /// Records the log holds past the body's anchor belong to requests that never reached this save (a crash):
     /// a NotCommitted record says so before this request's own.
     /// </summary>
-    private void RecordThenCommit(StoreBody body, IReadOnlyList<AuditRecord> records, KeyStoreException? refusal = null)
+    /// <para>With <paramref name="rekey"/> (the request destroyed keys), the store write is the re-key's commit (<see cref="SaveReKeyed"/>).</para>
+    private void RecordThenCommit(StoreBody body, IReadOnlyList<AuditRecord> records, KeyStoreException? refusal = null, ReKeyPlan? rekey = null)
     {
         try
         {
@@ -63,7 +64,14 @@ public sealed partial class SealedKeyStore
 
         try
         {
-            Save(body);
+            if (rekey is null)
+            {
+                Save(body);
+            }
+            else
+            {
+                SaveReKeyed(body, rekey);
+            }
         }
         catch (BackupWriteFailedException e)
         {
@@ -157,6 +165,14 @@ public sealed partial class SealedKeyStore
     }
 
     /// <summary>The records of the scheduled destructions a request carried out (AWS names the event DeleteKey).</summary>
-    private List<AuditRecord> DestructionRecords(IEnumerable<string> keyIds) =>
-        keyIds.Select(id => NewRecord("DeleteKey", new KeyRequestContext(StorePrincipal), id, null, null, null, null)).ToList();
+    private List<AuditRecord> DestructionRecords(IEnumerable<string> keyIds, ReKeyPlan? rekey)
+    {
+        var records = keyIds.Select(id => NewRecord("DeleteKey", new KeyRequestContext(StorePrincipal), id, null, null, null, null)).ToList();
+        if (rekey is not null)
+        {
+            RecordReKey(records, rekey);
+        }
+
+        return records;
+    }
 }

@@ -23,14 +23,43 @@ public sealed partial class SealedKeyStore
     private bool MacMatches(StoreFile file) =>
         CryptographicOperations.FixedTimeEquals(file.Mac, HMACSHA256.HashData(_bodyMacKey, file.Body));
 
-    /// <summary>Reads the newest copy whose MAC verifies; a bad copy is skipped (the next save repairs it).</summary>
+    /// <summary>Both copies that parse (their MACs unchecked), primary first.</summary>
+    private List<StoreFile> ReadCopies() =>
+        [.. new[] { PrimaryName, BackupName }.Select(name => TryReadFile(Path.Combine(_directory, name))).OfType<StoreFile>()];
+
+    /// <summary>
+    /// Reads the newest copy whose MAC verifies; a bad copy is skipped (the next save repairs it). When
+    /// neither verifies, another process may have re-keyed the store (a destruction): the root is followed
+    /// with what this process holds (<see cref="FollowReKey"/>) before the store is called damaged. The slots
+    /// and the audit key come from the copy read, so a save never writes back slots another process replaced.
+    /// </summary>
     private StoreBody Load()
     {
-        StoreBody? best = null;
-        foreach (var name in new[] { PrimaryName, BackupName })
+        var (body, file) = LoadVerified();
+        if (body is null && FollowReKey())
         {
-            var file = TryReadFile(Path.Combine(_directory, name));
-            if (file is null || !MacMatches(file))
+            (body, file) = LoadVerified();
+        }
+
+        if (body is null)
+        {
+            throw new KeyStoreException(
+                "StoreDamaged",
+                $"Neither copy of the key store in {_directory} verifies (damaged or tampered with); restore one from a backup.");
+        }
+
+        _slots = file!.Slots;
+        LoadAuditKey(body);
+        return body;
+    }
+
+    private (StoreBody? Body, StoreFile? File) LoadVerified()
+    {
+        StoreBody? best = null;
+        StoreFile? bestFile = null;
+        foreach (var file in ReadCopies())
+        {
+            if (!MacMatches(file))
             {
                 continue;
             }
@@ -39,22 +68,45 @@ public sealed partial class SealedKeyStore
             if (best is null || body.Sequence > best.Sequence)
             {
                 best = body;
+                bestFile = file;
             }
         }
 
-        return best ?? throw new KeyStoreException(
-            "StoreDamaged",
-            $"Neither copy of the key store in {_directory} verifies (damaged or tampered with); restore one from a backup.");
+        return (best, bestFile);
     }
 
-    /// <summary>Writes the primary, then the backup, each atomically and durably, with the next sequence number.</summary>
-    private void Save(StoreBody body)
+    /// <summary>
+    /// The audit MAC key: sealed in the body, or, in a store written before re-keying existed, derived from
+    /// the root as it was then (the next save seals that derived key, so its old records keep verifying
+    /// after a re-key replaces the root).
+    /// </summary>
+    private void LoadAuditKey(StoreBody body)
+    {
+        if (body.AuditKey is { } sealedKey)
+        {
+            sealedKey.Unseal(_root, AuditKeyPurpose, _auditMacKey);
+        }
+        else
+        {
+            HKDF.DeriveKey(HashAlgorithmName.SHA256, _root, _auditMacKey, [], "blocksim-keystore-audit-mac"u8);
+        }
+    }
+
+    private static ReadOnlySpan<byte> AuditKeyPurpose => "blocksim-audit-mac-key"u8;
+
+    /// <summary>
+    /// Writes the primary, then the backup, each atomically and durably, with the next sequence number: under
+    /// this process's root, or, for a re-key, sealed for the plan's slots and MAC'd under its new root.
+    /// </summary>
+    private void Save(StoreBody body, ReKeyPlan? rekey = null)
     {
         body.Sequence++;
+        body.AuditKey ??= SealedSecret.Seal(_auditMacKey, _root, AuditKeyPurpose);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(body, StoreFile.Json);
-        var file = new StoreFile { Slots = _slots, Body = bytes, Mac = HMACSHA256.HashData(_bodyMacKey, bytes) };
+        var file = new StoreFile { Slots = rekey?.Slots ?? _slots, Body = bytes, Mac = HMACSHA256.HashData(rekey?.BodyMacKey ?? _bodyMacKey, bytes) };
         var serialized = JsonSerializer.SerializeToUtf8Bytes(file, StoreFile.Json);
         DurableFile.Replace(Path.Combine(_directory, PrimaryName), serialized);
+        CrashPoint?.Invoke("primary-written");
         try
         {
             DurableFile.Replace(Path.Combine(_directory, BackupName), serialized);

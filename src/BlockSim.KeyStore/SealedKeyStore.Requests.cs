@@ -80,6 +80,7 @@ public sealed partial class SealedKeyStore
         {
             var body = Load();
             var destroyed = DestroyDueKeys(body);
+            using var rekey = destroyed.Count > 0 ? PlanReKey() : null; // destruction re-keys the store in the same commit
             string? keyId = keyIdForAudit;
             try
             {
@@ -91,11 +92,11 @@ public sealed partial class SealedKeyStore
                     return result; // decided in full; its record is the first of its window, with the window's summary to come
                 }
 
-                var records = DestructionRecords(destroyed);
+                var records = DestructionRecords(destroyed, rekey);
                 records.Add(record);
                 try
                 {
-                    RecordThenCommit(body, WithSummaries(records));
+                    RecordThenCommit(body, WithSummaries(records), rekey: rekey);
                 }
                 catch (Exception e)
                 {
@@ -124,11 +125,11 @@ public sealed partial class SealedKeyStore
                     throw; // the same refusal as one recorded inside the window: counted
                 }
 
-                var records = DestructionRecords(destroyed);
+                var records = DestructionRecords(destroyed, rekey);
                 records.Add(record);
                 try
                 {
-                    RecordThenCommit(body, WithSummaries(records), refusal: e);
+                    RecordThenCommit(body, WithSummaries(records), refusal: e, rekey: rekey);
                     Recorded(records);
                 }
                 catch (KeyStoreException failed) when (failed.ErrorCode == "StoreWriteFailed")

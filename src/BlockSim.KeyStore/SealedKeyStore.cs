@@ -23,6 +23,9 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
     private readonly TimeProvider _time;
     private readonly AuditLog _audit;
     private readonly SemaphoreSlim _inProcess = new(1, 1);
+
+    /// <summary>What this process can open the store with: the unlocker it was opened (or created) with first, then those it added.</summary>
+    private readonly List<Unlocker> _held = [];
     private List<KeySlot> _slots = [];
 
     private SealedKeyStore(string directory, TimeProvider? time)
@@ -54,8 +57,10 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
         var store = new SealedKeyStore(directory, time);
         RandomNumberGenerator.Fill(store._root);
+        RandomNumberGenerator.Fill(store._auditMacKey); // not derived from the root: it must outlive a re-key
         store.DeriveSubkeys();
-        store._slots = [StoreFile.Seal(unlocker, store._root)];
+        store._held.Add(unlocker);
+        store._slots = [store.SealSlot(unlocker, store._root)];
         using (store.Lock())
         {
             var body = new StoreBody();
@@ -72,39 +77,31 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         var store = new SealedKeyStore(directory, time);
         try
         {
-            var copies = new[] { PrimaryName, BackupName }.Select(name => store.TryReadFile(Path.Combine(directory, name))).Where(f => f is not null).ToList();
-            if (copies.Count == 0)
-            {
-                throw new KeyStoreException("NotFoundException", $"No key store in {directory} (neither {PrimaryName} nor {BackupName} is readable).");
-            }
-
-            // Either copy's slots may open the root key: a damaged slot in one copy must not lock out the other.
-            StoreFile? opened = null;
-            KeyStoreException? refusal = null;
-            foreach (var copy in copies)
-            {
-                try
-                {
-                    copy!.UnwrapRootKey(unlocker, store._root);
-                    opened = copy;
-                    break;
-                }
-                catch (KeyStoreException e) when (e.ErrorCode == "UnlockFailed")
-                {
-                    refusal = e;
-                }
-            }
-
-            if (opened is null)
-            {
-                throw refusal!;
-            }
-
-            store.DeriveSubkeys();
-            store._slots = opened.Slots;
+            // Under the lock from the start: a re-key in another process may be between writing a new key
+            // file and committing the store, and only the lock tells its .next from one a crash left behind.
             using (store.Lock())
             {
-                store.Load(); // checks the MACs now, so a tampered store is reported at open
+                store._held.Add(unlocker);
+                var copies = store.ReadCopies();
+                if (copies.Count == 0)
+                {
+                    throw new KeyStoreException("NotFoundException", $"No key store in {directory} (neither {PrimaryName} nor {BackupName} is readable).");
+                }
+
+                var finished = store.FinishInterruptedReKey(copies);
+
+                // Either copy's slots may open the root key: a damaged slot in one copy must not lock out the other.
+                if (!TryUnwrapAny(unlocker, copies, store._root, out var refusal))
+                {
+                    throw refusal!;
+                }
+
+                store.DeriveSubkeys();
+                var body = store.Load(); // checks the MACs now, so a tampered store is reported at open
+                if (finished)
+                {
+                    store.Save(body); // a re-key cut short may have left one copy under the old root: rewrite both
+                }
             }
 
             return store;
@@ -116,9 +113,39 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         }
     }
 
+    /// <summary>Unwraps the root key with the first copy whose slots <paramref name="unlocker"/> opens.</summary>
+    private static bool TryUnwrapAny(Unlocker unlocker, IReadOnlyList<StoreFile> copies, Span<byte> root, out KeyStoreException? refusal)
+    {
+        refusal = null;
+        foreach (var copy in copies)
+        {
+            try
+            {
+                copy.UnwrapRootKey(unlocker, root);
+                return true;
+            }
+            catch (KeyStoreException e) when (e.ErrorCode == "UnlockFailed")
+            {
+                refusal = e;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Problems found in the store copies (empty when both verify), for <c>blocksim</c> to report.</summary>
     public IReadOnlyList<string> CheckCopies()
     {
+        using var held = Lock();
+        try
+        {
+            Load(); // follows a re-key made by another process, so its copies are checked with the new root
+        }
+        catch (KeyStoreException e) when (e.ErrorCode == "StoreDamaged")
+        {
+            // Both copies are reported below.
+        }
+
         var problems = new List<string>();
         foreach (var name in new[] { PrimaryName, BackupName })
         {
@@ -140,12 +167,13 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         {
             var body = Load();
             var slots = _slots;
-            _slots = [.. _slots, StoreFile.Seal(unlocker, _root)];
+            _slots = [.. _slots, SealSlot(unlocker, _root)];
             try
             {
                 List<Audit.AuditRecord> records = [NewRecord("AddKeySlot", context ?? new KeyRequestContext(StorePrincipal), null, null, null, null, null)];
                 RecordThenCommit(body, WithSummaries(records));
                 Recorded(records);
+                _held.Add(unlocker); // a re-key in this process can seal the new root for it too
             }
             catch
             {
@@ -175,10 +203,20 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
     public override string ToString() => $"SealedKeyStore({_directory})";
 
-    private void DeriveSubkeys()
-    {
+    /// <summary>The body's MAC key follows the root: a re-key changes it, so a copy from before no longer verifies.</summary>
+    private void DeriveSubkeys() =>
         HKDF.DeriveKey(HashAlgorithmName.SHA256, _root, _bodyMacKey, [], "blocksim-keystore-body-mac"u8);
-        HKDF.DeriveKey(HashAlgorithmName.SHA256, _root, _auditMacKey, [], "blocksim-keystore-audit-mac"u8);
+
+    /// <summary>A slot for <paramref name="unlocker"/>; a key-file slot records where its key file is, so a re-key can replace it.</summary>
+    private KeySlot SealSlot(Unlocker unlocker, ReadOnlySpan<byte> root)
+    {
+        var slot = StoreFile.Seal(unlocker, root);
+        if (unlocker is KeyFileUnlocker keyFile)
+        {
+            slot.KeyFile = Path.GetRelativePath(_directory, Path.GetFullPath(keyFile.Path));
+        }
+
+        return slot;
     }
 
     private MasterKey NewKey(string administrator, string description, List<string> aliases)
@@ -203,15 +241,23 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         try
         {
             RandomNumberGenerator.Fill(material);
-            var sealedMaterial = new KeyMaterial { Version = version, Created = _time.GetUtcNow(), Nonce = RandomNumberGenerator.GetBytes(12), Sealed = new byte[48] };
-            using var gcm = new AesGcm(_root, 16);
-            gcm.Encrypt(sealedMaterial.Nonce, material, sealedMaterial.Sealed.AsSpan(0, 32), sealedMaterial.Sealed.AsSpan(32), MaterialContext(keyId, version));
+            var sealedMaterial = new KeyMaterial { Version = version, Created = _time.GetUtcNow() };
+            SealMaterial(keyId, sealedMaterial, material, _root);
             return sealedMaterial;
         }
         finally
         {
             CryptographicOperations.ZeroMemory(material);
         }
+    }
+
+    /// <summary>Seals <paramref name="material"/> into <paramref name="version"/> under <paramref name="root"/> (a fresh nonce each time).</summary>
+    private static void SealMaterial(string keyId, KeyMaterial version, ReadOnlySpan<byte> material, ReadOnlySpan<byte> root)
+    {
+        version.Nonce = RandomNumberGenerator.GetBytes(12);
+        version.Sealed = new byte[48];
+        using var gcm = new AesGcm(root, 16);
+        gcm.Encrypt(version.Nonce, material, version.Sealed.AsSpan(0, 32), version.Sealed.AsSpan(32), MaterialContext(keyId, version.Version));
     }
 
     /// <summary>Unseals one master key version into <paramref name="material"/> (32 bytes; the caller zeroes it).</summary>
@@ -223,7 +269,11 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
     private static byte[] MaterialContext(string keyId, int version) => System.Text.Encoding.UTF8.GetBytes($"blocksim-master-key|{keyId}|{version}");
 
-    /// <summary>Keys whose waiting period is over are destroyed (in the body; the caller records and saves): their material is erased from both copies.</summary>
+    /// <summary>
+    /// Keys whose waiting period is over are destroyed (in the body; the caller records and saves): their
+    /// material is erased from both copies, and the caller re-keys the store in the same commit
+    /// (<see cref="PlanReKey"/>), so copies made before no longer open with what is left.
+    /// </summary>
     private List<string> DestroyDueKeys(StoreBody body)
     {
         var destroyed = new List<string>();
@@ -237,6 +287,4 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
         return destroyed;
     }
-
-
 }

@@ -67,6 +67,17 @@ public class CliStoryTests
     }
 
     [Fact]
+    public async Task The_deletion_warning_says_what_the_re_key_at_destruction_reaches_and_what_it_cannot()
+    {
+        using var temp = new TempDirectory();
+        var (exit, output) = await Cli(temp.Path, "key", "schedule-deletion", "alias/blocksim/default"); // not confirmed: only the warning
+        Assert.Equal(2, exit);
+        Assert.Contains("The destruction re-keys the store: a new root key, and a new key file in place of the old one", output);
+        Assert.Contains("A passphrase slot cannot be re-sealed without its passphrase: it is removed at destruction unless the store is opened with it", output);
+        Assert.Contains("Copies made before destruction (backups) still hold the key and still open with the old key file or the passphrase", output);
+    }
+
+    [Fact]
     public async Task Rotation_and_rewrap_move_a_volume_to_the_new_key_version()
     {
         using var temp = new TempDirectory();

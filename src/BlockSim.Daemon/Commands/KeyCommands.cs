@@ -64,7 +64,11 @@ internal static class KeyCommands
         schedule.SetAction(r => CliContext.Run(r, () =>
         {
             var id = r.GetValue(deleteArgument)!;
-            var warning = $"WARNING: when the waiting period of {r.GetValue(days)} days ends, key {id} is destroyed and every volume whose key it wraps becomes unreadable for good through this store (both of its copies). Copies of the store made before then (backups) still hold the key and open with the same key file or passphrase: destroy them too. It can be cancelled until then.";
+            // Says exactly what the re-key at destruction does and does not reach (SealedKeyStore.ReKey.cs).
+            var warning = $"WARNING: when the waiting period of {r.GetValue(days)} days ends, key {id} is destroyed and every volume whose key it wraps becomes unreadable for good through this store (both of its copies). "
+                + "The destruction re-keys the store: a new root key, and a new key file in place of the old one, so a copy of the store made before it does not open with the key file there is then. "
+                + "A passphrase slot cannot be re-sealed without its passphrase: it is removed at destruction unless the store is opened with it (add it again afterwards). "
+                + "Copies made before destruction (backups) still hold the key and still open with the old key file or the passphrase: destroy them, and old copies of the key file, too. It can be cancelled until then.";
             if (!CliContext.Confirm(r.GetValue(yes), warning, id))
             {
                 return ExitCodes.Usage;

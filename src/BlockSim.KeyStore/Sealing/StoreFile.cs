@@ -21,6 +21,13 @@ internal sealed class KeySlot
 
     /// <summary>Wrapped root key: 32 bytes of ciphertext then the 16-byte tag.</summary>
     public byte[] WrappedRootKey { get; set; } = [];
+
+    /// <summary>
+    /// A key-file slot's key file, relative to the store directory (so the data directory can move): a
+    /// re-key writes a new key file there. Not secret. Null for passphrase slots and slots written before
+    /// re-keying existed; a key file is only ever replaced after it has been shown to open this slot.
+    /// </summary>
+    public string? KeyFile { get; set; }
 }
 
 /// <summary>
@@ -50,32 +57,46 @@ internal sealed class StoreFile
     /// <summary>Unwraps the root key with the first slot of the unlocker's type that opens.</summary>
     public void UnwrapRootKey(Unlocker unlocker, Span<byte> rootKey)
     {
+        foreach (var slot in Slots.Where(s => s.Type == unlocker.SlotType))
+        {
+            if (TryUnwrap(unlocker, slot, rootKey))
+            {
+                return;
+            }
+        }
+
+        throw new KeyStoreException(
+            "UnlockFailed",
+            unlocker is PassphraseUnlocker
+                ? "Wrong passphrase for the key store, or no passphrase slot for it: destroying a key removes a passphrase slot unless the store was opened with that passphrase."
+                : "This key file does not open the key store. Destroying a key replaces the store's key file, so a copy of the store made before a destruction opens only with the key file of its time, and the current key file only opens the current store.");
+    }
+
+    /// <summary>True when <paramref name="unlocker"/> opens <paramref name="slot"/>; the root key is then in <paramref name="rootKey"/>.</summary>
+    public static bool TryUnwrap(Unlocker unlocker, KeySlot slot, Span<byte> rootKey)
+    {
+        if (slot.Type != unlocker.SlotType || !IsWellFormed(slot))
+        {
+            return false;
+        }
+
         Span<byte> slotKey = stackalloc byte[32];
         try
         {
-            foreach (var slot in Slots.Where(s => s.Type == unlocker.SlotType && IsWellFormed(s)))
-            {
-                unlocker.DeriveSlotKey(slot, slotKey);
-                try
-                {
-                    using var gcm = new AesGcm(slotKey, 16);
-                    gcm.Decrypt(slot.Nonce, slot.WrappedRootKey.AsSpan(0, 32), slot.WrappedRootKey.AsSpan(32, 16), rootKey, "blocksim-root-key"u8);
-                    return;
-                }
-                catch (AuthenticationTagMismatchException)
-                {
-                    // Not this slot: try the next one of the same type.
-                }
-            }
+            unlocker.DeriveSlotKey(slot, slotKey);
+            using var gcm = new AesGcm(slotKey, 16);
+            gcm.Decrypt(slot.Nonce, slot.WrappedRootKey.AsSpan(0, 32), slot.WrappedRootKey.AsSpan(32, 16), rootKey, "blocksim-root-key"u8);
+            return true;
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            CryptographicOperations.ZeroMemory(rootKey);
+            return false; // not this slot
         }
         finally
         {
             CryptographicOperations.ZeroMemory(slotKey);
         }
-
-        throw new KeyStoreException(
-            "UnlockFailed",
-            unlocker is PassphraseUnlocker ? "Wrong passphrase for the key store." : "This key file does not open the key store.");
     }
 
     /// <summary>
@@ -96,15 +117,39 @@ internal sealed class StoreFile
         try
         {
             unlocker.DeriveSlotKey(slot, slotKey);
-            slot.Nonce = RandomNumberGenerator.GetBytes(12);
-            slot.WrappedRootKey = new byte[48];
-            using var gcm = new AesGcm(slotKey, 16);
-            gcm.Encrypt(slot.Nonce, rootKey, slot.WrappedRootKey.AsSpan(0, 32), slot.WrappedRootKey.AsSpan(32, 16), "blocksim-root-key"u8);
-            return slot;
+            return Wrap(slot, slotKey, rootKey);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(slotKey);
         }
+    }
+
+    /// <summary>
+    /// A key-file slot for a key file that is not on disk yet (a re-key seals the new root for the new key
+    /// file before writing it, so the store and the key file can be committed in a crash-safe order).
+    /// </summary>
+    public static KeySlot SealForKeyFile(ReadOnlySpan<byte> keyFileSecret, ReadOnlySpan<byte> rootKey)
+    {
+        var slot = KeyFileUnlocker.NewKeyFileSlot();
+        Span<byte> slotKey = stackalloc byte[32];
+        try
+        {
+            KeyFileUnlocker.DeriveSlotKey(keyFileSecret, slot, slotKey);
+            return Wrap(slot, slotKey, rootKey);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(slotKey);
+        }
+    }
+
+    private static KeySlot Wrap(KeySlot slot, ReadOnlySpan<byte> slotKey, ReadOnlySpan<byte> rootKey)
+    {
+        slot.Nonce = RandomNumberGenerator.GetBytes(12);
+        slot.WrappedRootKey = new byte[48];
+        using var gcm = new AesGcm(slotKey, 16);
+        gcm.Encrypt(slot.Nonce, rootKey, slot.WrappedRootKey.AsSpan(0, 32), slot.WrappedRootKey.AsSpan(32, 16), "blocksim-root-key"u8);
+        return slot;
     }
 }

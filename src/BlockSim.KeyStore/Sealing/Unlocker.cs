@@ -53,7 +53,13 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
     /// <summary>The file's permission bits in octal as chmod takes them, e.g. "0600".</summary>
     public static string DescribeMode(string path) => Octal(File.GetUnixFileMode(path));
 
-    internal override KeySlot NewSlot() => new() { Type = SlotType, Salt = RandomNumberGenerator.GetBytes(16) };
+    internal override KeySlot NewSlot() => NewKeyFileSlot();
+
+    internal static KeySlot NewKeyFileSlot() => new() { Type = "keyfile", Salt = RandomNumberGenerator.GetBytes(16) };
+
+    /// <summary>The slot key for a key file holding <paramref name="secret"/> (also used before a new key file is written).</summary>
+    internal static void DeriveSlotKey(ReadOnlySpan<byte> secret, KeySlot slot, Span<byte> slotKey) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, slotKey, slot.Salt, "blocksim-keystore-slot"u8);
 
     internal override void DeriveSlotKey(KeySlot slot, Span<byte> slotKey)
     {
@@ -66,7 +72,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
                 throw new KeyStoreException("InvalidKeyFile", $"{Path} is not a 32-byte key-store key file.");
             }
 
-            HKDF.DeriveKey(HashAlgorithmName.SHA256, material, slotKey, slot.Salt, "blocksim-keystore-slot"u8);
+            DeriveSlotKey(material, slot, slotKey);
         }
         finally
         {
@@ -113,6 +119,9 @@ public sealed class PassphraseUnlocker(string passphrase, int memoryKiB = 65536,
         Argon2Iterations = iterations,
         Argon2Parallelism = parallelism,
     };
+
+    /// <summary>The same passphrase with <paramref name="slot"/>'s Argon2 cost, so re-sealing a slot never weakens it.</summary>
+    internal PassphraseUnlocker WithCostOf(KeySlot slot) => new(passphrase, slot.Argon2MemoryKiB, slot.Argon2Iterations, slot.Argon2Parallelism);
 
     internal override void DeriveSlotKey(KeySlot slot, Span<byte> slotKey)
     {

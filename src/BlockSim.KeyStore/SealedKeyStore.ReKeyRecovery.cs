@@ -1,0 +1,101 @@
+using System.Security.Cryptography;
+using BlockSim.KeyStore.Sealing;
+
+namespace BlockSim.KeyStore;
+
+/// <summary>
+/// Landing on one state after a re-key: finishing (or discarding) what a crash left of one, and following
+/// one that another process committed while this one held the old root.
+/// </summary>
+public sealed partial class SealedKeyStore
+{
+    /// <summary>
+    /// Under the lock, before the root is unwrapped: a <c>KEYFILE.next</c> that opens a copy of the store
+    /// belongs to a committed re-key whose rename a crash cut short, so the rename is finished; one that opens
+    /// nothing was written by a re-key that never committed, and is discarded. True when a rename was finished.
+    /// </summary>
+    private bool FinishInterruptedReKey(IReadOnlyList<StoreFile> copies)
+    {
+        var keyFiles = _held.OfType<KeyFileUnlocker>().Select(k => Path.GetFullPath(k.Path))
+            .Concat(copies.SelectMany(c => c.Slots).Where(s => s.Type == "keyfile" && s.KeyFile is not null)
+                .Select(s => Path.GetFullPath(Path.Combine(_directory, s.KeyFile!))))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        var finished = false;
+        var scratch = GC.AllocateArray<byte>(32, pinned: true);
+        try
+        {
+            foreach (var path in keyFiles.Where(p => File.Exists(PendingKeyFile.NextPath(p))))
+            {
+                var pending = new KeyFileUnlocker(PendingKeyFile.NextPath(path));
+                bool opens;
+                try
+                {
+                    opens = copies.SelectMany(c => c.Slots).Any(s => StoreFile.TryUnwrap(pending, s, scratch));
+                }
+                catch (KeyStoreException)
+                {
+                    continue; // unreadable or unsafe: it may be the committed one, so it is neither used nor deleted
+                }
+
+                if (opens)
+                {
+                    PendingKeyFile.Finish(path);
+                    finished = true;
+                }
+                else
+                {
+                    PendingKeyFile.Discard(path);
+                }
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(scratch);
+        }
+
+        return finished;
+    }
+
+    /// <summary>
+    /// Under the lock, when neither copy verifies under this process's root: another process may have re-keyed
+    /// the store (a daemon holds it open while a CLI command destroys a key). The root is unwrapped again with
+    /// what this process holds (a key file is read afresh, so the new one opens); true when it changed and
+    /// was adopted. When nothing held opens the store any more (its passphrase slot was removed, or the store
+    /// was replaced by an older copy), the request fails clearly and nothing is written.
+    /// </summary>
+    private bool FollowReKey()
+    {
+        var copies = ReadCopies();
+        if (copies.Count == 0)
+        {
+            return false;
+        }
+
+        FinishInterruptedReKey(copies);
+        var root = GC.AllocateArray<byte>(32, pinned: true);
+        try
+        {
+            if (!_held.Any(u => TryUnwrapAny(u, copies, root, out _)))
+            {
+                var with = _held[0] is KeyFileUnlocker k ? $"the key file {k.Path}" : "the passphrase";
+                throw new KeyStoreException(
+                    "UnlockFailed",
+                    $"The key store in {_directory} no longer opens with {with}, which this process opened it with: another process re-keyed it (destroying a key replaces the root key and the key file, and removes a passphrase slot it cannot re-seal), or it was replaced by a copy from before such a re-key. Nothing was changed; open the store again (restart the daemon) with a key file or passphrase that opens it now.");
+            }
+
+            if (CryptographicOperations.FixedTimeEquals(root, _root))
+            {
+                return false; // same root: the copies really are damaged
+            }
+
+            root.CopyTo(_root, 0);
+            DeriveSubkeys();
+            return true;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(root);
+        }
+    }
+}
