@@ -32,10 +32,9 @@ public class FaultReproducibilityTests(ITestOutputHelper output)
     {
         ExternalTool.Require("fio", "fio");
         using var temp = new TempDirectory();
-        var control = temp.File("admin.sock");
-        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "8M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control, "--seed", "5");
-        var port = await daemon.PortAsync();
-        var added = await KeyStoreCliTests.Cli(temp.Path, "sim", "fault", "add", "default", "--kind", "misdirect", "--shift-sectors", "-64", "--probability", "0.01", "--control", control);
+        await using var daemon = await ControlledDaemon.StartAsync(temp, "8M", "--seed", "5");
+        var port = daemon.Port;
+        var added = await daemon.SimAsync("fault", "add", "default", "--kind", "misdirect", "--shift-sectors", "-64", "--probability", "0.01");
         Assert.True(added.Exit == 0, added.Output);
 
         var job = temp.File("verify.fio");
@@ -55,7 +54,7 @@ public class FaultReproducibilityTests(ITestOutputHelper output)
         var (_, text) = await ExternalTool.RunAsync("fio", [job]);
         var flagged = System.Text.RegularExpressions.Regex.Matches(text, @"verify: .* at file \S+ offset (\d+),").Select(m => long.Parse(m.Groups[1].Value)).ToHashSet();
 
-        var events = await KeyStoreCliTests.Cli(temp.Path, "sim", "events", "default", "--json", "--control", control);
+        var events = await daemon.SimAsync("events", "default", "--json");
         var misdirected = JsonDocument.Parse(events.Output).RootElement.GetProperty("events").EnumerateArray().Where(e => e.GetProperty("event").GetString() == "fault").ToList();
         var touched = misdirected.SelectMany(e => new[]
         {
@@ -73,10 +72,9 @@ public class FaultReproducibilityTests(ITestOutputHelper output)
     private async Task<List<(long Sequence, long Offset, int Errno)>> FaultsUnderFio(long seed, int iodepth)
     {
         using var temp = new TempDirectory();
-        var control = temp.File("admin.sock");
-        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--memory", "--size", "8M", "--listen", "127.0.0.1:0", "--socket", "none", "--control", control, "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var port = await daemon.PortAsync();
-        var added = await KeyStoreCliTests.Cli(temp.Path, "sim", "fault", "add", "default", "--op", "read", "--probability", "0.05", "--control", control);
+        await using var daemon = await ControlledDaemon.StartAsync(temp, "8M", "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var port = daemon.Port;
+        var added = await daemon.SimAsync("fault", "add", "default", "--op", "read", "--probability", "0.05");
         Assert.True(added.Exit == 0, added.Output);
 
         var job = temp.File("faults.fio");
@@ -97,7 +95,7 @@ public class FaultReproducibilityTests(ITestOutputHelper output)
         var (exit, text) = await ExternalTool.RunAsync("fio", [job]);
         Assert.True(exit == 0, text);
 
-        var events = await KeyStoreCliTests.Cli(temp.Path, "sim", "events", "default", "--limit", "10000", "--json", "--control", control);
+        var events = await daemon.SimAsync("events", "default", "--limit", "10000", "--json");
         Assert.Equal(0, events.Exit);
         return JsonDocument.Parse(events.Output).RootElement.GetProperty("events").EnumerateArray()
             .Where(e => e.GetProperty("event").GetString() == "fault")
