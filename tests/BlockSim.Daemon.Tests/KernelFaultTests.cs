@@ -53,6 +53,25 @@ public class KernelFaultTests(ITestOutputHelper output)
         Assert.Equal(0, await daemon.InterruptAsync());
     }
 
+    [SkippableFact]
+    public async Task A_stall_longer_than_the_kernel_clients_timeout_is_seen_as_one()
+    {
+        ExternalTool.Require("qemu-system-x86_64", "qemu-system-x86");
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await KeyStoreCliTests.Cli(temp.Path, "volume", "create", "kernel", "--size", "64M")).Exit);
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--listen", "127.0.0.1:0", "--socket", "none");
+        var port = await daemon.PortAsync();
+        var added = await KeyStoreCliTests.Cli(temp.Path, "sim", "fault", "add", "kernel", "--kind", "stall", "--op", "read", "--stall-ms", "20000", "--offset", (100 * 4096).ToString(), "--length", "4096", "--count", "1");
+        Assert.True(added.Exit == 0, added.Output);
+
+        using var guest = new CapturedProcess(new ProcessStartInfo(RepositoryFiles.Path("tests", "kernel", "boot.sh"), [port.ToString(), "kernel", "4096", "1", "0", "1", "stall"]));
+        await guest.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(6));
+        output.WriteLine(guest.Output.Split('\n').FirstOrDefault(l => l.StartsWith("KERNEL-TEST", StringComparison.Ordinal)) ?? "");
+        Assert.True(guest.ExitCode == 0, $"the guest did not pass:\n{guest.Output}\n--- daemon ---\n{daemon.Output}");
+        Assert.Contains("KERNEL-TEST PASS", guest.Output);
+        Assert.Contains("Stall", (await KeyStoreCliTests.Cli(temp.Path, "sim", "events", "kernel")).Output);
+    }
+
     /// <summary>Contiguous runs of block numbers, as (first, count).</summary>
     private static IEnumerable<(long First, long Count)> Runs(List<long> blocks)
     {
