@@ -156,6 +156,23 @@ public class ControlApiTests
         await back.ReadAsync(0, new byte[512]);
     }
 
+    [Fact]
+    public async Task A_reset_rule_drops_the_connection_of_the_request_it_hits()
+    {
+        using var temp = new TempDirectory();
+        await using var daemon = await ControlledDaemon.StartAsync(temp, "1M");
+        var added = await daemon.SimAsync("fault", "add", "default", "--kind", "reset", "--op", "read", "--sectors", "0", "--count", "1");
+        Assert.True(added.Exit == 0, added.Output);
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", daemon.Port, new NbdClientOptions { ExportName = "default" });
+        await client.WriteAsync(0, new byte[512]); // writes are not in the rule
+        var reset = await Assert.ThrowsAnyAsync<Exception>(() => client.ReadAsync(0, new byte[512]).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.IsNotType<TimeoutException>(reset);
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ReadAsync(4096, new byte[512]).WaitAsync(TimeSpan.FromSeconds(10))); // the connection is gone
+
+        await using var again = await NbdClient.ConnectTcpAsync("127.0.0.1", daemon.Port, new NbdClientOptions { ExportName = "default" });
+        await again.ReadAsync(0, new byte[512]); // the count is spent; the daemon carries on
+    }
+
     private static async Task<string> Raw(string socketPath, string method, string path, string body)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

@@ -174,6 +174,17 @@ public class FaultRuleTests
         Assert.Contains(control.Events(), e => e.Detail == $"Misdirect stored at offset {110 * Sector}");
     }
 
+    [Fact]
+    public async Task A_reset_rule_asks_for_the_connection_to_be_dropped()
+    {
+        var (device, control) = Controlled();
+        control.Add(new FaultRule { Kind = FaultKind.Reset, Operations = FaultOperations.Read, Nth = 2 });
+        await device.ReadAsync(0, new byte[Sector]);
+        var reset = await Assert.ThrowsAsync<InjectedFaultException>(async () => await device.ReadAsync(0, new byte[Sector]));
+        Assert.True(reset.ResetsConnection);
+        await device.ReadAsync(0, new byte[Sector]);
+    }
+
     [Theory]
     [InlineData(0, 4096)] // past the end
     [InlineData(10, 5)]   // backwards

@@ -36,7 +36,7 @@ internal sealed class FaultRuleRequest
     private static readonly Dictionary<string, FaultKind> s_kinds = new(StringComparer.OrdinalIgnoreCase)
     {
         ["error"] = FaultKind.Error, ["latent"] = FaultKind.Latent, ["stall"] = FaultKind.Stall, ["lost-write"] = FaultKind.LostWrite,
-        ["bit-flip"] = FaultKind.BitFlip, ["misdirect"] = FaultKind.Misdirect,
+        ["bit-flip"] = FaultKind.BitFlip, ["misdirect"] = FaultKind.Misdirect, ["reset"] = FaultKind.Reset,
     };
 
     private static readonly Dictionary<string, FaultOperations> s_operations = new(StringComparer.OrdinalIgnoreCase)
@@ -107,7 +107,7 @@ internal sealed class FaultRuleRequest
     private static string DefaultOperation(FaultKind kind) => kind switch
     {
         FaultKind.LostWrite or FaultKind.Misdirect => "write",
-        FaultKind.Stall => "all",
+        FaultKind.Stall or FaultKind.Reset => "all",
         _ => "read",
     };
 }

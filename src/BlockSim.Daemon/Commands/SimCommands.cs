@@ -105,7 +105,7 @@ internal static class SimCommands
     {
         var fault = new Command("fault", "Fault rules aimed at sectors: add, list, remove, clear.");
         var addExport = export();
-        var kind = new Option<string>("--kind") { Description = "error (with --errno), latent (reads fail until rewritten), stall (with --stall-ms), lost-write, bit-flip, misdirect (with --shift-sectors).", DefaultValueFactory = _ => "error" };
+        var kind = new Option<string>("--kind") { Description = "error (with --errno), latent (reads fail until rewritten), stall (with --stall-ms), lost-write, bit-flip, misdirect (with --shift-sectors), reset (the connection dropped).", DefaultValueFactory = _ => "error" };
         var operations = new Option<string[]>("--op") { Description = "read, write, flush, trim, write-zeroes or all (repeatable). Default: read; write for lost-write; all for stall." };
         var sectors = new Option<string?>("--sectors") { Description = "FIRST or FIRST-LAST, in the export's sectors (sim show gives their size). Default: the whole export." };
         var offset = new Option<long?>("--offset") { Description = "The range in bytes instead: from this offset..." };

@@ -183,7 +183,7 @@ internal sealed class NbdConnection
             : null;
         try
         {
-            var handler = new NbdRequestHandler(session, _memory, _logger);
+            var handler = new NbdRequestHandler(session, _memory, _logger, Drop);
             if (_options.InlineTransmission && _transport.Stream is not null && session.Export.CompletesSynchronously)
             {
                 var inline = new InlineTransmission(_transport, handler, _options, _memory, _lifetime, _logger);

@@ -14,7 +14,8 @@ namespace BlockSim.Nbd.Server.Transmission;
 /// <see cref="ExecuteAsync"/> and <see cref="WriteReply"/> here. What a request asks of the export and
 /// what the client gets back is decided in this type alone.
 /// </summary>
-internal sealed class NbdRequestHandler(NbdSession session, PayloadMemory memory, ILogger logger)
+/// <param name="dropConnection">Drops the connection at once, for a simulated reset (null: none happens).</param>
+internal sealed class NbdRequestHandler(NbdSession session, PayloadMemory memory, ILogger logger, Action? dropConnection = null)
 {
     public NbdSession Session => session;
 
@@ -138,6 +139,10 @@ internal sealed class NbdRequestHandler(NbdSession session, PayloadMemory memory
                 _ => NbdError.IO,
             };
             context.ErrorMessage = e.Message;
+            if (e.ResetsConnection)
+            {
+                dropConnection?.Invoke(); // the reply, if any is attempted, has nowhere to go
+            }
         }
         catch (IOException e) when (IsWrite(request.Command) && RequestFailureLog.IsOutOfSpace(e))
         {

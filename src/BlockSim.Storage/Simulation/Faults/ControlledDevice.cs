@@ -132,6 +132,8 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
             case FaultKind.Stall:
                 await Task.Delay(decision.StallMilliseconds, cancellationToken).ConfigureAwait(false);
                 break;
+            case FaultKind.Reset:
+                throw new InjectedFaultException(FaultRule.EIO, $"simulated connection reset at offset {offset} (fault rule {decision.Rule})") { ResetsConnection = true };
         }
 
         return decision;

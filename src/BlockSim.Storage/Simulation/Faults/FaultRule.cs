@@ -34,6 +34,9 @@ public enum FaultKind
     /// </summary>
     BitFlip,
 
+    /// <summary>The connection the request came on is dropped at once, as a reset: nothing is answered.</summary>
+    Reset,
+
     /// <summary>A write is stored <see cref="FaultRule.ShiftSectors"/> away from where it was sent (the other way if that runs off the device), and not where it was sent.</summary>
     Misdirect,
 }

@@ -11,4 +11,7 @@ public sealed class InjectedFaultException : IOException
     }
 
     public int Errno { get; }
+
+    /// <summary>The connection the request came on is to be dropped, not answered (a simulated reset).</summary>
+    public bool ResetsConnection { get; init; }
 }
