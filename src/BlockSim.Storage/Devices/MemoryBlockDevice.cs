@@ -5,7 +5,7 @@ namespace BlockSim.Storage.Devices;
 /// WRITE_ZEROES that may deallocate. The capacity can be far larger than RAM as long as little is written.
 /// Concurrent requests on overlapping ranges may interleave at byte granularity, as on a real disk.
 /// </summary>
-public sealed class MemoryBlockDevice : IBlockDevice
+public sealed class MemoryBlockDevice : IBlockDevice, IPageLender
 {
     private const int PageShift = 16;
     private const int PageSize = 1 << PageShift;
@@ -59,7 +59,7 @@ public sealed class MemoryBlockDevice : IBlockDevice
     /// page that holds them (a page never written reads as zeros), in place: reads copy out of it, and the
     /// encryption layer decrypts straight out of it. A concurrent write may change them while they are read.
     /// </summary>
-    internal ReadOnlySpan<byte> ReadableAt(long offset, int maxLength)
+    public ReadOnlySpan<byte> ReadableAt(long offset, int maxLength)
     {
         var within = (int)(offset & (PageSize - 1));
         return (PageAt(offset >> PageShift) ?? s_zeroPage).AsSpan(within, Math.Min(maxLength, PageSize - within));
@@ -69,10 +69,17 @@ public sealed class MemoryBlockDevice : IBlockDevice
     /// The page memory from <paramref name="offset"/> (allocated if new), at most <paramref name="maxLength"/>
     /// and never past the page: writes copy into it, and the encryption layer encrypts straight into it.
     /// </summary>
-    internal Span<byte> WritableAt(long offset, int maxLength)
+    public Span<byte> WritableAt(long offset, int maxLength)
     {
         var within = (int)(offset & (PageSize - 1));
         return GetOrAddPage(offset >> PageShift).AsSpan(within, Math.Min(maxLength, PageSize - within));
+    }
+
+    // Memory needs nothing held while its pages are lent.
+    public bool TryBeginLoan() => true;
+
+    public void EndLoan()
+    {
     }
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua = false, CancellationToken cancellationToken = default)

@@ -3,11 +3,38 @@ namespace BlockSim.Storage.Simulation.Faults;
 /// <summary>
 /// The layer through which an export's <see cref="SimulationControl"/> acts on its requests: pauses hold
 /// them, and fault rules fail, stall or drop them. With no rule and no pause a request only has its sequence
-/// number taken and is counted in flight.
+/// number taken and is counted in flight; then it also lends the pages of a device below that lends them,
+/// so an encrypted memory export keeps its one-pass path under control.
 /// </summary>
-public sealed class ControlledDevice(IBlockDevice inner, SimulationControl control) : DelegatingBlockDevice(inner)
+public sealed class ControlledDevice(IBlockDevice inner, SimulationControl control) : DelegatingBlockDevice(inner), IPageLender
 {
     public SimulationControl Control => control;
+
+    public bool TryBeginLoan()
+    {
+        if (Inner is not IPageLender lender || control.HasRules || !control.TryEnter(out _))
+        {
+            return false;
+        }
+
+        if (lender.TryBeginLoan())
+        {
+            return true;
+        }
+
+        control.Exit();
+        return false;
+    }
+
+    public ReadOnlySpan<byte> ReadableAt(long offset, int maxLength) => ((IPageLender)Inner).ReadableAt(offset, maxLength);
+
+    public Span<byte> WritableAt(long offset, int maxLength) => ((IPageLender)Inner).WritableAt(offset, maxLength);
+
+    public void EndLoan()
+    {
+        ((IPageLender)Inner).EndLoan();
+        control.Exit();
+    }
 
     public override ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
         !control.HasRules && control.TryEnter(out _)
@@ -60,25 +87,25 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
     // Separate from SlowAsync so the read path captures no Memory<byte> in a closure.
     private async ValueTask ReadSlowAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
+        var (sequence, entered) = await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var decision = await ApplyAsync(FaultOperations.Read, offset, destination.Length, sequence, cancellationToken).ConfigureAwait(false);
             await Inner.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
             if (decision.Kind == FaultKind.BitFlip)
             {
-                Flip(destination.Span, offset, decision);
+                decision.FlipIn(destination.Span, offset, control.SectorSize);
             }
         }
         finally
         {
-            control.Exit();
+            Exit(entered);
         }
     }
 
     private async ValueTask WriteSlowAsync(long offset, ReadOnlyMemory<byte> source, bool fua, CancellationToken cancellationToken)
     {
-        var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
+        var (sequence, entered) = await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var decision = await ApplyAsync(FaultOperations.Write, offset, source.Length, sequence, cancellationToken).ConfigureAwait(false);
@@ -88,7 +115,7 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
                     break;
                 case FaultKind.BitFlip:
                     var garbled = source.ToArray();
-                    Flip(garbled, offset, decision);
+                    decision.FlipIn(garbled, offset, control.SectorSize);
                     await Inner.WriteAsync(offset, garbled, fua, cancellationToken).ConfigureAwait(false);
                     break;
                 case FaultKind.Misdirect:
@@ -101,13 +128,13 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
         }
         finally
         {
-            control.Exit();
+            Exit(entered);
         }
     }
 
     private async ValueTask SlowAsync(FaultOperations operation, long offset, long length, Func<ValueTask> run, CancellationToken cancellationToken)
     {
-        var sequence = await control.EnterAsync(cancellationToken).ConfigureAwait(false);
+        var (sequence, entered) = await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if ((await ApplyAsync(operation, offset, length, sequence, cancellationToken).ConfigureAwait(false)).Kind != FaultKind.LostWrite)
@@ -116,6 +143,23 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
             }
         }
         finally
+        {
+            Exit(entered);
+        }
+    }
+
+    /// <summary>
+    /// A request the plaintext layer above the cipher has already entered (it holds the pause and took the
+    /// sequence number) is not entered again: one request, one number.
+    /// </summary>
+    private async ValueTask<(long Sequence, bool Entered)> EnterAsync(CancellationToken cancellationToken) =>
+        SimulationControl.EnteredAbove(control) is { } sequence
+            ? (sequence, false)
+            : (await control.EnterAsync(cancellationToken).ConfigureAwait(false), true);
+
+    private void Exit(bool entered)
+    {
+        if (entered)
         {
             control.Exit();
         }
@@ -139,9 +183,4 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
         return decision;
     }
 
-    private void Flip(Span<byte> bytes, long offset, FaultDecision decision)
-    {
-        var at = (decision.Sector * control.SectorSize) - offset + (decision.Bit / 8);
-        bytes[(int)Math.Max(0, at)] ^= (byte)(1 << (int)(decision.Bit % 8));
-    }
 }

@@ -5,4 +5,11 @@ namespace BlockSim.Storage.Simulation.Faults;
 internal readonly record struct FaultDecision(FaultKind? Kind, int Rule, int Errno, int StallMilliseconds, long Sector = 0, long Bit = 0, long ShiftSectors = 0)
 {
     public static FaultDecision None => default;
+
+    /// <summary>Flips the chosen bit in <paramref name="bytes"/>, the request's bytes from <paramref name="offset"/>.</summary>
+    public void FlipIn(Span<byte> bytes, long offset, int sectorSize)
+    {
+        var at = (Sector * sectorSize) - offset + (Bit / 8);
+        bytes[(int)Math.Max(0, at)] ^= (byte)(1 << (int)(Bit % 8));
+    }
 }

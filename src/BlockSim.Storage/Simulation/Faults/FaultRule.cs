@@ -86,6 +86,12 @@ public sealed record FaultRule
     /// <summary>How far a misdirected write lands from its place, in sectors (non-zero).</summary>
     public long ShiftSectors { get; init; }
 
+    /// <summary>
+    /// A bit flip in the plaintext, above the encryption, where it changes one bit (as a fault in memory or
+    /// on the wire past the cipher would) instead of garbling a 16-byte block. Only bit flips go above.
+    /// </summary>
+    public bool AboveCipher { get; init; }
+
     /// <summary>Null when the rule makes sense for a device of <paramref name="sectors"/> sectors, else what is wrong.</summary>
     public string? Problem(long sectors)
     {
@@ -112,6 +118,11 @@ public sealed record FaultRule
         if (!ErrorNumbers.Values.Contains(Errno))
         {
             return $"errno {Errno}: give one of {string.Join(", ", ErrorNumbers.Keys)}.";
+        }
+
+        if (AboveCipher && Kind != FaultKind.BitFlip)
+        {
+            return "only bit flips happen above the cipher (aboveCipher with kind bit-flip).";
         }
 
         return Kind switch

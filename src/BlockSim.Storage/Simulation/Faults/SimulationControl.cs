@@ -13,7 +13,10 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly object _lock = new();
     private readonly Queue<FaultEvent> _events = new();
+    // A request entered by the plaintext layer above the cipher, so the layer under it does not enter it again.
+    private static readonly AsyncLocal<EnteredRequest?> s_enteredAbove = new();
     private RuleState[] _rules = [];
+    private bool _hasAboveCipherRules;
     private int _nextRule = 1;
     private long _nextEvent = 1;
     private long _sequence;
@@ -36,6 +39,9 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
     public long EventsDropped { get; private set; }
 
     internal bool HasRules => Volatile.Read(ref _rules).Length > 0;
+
+    /// <summary>Whether any rule acts above the cipher, on plaintext (the plaintext layer's fast check).</summary>
+    internal bool HasAboveCipherRules => Volatile.Read(ref _hasAboveCipherRules);
 
     public IReadOnlyList<(FaultRule Rule, long Hits, long Injected)> Rules
     {
@@ -65,7 +71,7 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
             }
 
             var added = rule with { Id = _nextRule++, LastSector = lastSector };
-            Volatile.Write(ref _rules, [.. _rules, new RuleState(added)]);
+            SetRules([.. _rules, new RuleState(added)]);
             var from = Record("rule-added", added.Id, detail: $"{added.Kind} on {added.Operations} sectors {added.FirstSector}..{added.LastSector}");
             return (added, from);
         }
@@ -81,7 +87,7 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
                 return null;
             }
 
-            Volatile.Write(ref _rules, _rules.Where(r => r.Rule.Id != id).ToArray());
+            SetRules(_rules.Where(r => r.Rule.Id != id).ToArray());
             return Record("rule-removed", id);
         }
     }
@@ -92,7 +98,7 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
         lock (_lock)
         {
             var removed = _rules.Length;
-            Volatile.Write(ref _rules, []);
+            SetRules([]);
             return (removed, Record("rules-cleared", detail: $"{removed} rules"));
         }
     }
@@ -215,14 +221,27 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
         }
     }
 
-    /// <summary>Asks the rules about one request: the first rule that hits it decides; writes heal latent sectors.</summary>
-    internal FaultDecision Decide(FaultOperations operation, long offset, long length, long sequence)
+    /// <summary>
+    /// The sequence number of the request this async flow is in, when the plaintext layer over
+    /// <paramref name="control"/> has entered it; null otherwise.
+    /// </summary>
+    internal static long? EnteredAbove(SimulationControl control) =>
+        s_enteredAbove.Value is { } entered && ReferenceEquals(entered.Control, control) ? entered.Sequence : null;
+
+    /// <summary>Marks this async flow (the plaintext layer's request, and what it calls) as entered; null clears it.</summary>
+    internal void SetEnteredAbove(long? sequence) => s_enteredAbove.Value = sequence is { } number ? new EnteredRequest(this, number) : null;
+
+    /// <summary>
+    /// Asks the rules of one layer (under the cipher, or above it on plaintext) about one request: the first
+    /// rule that hits it decides; writes heal latent sectors (under the cipher, where latent rules are).
+    /// </summary>
+    internal FaultDecision Decide(FaultOperations operation, long offset, long length, long sequence, bool aboveCipher = false)
     {
         var first = offset / SectorSize;
         var last = length == 0 ? first : (offset + length - 1) / SectorSize;
         lock (_lock)
         {
-            if (operation is FaultOperations.Write or FaultOperations.WriteZeroes)
+            if (!aboveCipher && operation is FaultOperations.Write or FaultOperations.WriteZeroes)
             {
                 foreach (var latent in _rules)
                 {
@@ -237,7 +256,7 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
             {
                 var rule = state.Rule;
                 var covers = operation == FaultOperations.Flush || state.Overlaps(first, last);
-                if ((rule.Operations & operation) == 0 || !covers || state.Target(first, last) is not { } sector || !state.Decide(Seed, operation, sector, out var access))
+                if (rule.AboveCipher != aboveCipher || (rule.Operations & operation) == 0 || !covers || state.Target(first, last) is not { } sector || !state.Decide(Seed, operation, sector, out var access))
                 {
                     continue;
                 }
@@ -249,7 +268,7 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
                     // Which bit: the dice again, on a different access number, so it is as reproducible as the hit.
                     var bits = Math.Min(SectorSize, offset + length - (sector * SectorSize)) * 8;
                     decision = decision with { Bit = (long)(FaultDice.Roll(Seed, rule.Id, operation, sector, ~access) * bits) };
-                    detail = $"BitFlip at byte {(sector * SectorSize) + (decision.Bit / 8)} bit {decision.Bit % 8}";
+                    detail = $"BitFlip{(aboveCipher ? " above the cipher" : "")} at byte {(sector * SectorSize) + (decision.Bit / 8)} bit {decision.Bit % 8}";
                 }
                 else if (rule.Kind == FaultKind.Misdirect)
                 {
@@ -272,6 +291,12 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
         return shifted >= 0 && shifted + length <= capacity ? shifted : offset - (shiftSectors * SectorSize);
     }
 
+    private void SetRules(RuleState[] rules)
+    {
+        Volatile.Write(ref _hasAboveCipherRules, rules.Any(r => r.Rule.AboveCipher));
+        Volatile.Write(ref _rules, rules);
+    }
+
     private long Record(string what, int? rule = null, string? operation = null, long? offset = null, long? length = null, int? errno = null, string? detail = null, long? sequence = null)
     {
         var at = sequence ?? Sequence + 1; // a change applies from the next request on
@@ -285,3 +310,6 @@ public sealed class SimulationControl(long seed, int sectorSize, long capacity, 
         return at;
     }
 }
+
+/// <summary>A request entered at the plaintext layer of <see cref="Control"/>, with its sequence number.</summary>
+internal sealed record EnteredRequest(SimulationControl Control, long Sequence);
