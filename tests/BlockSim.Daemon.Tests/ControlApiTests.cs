@@ -173,6 +173,32 @@ public class ControlApiTests
         await again.ReadAsync(0, new byte[512]); // the count is spent; the daemon carries on
     }
 
+    [Fact]
+    public async Task Bit_flips_under_the_cipher_garble_a_16_byte_block_and_above_it_change_one_bit()
+    {
+        using var temp = new TempDirectory();
+        await using var daemon = await ControlledDaemon.StartAsync(temp, "1M", "--encrypted");
+        await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", daemon.Port, new NbdClientOptions { ExportName = "default" });
+        var written = Enumerable.Range(0, 8192).Select(i => (byte)(i * 13 + 5)).ToArray();
+        await client.WriteAsync(0, written);
+
+        var below = await daemon.SimAsync("fault", "add", "default", "--kind", "bit-flip", "--op", "read", "--sectors", "0", "--count", "1");
+        Assert.True(below.Exit == 0, below.Output);
+        var above = await daemon.SimAsync("fault", "add", "default", "--kind", "bit-flip", "--op", "read", "--offset", "4096", "--length", "4096", "--count", "1", "--above-cipher");
+        Assert.True(above.Exit == 0, above.Output);
+        Assert.Contains("above the cipher", above.Output);
+
+        var read = new byte[8192];
+        await client.ReadAsync(0, read);
+
+        var garbled = Enumerable.Range(0, 4096).Where(i => read[i] != written[i]).ToList();
+        Assert.InRange(garbled.Count, 2, 16); // a block of random plaintext: almost surely many bytes, all in one 16-byte block
+        Assert.Equal(garbled[0] / 16, garbled[^1] / 16);
+        var flipped = Enumerable.Range(4096, 4096).Sum(i => System.Numerics.BitOperations.PopCount((uint)(read[i] ^ written[i])));
+        Assert.Equal(1, flipped);
+        Assert.Contains("above the cipher", (await daemon.SimAsync("events", "default")).Output);
+    }
+
     private static async Task<string> Raw(string socketPath, string method, string path, string body)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

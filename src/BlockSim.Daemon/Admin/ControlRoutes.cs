@@ -255,6 +255,7 @@ internal static class ControlRoutes
         count = rule.Count,
         stallMs = rule.Kind == FaultKind.Stall ? rule.StallMilliseconds : (int?)null,
         shiftSectors = rule.Kind == FaultKind.Misdirect ? rule.ShiftSectors : (long?)null,
+        aboveCipher = rule.AboveCipher ? true : (bool?)null,
         hits,
         injected,
     };

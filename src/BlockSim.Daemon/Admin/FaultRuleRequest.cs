@@ -33,6 +33,9 @@ internal sealed class FaultRuleRequest
 
     public long ShiftSectors { get; set; }
 
+    /// <summary>A bit flip in the plaintext, above the encryption (one bit changed, not a 16-byte block garbled).</summary>
+    public bool AboveCipher { get; set; }
+
     private static readonly Dictionary<string, FaultKind> s_kinds = new(StringComparer.OrdinalIgnoreCase)
     {
         ["error"] = FaultKind.Error, ["latent"] = FaultKind.Latent, ["stall"] = FaultKind.Stall, ["lost-write"] = FaultKind.LostWrite,
@@ -80,6 +83,7 @@ internal sealed class FaultRuleRequest
             Count = Count,
             StallMilliseconds = StallMs,
             ShiftSectors = ShiftSectors,
+            AboveCipher = AboveCipher,
         };
     }
 

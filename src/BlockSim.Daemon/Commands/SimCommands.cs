@@ -116,7 +116,8 @@ internal static class SimCommands
         var count = new Option<long?>("--count") { Description = "At most this many faults." };
         var stall = new Option<int>("--stall-ms") { Description = "How long a stall holds a request." };
         var shift = new Option<long>("--shift-sectors") { Description = "How far a misdirected write lands from where it was sent, in sectors." };
-        var add = new Command("add", "Add a fault rule; prints it and the request from which it applies.") { addExport, kind, operations, sectors, offset, length, errno, probability, nth, count, stall, shift };
+        var aboveCipher = new Option<bool>("--above-cipher") { Description = "A bit-flip in the plaintext, above the encryption: one bit changes, where under it (the default) a whole 16-byte block is garbled." };
+        var add = new Command("add", "Add a fault rule; prints it and the request from which it applies.") { addExport, kind, operations, sectors, offset, length, errno, probability, nth, count, stall, shift, aboveCipher };
         add.SetAction(r => Run(r, daemon =>
         {
             var (first, last) = ParseSectors(r.GetValue(sectors));
@@ -134,6 +135,7 @@ internal static class SimCommands
                 Count = r.GetValue(count),
                 StallMs = r.GetValue(stall),
                 ShiftSectors = r.GetValue(shift),
+                AboveCipher = r.GetValue(aboveCipher),
             };
             return Print(r, daemon.Send<JsonElement>(HttpMethod.Post, Path(r, addExport, "faults"), request), a => $"{RuleLine(a.GetProperty("rule"))}  (from request {a.GetProperty("fromSequence")})");
         }));
@@ -208,6 +210,7 @@ internal static class SimCommands
         + (rule.TryGetProperty("count", out var count) ? $", at most {count}" : "")
         + (rule.TryGetProperty("stallMs", out var stall) ? $", {stall} ms" : "")
         + (rule.TryGetProperty("shiftSectors", out var shift) ? $", shifted {shift} sectors" : "")
+        + (rule.TryGetProperty("aboveCipher", out _) ? ", above the cipher" : "")
         + $"; {rule.GetProperty("hits")} hits, {rule.GetProperty("injected")} faulted";
 
     private static string EventLine(JsonElement e) =>

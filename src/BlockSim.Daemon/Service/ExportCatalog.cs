@@ -143,7 +143,7 @@ internal sealed class ExportCatalog : IDisposable
             Func<IBlockDevice, IBlockDevice> wrap = control.Wrap;
             if (settings.Memory)
             {
-                _exports.Add(MemoryExport(name, settings, wrap, logger));
+                _exports.Add(MemoryExport(name, settings, control, logger));
                 continue;
             }
 
@@ -181,7 +181,7 @@ internal sealed class ExportCatalog : IDisposable
             }
 
             served[volumeName] = (name, settings.ReadOnly);
-            var export = OpenVolume(name, volumeName, path, keys, logger, wrap, settings);
+            var export = OpenVolume(name, volumeName, path, keys, logger, control, settings);
             control.Bind(export.Header.SectorSize, export.Header.Capacity);
             if (export.Size != defaultSize && volumeName == "default")
             {
@@ -204,12 +204,12 @@ internal sealed class ExportCatalog : IDisposable
     }
 
     /// <summary>Opens and locks the volume for the life of the daemon; a failure names the export and the volume.</summary>
-    private static VolumeExport OpenVolume(string name, string volumeName, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? wrap, ExportSettings settings)
+    private static VolumeExport OpenVolume(string name, string volumeName, string path, KeyStoreVolumeKeys keys, ILogger logger, ExportSimulation simulation, ExportSettings settings)
     {
         var which = name == volumeName ? $"volume '{volumeName}'" : $"export '{name}' (volume '{volumeName}')";
         try
         {
-            return new VolumeExport(name, path, keys, logger, wrap, settings.ReadOnly, settings.Description);
+            return new VolumeExport(name, path, keys, logger, simulation.Wrap, settings.ReadOnly, settings.Description, simulation.WrapPlaintext);
         }
         catch (VolumeNotWritableException e)
         {
@@ -242,7 +242,7 @@ internal sealed class ExportCatalog : IDisposable
         return _store;
     }
 
-    private static INbdExport MemoryExport(string name, ExportSettings settings, Func<IBlockDevice, IBlockDevice>? wrap, ILogger logger)
+    private static INbdExport MemoryExport(string name, ExportSettings settings, ExportSimulation simulation, ILogger logger)
     {
         if (settings.Size is null || !ByteSize.TryParse(settings.Size, out var size) || size <= 0 || size % 4096 != 0)
         {
@@ -250,7 +250,7 @@ internal sealed class ExportCatalog : IDisposable
         }
 
         IBlockDevice device = new MemoryBlockDevice(size, settings.ReadOnly);
-        device = wrap?.Invoke(device) ?? device;
+        device = simulation.Wrap(device);
         string description;
         if (settings.Encrypted == true)
         {
@@ -265,7 +265,7 @@ internal sealed class ExportCatalog : IDisposable
             DaemonLog.MemoryExport(logger, name, size);
         }
 
-        return new BlockDeviceExport(name, device, settings.Description ?? description);
+        return new BlockDeviceExport(name, simulation.WrapPlaintext(device), settings.Description ?? description);
     }
 
     private static IEnumerable<string> VolumeNames(DataDirectory data) => Directory.Exists(data.VolumesPath)

@@ -43,4 +43,7 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
         Attached = true;
         return new ControlledDevice(device, Control!);
     }
+
+    /// <summary>Over the encryption (or over <see cref="Wrap"/>'s stack on an export without it): bit flips on plaintext.</summary>
+    public IBlockDevice WrapPlaintext(IBlockDevice device) => new PlaintextFaultDevice(device, Control!);
 }

@@ -23,6 +23,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     private readonly VolumeFile _file;
     private readonly KeyStoreVolumeKeys _keys;
     private readonly Func<IBlockDevice, IBlockDevice>? _simulation;
+    private readonly Func<IBlockDevice, IBlockDevice>? _aboveEncryption;
     private readonly ILogger _logger;
     private readonly string? _description;
     private readonly SemaphoreSlim _attach = new(1, 1);
@@ -31,11 +32,14 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
 
     /// <summary>Opens and locks the volume file (no key yet).</summary>
     /// <exception cref="VolumeException">Missing, damaged, held by another process, or not writable where it is to be written.</exception>
-    public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null)
+    /// <param name="simulation">Layers under the encryption, over the ciphertext.</param>
+    /// <param name="aboveEncryption">Layers over the encryption, on plaintext.</param>
+    public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null, Func<IBlockDevice, IBlockDevice>? aboveEncryption = null)
     {
         Name = name;
         _keys = keys;
         _simulation = simulation;
+        _aboveEncryption = aboveEncryption;
         _logger = logger;
         _description = description;
         IsReadOnly = readOnly;
@@ -84,7 +88,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
             if (_volume is null)
             {
                 _volume = _file.Unlock(keys, _simulation);
-                _served = new BlockDeviceExport(Name, _volume.Device, Description);
+                _served = new BlockDeviceExport(Name, _aboveEncryption?.Invoke(_volume.Device) ?? _volume.Device, Description);
                 DaemonLog.Attached(_logger, Header.VolumeId, Name, client.ToString());
             }
             else
