@@ -17,6 +17,9 @@ public sealed partial class DaemonProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The daemon's process id (it runs as <c>dotnet blocksim.dll</c>, so the child itself).</summary>
+    public int Id => _process.Id;
+
     public static DaemonProcess Start(string workingDirectory, params string[] arguments) => Start(workingDirectory, new Dictionary<string, string>(), arguments);
 
     /// <summary>Starts blocksim with extra environment variables.</summary>
