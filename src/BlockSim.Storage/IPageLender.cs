@@ -10,8 +10,9 @@ public interface IPageLender
     /// <summary>
     /// Begins one request served from lent bytes, or says false when it must go through the device's own
     /// methods. Every true is paired with one <see cref="EndLoan"/>, after the last span is used.
+    /// <paramref name="write"/> says whether the request writes (a layer that logs writes lends for reads only).
     /// </summary>
-    bool TryBeginLoan();
+    bool TryBeginLoan(bool write);
 
     /// <summary>The stored bytes from <paramref name="offset"/>, at most <paramref name="maxLength"/> (at least one sector).</summary>
     ReadOnlySpan<byte> ReadableAt(long offset, int maxLength);

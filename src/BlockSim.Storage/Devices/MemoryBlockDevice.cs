@@ -76,7 +76,7 @@ public sealed class MemoryBlockDevice : IBlockDevice, IPageLender
     }
 
     // Memory needs nothing held while its pages are lent.
-    public bool TryBeginLoan() => true;
+    public bool TryBeginLoan(bool write) => true;
 
     public void EndLoan()
     {

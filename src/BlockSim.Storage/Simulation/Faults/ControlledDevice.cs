@@ -10,14 +10,14 @@ public sealed class ControlledDevice(IBlockDevice inner, SimulationControl contr
 {
     public SimulationControl Control => control;
 
-    public bool TryBeginLoan()
+    public bool TryBeginLoan(bool write)
     {
         if (Inner is not IPageLender lender || control.HasRules || !control.TryEnter(out _))
         {
             return false;
         }
 
-        if (lender.TryBeginLoan())
+        if (lender.TryBeginLoan(write))
         {
             return true;
         }
