@@ -152,7 +152,8 @@ internal static class ControlRoutes
             }
 
             var at = simulation.Control!.Mark(mark.Name);
-            await AdminEndpoint.Answer(http, StatusCodes.Status201Created, new { mark = mark.Name, sequence = at }).ConfigureAwait(false);
+            var recorded = simulation.Recording?.Mark(mark.Name); // a running recording gets it too, as a crash point
+            await AdminEndpoint.Answer(http, StatusCodes.Status201Created, new { mark = mark.Name, sequence = at, recordedAt = recorded }).ConfigureAwait(false);
         }));
 
         app.MapGet("/v1/exports/{name}/events", (HttpContext http, string name, long? after, int? limit) => With(http, exports, name, simulation =>
@@ -206,7 +207,8 @@ internal static class ControlRoutes
         ["none"] = PowerCutTearing.None, ["sector"] = PowerCutTearing.Sector, ["4k"] = PowerCutTearing.Block4K,
     };
 
-    private static Task With(HttpContext http, IReadOnlyDictionary<string, ExportSimulation> exports, string name, Func<ExportSimulation, Task> action) =>
+    /// <summary>Runs the action on the named export's simulation, or answers 404 naming the exports there are.</summary>
+    internal static Task With(HttpContext http, IReadOnlyDictionary<string, ExportSimulation> exports, string name, Func<ExportSimulation, Task> action) =>
         exports.TryGetValue(name, out var simulation) && simulation.Control is not null
             ? action(simulation)
             : AdminEndpoint.Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFoundException", $"This daemon serves no export '{name}' (it serves {string.Join(", ", exports.Keys.Order(StringComparer.Ordinal))})."));
@@ -226,6 +228,7 @@ internal static class ControlRoutes
             sequence = control?.Sequence ?? 0,
             faultRules = control?.Rules.Count ?? 0,
             dirtySectors = simulation.Cache?.DirtySectors,
+            recording = simulation.Recording?.Log is { } log ? new { records = log.Records } : null,
         };
     }
 

@@ -160,7 +160,7 @@ internal static class SimCommands
         return fault;
     }
 
-    private static int Run(ParseResult r, Func<AdminConnection, int> body) => CliContext.Run(r, () =>
+    internal static int Run(ParseResult r, Func<AdminConnection, int> body) => CliContext.Run(r, () =>
     {
         var socket = r.GetValue(CliContext.Control) ?? CliContext.Data(r).DefaultControlSocket;
         if (socket == "none" || !AdminConnection.IsServed(socket))
@@ -172,9 +172,9 @@ internal static class SimCommands
         return body(daemon);
     });
 
-    private static string Path(ParseResult r, Argument<string> export, string rest) => $"v1/exports/{Uri.EscapeDataString(r.GetValue(export)!)}/{rest}";
+    internal static string Path(ParseResult r, Argument<string> export, string rest) => $"v1/exports/{Uri.EscapeDataString(r.GetValue(export)!)}/{rest}";
 
-    private static int Print(ParseResult r, JsonElement answer, Func<JsonElement, string> human)
+    internal static int Print(ParseResult r, JsonElement answer, Func<JsonElement, string> human)
     {
         Console.WriteLine(r.GetValue(CliContext.Json) ? JsonSerializer.Serialize(answer, new JsonSerializerOptions { WriteIndented = true }) : human(answer));
         return ExitCodes.Ok;

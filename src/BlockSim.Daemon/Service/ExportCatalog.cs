@@ -183,6 +183,7 @@ internal sealed class ExportCatalog : IDisposable
             served[volumeName] = (name, settings.ReadOnly);
             var export = OpenVolume(name, volumeName, path, keys, logger, control, settings);
             control.Bind(export.Header.SectorSize, export.Header.Capacity);
+            control.VolumeHeader = () => export.Header;
             if (export.Size != defaultSize && volumeName == "default")
             {
                 DaemonLog.ExistingSizeKept(logger, path, export.Size);
@@ -256,6 +257,7 @@ internal sealed class ExportCatalog : IDisposable
         {
             // The simulation sits under the encryption, as on a volume: a volatile cache holds ciphertext only.
             device = EncryptedBlockDevice.WithEphemeralKey(device, EphemeralSectorSize);
+            simulation.KeyIsEphemeral = true;
             description = "in-memory export (not persistent, encrypted under a key that exists only in this process)";
             DaemonLog.EncryptedMemoryExport(logger, name, size);
         }

@@ -1,6 +1,7 @@
 using BlockSim.Storage;
 using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
+using BlockSim.Storage.Volumes;
 
 namespace BlockSim.Daemon.Service;
 
@@ -29,9 +30,21 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
     /// <summary>The export's volatile cache, once its device exists; null without one.</summary>
     public VolatileCacheDevice? Cache => Layers.Cache;
 
+    /// <summary>Where a recording goes in the export's stack, once its device exists.</summary>
+    public RecordingSlot? Recording { get; private set; }
+
+    /// <summary>
+    /// What a recording of this export starts from: its volume file's header (the base is then a volume file
+    /// of its own), or null for a memory export (a raw image). Set by the catalog.
+    /// </summary>
+    public Func<VolumeHeader>? VolumeHeader { get; set; }
+
+    /// <summary>An encrypted memory export's key dies with the process: nothing recorded from it could ever be read.</summary>
+    public bool KeyIsEphemeral { get; set; }
+
     public void Bind(int sectorSize, long capacity) => Control ??= new SimulationControl(seed, sectorSize, capacity);
 
-    /// <summary>The device stack under the encryption: the configured behaviour, then run-time control on top.</summary>
+    /// <summary>The device stack under the encryption: the configured behaviour, the recording slot, then run-time control on top.</summary>
     public IBlockDevice Wrap(IBlockDevice device)
     {
         Bind(device.SectorSize, device.Capacity);
@@ -40,8 +53,9 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
             device = settings.Wrap(device, seed, Layers);
         }
 
+        Recording = new RecordingSlot(device);
         Attached = true;
-        return new ControlledDevice(device, Control!);
+        return new ControlledDevice(Recording, Control!);
     }
 
     /// <summary>Over the encryption (or over <see cref="Wrap"/>'s stack on an export without it): bit flips on plaintext.</summary>
