@@ -12,6 +12,8 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     InfoCommand.Create(),
     TlsCommands.Create(),
     SimCommands.Create(),
+    RecordCommands.Create(),
+    CrashCommands.Create(),
 };
 CliContext.AddGlobalOptions(root);
 return await CommandLineEntry.RunAsync(root, args);

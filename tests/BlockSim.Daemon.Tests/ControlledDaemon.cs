@@ -28,8 +28,11 @@ public sealed class ControlledDaemon : IAsyncDisposable
     }
 
     /// <summary>Runs <c>blocksim sim ARGUMENTS</c> against this daemon.</summary>
-    public Task<(int Exit, string Output)> SimAsync(params string[] arguments) =>
-        KeyStoreCliTests.Cli(_temp.Path, ["sim", .. arguments, "--control", Control]);
+    public Task<(int Exit, string Output)> SimAsync(params string[] arguments) => CliAsync(["sim", .. arguments]);
+
+    /// <summary>Runs <c>blocksim ARGUMENTS</c> against this daemon's admin socket.</summary>
+    public Task<(int Exit, string Output)> CliAsync(params string[] arguments) =>
+        KeyStoreCliTests.Cli(_temp.Path, [.. arguments, "--control", Control]);
 
     public ValueTask DisposeAsync() => Process.DisposeAsync();
 }
