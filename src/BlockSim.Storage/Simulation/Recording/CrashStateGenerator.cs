@@ -11,6 +11,9 @@ public sealed class CrashStateGenerator(CrashStateModel model)
     /// <summary>At most this many drop combinations at one crash point, so drop=N stays bounded on a busy log.</summary>
     public const int DefaultMaxPerCrashPoint = 100_000;
 
+    /// <summary>Requests touching more sectors than this (a trim of the whole device, say) survive or go whole in random states, so one state's recipe stays small.</summary>
+    public const int MaxTornSectors = 1 << 16;
+
     public IEnumerable<CrashRecipe> Recipes(CrashStrategy strategy, IEnumerable<int>? crashPoints = null) => strategy.Kind switch
     {
         CrashStrategyKind.Prefix => Prefix(crashPoints),
@@ -100,7 +103,7 @@ public sealed class CrashStateGenerator(CrashStateModel model)
     /// <summary>
     /// The random state for one crash point and seed: each unflushed write survives whole with p = 1/2 (a
     /// completed write reached the cache whole); each sector of each in-flight or failed write survives on its
-    /// own with p = 1/2, so those may be torn.
+    /// own with p = 1/2, so those may be torn (up to <see cref="MaxTornSectors"/> sectors; larger ones whole).
     /// </summary>
     public CrashRecipe RandomAt(int crashPoint, long seed)
     {
@@ -119,6 +122,16 @@ public sealed class CrashStateGenerator(CrashStateModel model)
         var lost = new List<int>();
         foreach (var request in analysis.InFlight)
         {
+            if (request.Sectors > MaxTornSectors)
+            {
+                if (dice.Heads())
+                {
+                    dropped.Add(request.Id);
+                }
+
+                continue;
+            }
+
             lost.Clear();
             for (var sector = 0; sector < request.Sectors; sector++)
             {

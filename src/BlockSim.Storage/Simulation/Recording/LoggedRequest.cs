@@ -20,7 +20,7 @@ public sealed class LoggedRequest
         Submitted = index;
         MayDeallocate = submission.Kind == WriteLogRecordKind.Trim || submission.MayDeallocate;
         FirstSector = Offset / sectorSize;
-        Sectors = Length == 0 ? 0 : (int)(((Offset + Length - 1) / sectorSize) - FirstSector + 1);
+        Sectors = Length == 0 ? 0 : ((Offset + Length - 1) / sectorSize) - FirstSector + 1;
     }
 
     public long Id { get; }
@@ -51,7 +51,7 @@ public sealed class LoggedRequest
     public long FirstSector { get; }
 
     /// <summary>How many sectors it touches: the pieces it can be torn into.</summary>
-    public int Sectors { get; }
+    public long Sectors { get; }
 
     public bool ChangesContent => Kind is WriteLogRecordKind.Write or WriteLogRecordKind.Trim or WriteLogRecordKind.WriteZeroes;
 
