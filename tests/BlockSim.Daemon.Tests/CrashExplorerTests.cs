@@ -107,6 +107,8 @@ public class CrashExplorerTests(ITestOutputHelper output)
         }
 
         var log = temp.File("blocksim-data/recordings/run.bslog");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(log));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(temp.File("blocksim-data/recordings/run.base.vol")));
         var logged = File.ReadAllBytes(log);
         Assert.True(logged.AsSpan().IndexOf(Filled(3).AsSpan(0, 64)) < 0, "plaintext in the log: the recorder must sit under the cipher");
         var checker = temp.File("check.sh");

@@ -52,9 +52,9 @@ public sealed class WriteLogWriter : IDisposable
         }
     }
 
-    /// <summary>Creates a new log file; refuses to overwrite one, since a log is evidence.</summary>
+    /// <summary>Creates a new log file, 0600 (it holds what the client wrote); refuses to overwrite one, since a log is evidence.</summary>
     public static WriteLogWriter Create(string path, int sectorSize, long capacity) =>
-        new(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 1), sectorSize, capacity);
+        new(new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 1, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }), sectorSize, capacity);
 
     /// <summary>Logs a write's submission, with the bytes the device below is given; returns its id.</summary>
     public long AppendWrite(long offset, ReadOnlySpan<byte> payload, bool fua)
