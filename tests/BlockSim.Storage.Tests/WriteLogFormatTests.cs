@@ -60,6 +60,39 @@ public class WriteLogFormatTests
     }
 
     [Fact]
+    public void A_log_that_cannot_be_written_stops_there_and_reads_back_whole_up_to_where_it_broke()
+    {
+        var disk = new FullDisk(limit: 70_000);
+        var log = new WriteLogWriter(disk, 512, 1 << 20, leaveOpen: true);
+        var written = 0;
+        Action fill = () =>
+        {
+            while (true)
+            {
+                log.AppendCompletion(log.AppendWrite(written * 4096L % (1 << 20), new byte[4096], fua: false), failed: false);
+                written++;
+            }
+        };
+        var failure = Assert.Throws<IOException>(fill);
+        Assert.Contains("No space left", failure.Message);
+
+        var later = Assert.Throws<IOException>(() => log.AppendFlush());
+        Assert.Contains("stopped at record", later.Message);
+        var size = disk.Length;
+        log.Dispose(); // no End record claims the log whole
+        Assert.Equal(size, disk.Length);
+
+        var damaged = Assert.Throws<WriteLogDamagedException>(() =>
+        {
+            using var reader = new WriteLogReader(new MemoryStream(disk.ToArray()));
+            reader.ReadRecords().ToList();
+        });
+        using var tolerant = new WriteLogReader(new MemoryStream(disk.ToArray()), allowUnfinished: true);
+        Assert.InRange(tolerant.ReadRecords().Count(), 1, written * 2); // a whole prefix: what was still buffered is lost with the disk
+        Assert.True(damaged.Damage is WriteLogDamage.Truncated or WriteLogDamage.Unfinished);
+    }
+
+    [Fact]
     public void A_flipped_bit_anywhere_is_reported_at_the_record_that_holds_it()
     {
         var bytes = SmallLog();
@@ -195,5 +228,21 @@ public class WriteLogFormatTests
         }
 
         return stream.ToArray();
+    }
+
+    /// <summary>A stream that takes bytes until it holds <c>limit</c>, then fails as a full disk does.</summary>
+    private sealed class FullDisk(int limit) : MemoryStream
+    {
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (Length + buffer.Length > limit)
+            {
+                throw new IOException("No space left on device");
+            }
+
+            base.Write(buffer.ToArray(), 0, buffer.Length); // the array overload: MemoryStream's span one calls back here
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
     }
 }

@@ -8,7 +8,8 @@ namespace BlockSim.Storage.Simulation.Recording;
 /// so ids go up in the order records reach the log. Records are gathered in a buffer and reach the stream
 /// when it fills, on <see cref="Flush"/>, and on <see cref="Dispose"/>, which also writes the End record and
 /// asks the file system to make the log durable. An I/O error from the stream comes out of the append that
-/// met it.
+/// met it, and the writer stops there: every later append throws too and nothing more is written, so the
+/// file ends at most one partial record after the last whole one, which the reader reports as where it breaks.
 /// </summary>
 public sealed class WriteLogWriter : IDisposable
 {
@@ -21,6 +22,7 @@ public sealed class WriteLogWriter : IDisposable
     private long _nextId = 1;
     private long _records;
     private bool _disposed;
+    private IOException? _broken;
 
     public WriteLogWriter(Stream stream, int sectorSize, long capacity, bool leaveOpen = false)
     {
@@ -151,6 +153,11 @@ public sealed class WriteLogWriter : IDisposable
 
             try
             {
+                if (_broken is not null)
+                {
+                    return; // a log that broke is left as it broke: no End record claims it whole
+                }
+
                 Span<byte> body = stackalloc byte[WriteLogFormat.EndSize];
                 BinaryPrimitives.WriteInt64LittleEndian(body, _records);
                 Append(WriteLogRecordKind.End, body, default);
@@ -211,6 +218,11 @@ public sealed class WriteLogWriter : IDisposable
     private void Append(WriteLogRecordKind kind, ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_broken is not null)
+        {
+            throw new IOException($"The write log stopped at record {_records}, when it could not be written: {_broken.Message}", _broken);
+        }
+
         var bodyLength = head.Length + tail.Length;
         Span<byte> frame = stackalloc byte[WriteLogFormat.FrameHeadSize];
         BinaryPrimitives.WriteInt32LittleEndian(frame, bodyLength);
@@ -219,10 +231,19 @@ public sealed class WriteLogWriter : IDisposable
         Span<byte> checksum = stackalloc byte[WriteLogFormat.ChecksumSize];
         BinaryPrimitives.WriteUInt32LittleEndian(checksum, Crc32C.Finish(crc));
 
-        Put(frame);
-        Put(head);
-        Put(tail);
-        Put(checksum);
+        try
+        {
+            Put(frame);
+            Put(head);
+            Put(tail);
+            Put(checksum);
+        }
+        catch (IOException e)
+        {
+            _broken = e;
+            throw;
+        }
+
         _records++;
     }
 
