@@ -18,17 +18,17 @@ public class ControlledDeviceBenchmarks
     private IBlockDevice _device = null!;
     private byte[] _buffer = null!;
 
-    [Params("bare", "controlled", "rule elsewhere", "encrypted 128K bare", "encrypted 128K controlled")]
+    [Params("bare", "controlled", "rule elsewhere", "cipher bare", "cipher controlled")]
     public string Layer { get; set; } = "bare";
 
     [GlobalSetup]
     public void Setup()
     {
         var memory = new MemoryBlockDevice(64L << 20);
-        var encrypted = Layer.StartsWith("encrypted", StringComparison.Ordinal);
+        var encrypted = Layer.StartsWith("cipher", StringComparison.Ordinal);
         _buffer = RandomNumberGenerator.GetBytes(encrypted ? 128 * 1024 : 4096);
         memory.WriteAsync(0, _buffer).AsTask().Wait();
-        if (Layer is "bare" or "encrypted 128K bare")
+        if (Layer is "bare" or "cipher bare")
         {
             _device = encrypted ? EncryptedBlockDevice.WithEphemeralKey(memory, 4096) : memory;
             return;
