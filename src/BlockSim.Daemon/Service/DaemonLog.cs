@@ -68,6 +68,9 @@ internal static partial class DaemonLog
     [LoggerMessage(5001, LogLevel.Warning, "Simulated power cut: {Lost} unflushed sectors lost.")]
     public static partial void PowerCut(ILogger logger, long lost);
 
+    [LoggerMessage(5007, LogLevel.Information, "Export '{Export}': every write is recorded to {Log} from the first (\"record\" in the configuration)")]
+    public static partial void RecordingConfigured(ILogger logger, string export, string log);
+
     [LoggerMessage(5002, LogLevel.Information, "SIGUSR1 ignored: no export has a volatile cache to cut power to")]
     public static partial void PowerCutIgnored(ILogger logger);
 

@@ -238,6 +238,13 @@ internal sealed class ExportSettings
 
     /// <summary>Device behaviour for this export only (replaces the top-level simulation).</summary>
     public SimulationSettings? Simulation { get; set; }
+
+    /// <summary>
+    /// Record the export's writes for the crash-state explorer into the log of this name (in the recordings
+    /// folder) from its very first write: the recording starts as the export's device is made (at start-up for
+    /// a memory export, at the first attach for a volume), before any request is served.
+    /// </summary>
+    public string? Record { get; set; }
 }
 
 /// <summary>

@@ -139,6 +139,12 @@ internal sealed class ExportCatalog : IDisposable
             var seed = simulation.Seed ?? System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue);
             var control = new ExportSimulation(name, simulation, seed);
             _simulations[name] = control;
+            if (settings.Record is { } record)
+            {
+                control.RecordFromStart = ConfiguredRecording(name, record, settings, Recordings.Folder(options.Control, data.Root));
+                DaemonLog.RecordingConfigured(logger, name, Recordings.Paths(control.RecordFromStart.Value.Folder, record, !settings.Memory).Log);
+            }
+
             DaemonLog.SimulationSeed(logger, name, seed);
             Func<IBlockDevice, IBlockDevice> wrap = control.Wrap;
             if (settings.Memory)
@@ -202,6 +208,24 @@ internal sealed class ExportCatalog : IDisposable
         {
             DaemonLog.KeyFileWarning(logger, data.KeyFilePath, BlockSim.KeyStore.Sealing.KeyFileUnlocker.DescribeMode(data.KeyFilePath), _store.AuditLogPath);
         }
+    }
+
+    /// <summary>A configured recording that can start: a plain name, not taken, on an export whose ciphertext can be read back later.</summary>
+    private static (string Folder, string Log) ConfiguredRecording(string name, string log, ExportSettings settings, string folder)
+    {
+        if (Recordings.NameProblem(log, folder) is { } badName)
+        {
+            throw new ConfigurationProblem($"Export '{name}': \"record\": {badName}");
+        }
+
+        if (settings.Memory && settings.Encrypted == true)
+        {
+            throw new ConfigurationProblem($"Export '{name}': \"record\" on an encrypted memory export, whose key exists only in this process, would record ciphertext no one could ever read: record a volume, or a memory export without encryption.");
+        }
+
+        return Recordings.ExistsProblem(folder, log, volume: !settings.Memory) is { } exists
+            ? throw new ConfigurationProblem($"Export '{name}': \"record\": {exists}")
+            : (folder, log);
     }
 
     /// <summary>Opens and locks the volume for the life of the daemon; a failure names the export and the volume.</summary>

@@ -42,6 +42,9 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
     /// <summary>An encrypted memory export's key dies with the process: nothing recorded from it could ever be read.</summary>
     public bool KeyIsEphemeral { get; set; }
 
+    /// <summary>A recording to start as soon as the device exists (<c>"record"</c> in the configuration): its folder and log name.</summary>
+    public (string Folder, string Log)? RecordFromStart { get; set; }
+
     public void Bind(int sectorSize, long capacity) => Control ??= new SimulationControl(seed, sectorSize, capacity);
 
     /// <summary>The device stack under the encryption: the configured behaviour, the recording slot, then run-time control on top.</summary>
@@ -55,7 +58,26 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
 
         Recording = new RecordingSlot(device);
         Attached = true;
+        if (RecordFromStart is { } record)
+        {
+            StartConfiguredRecording(record.Folder, record.Log);
+        }
+
         return new ControlledDevice(Recording, Control!);
+    }
+
+    // No request can be in flight: the device is only now being made. Blocking here happens once per export,
+    // at start-up or inside the first attach, which waits for its volume to open anyway.
+    private void StartConfiguredRecording(string folder, string log)
+    {
+        try
+        {
+            Recordings.BeginAsync(this, folder, log, CancellationToken.None).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Export '{name}': the recording its configuration asks for (\"record\": \"{log}\") could not start: {e.Message}", e);
+        }
     }
 
     /// <summary>Over the encryption (or over <see cref="Wrap"/>'s stack on an export without it): bit flips on plaintext.</summary>
