@@ -122,6 +122,27 @@ public class CrashExplorerTests(ITestOutputHelper output)
         Assert.Contains("commit says", report.GetProperty("failures")[0].GetProperty("output").GetString());
     }
 
+    [SkippableFact]
+    public async Task Tear_takes_the_disks_atomic_write_unit_and_refuses_one_that_is_not_a_power_of_two_of_sectors()
+    {
+        ExternalTool.Require("nbdcopy", "libnbd-bin");
+        using var temp = new TempDirectory();
+        var (log, image) = await RecordAsync(temp, flushBeforeCommit: true);
+        var checker = temp.File("check.sh");
+        File.WriteAllText(checker, Checker);
+
+        var whole = await KeyStoreCliTests.Cli(temp.Path, "crash", "explore", log, "--base", image, "--states", "random=20", "--tear", "4096", "--check", $"sh {checker}", "--report", temp.File("report"));
+        Assert.True(whole.Exit == 0, whole.Output);
+        Assert.Contains("tear 4096", File.ReadAllText(temp.File("report.md")));
+        foreach (var bad in new[] { "1536", "256", "lots", "2097152" })
+        {
+            var refused = await KeyStoreCliTests.Cli(temp.Path, "crash", "explore", log, "--base", image, "--tear", bad, "--check", "true");
+            Assert.True(refused.Exit is not (0 or 1), $"--tear {bad}: {refused.Output}");
+            Assert.Contains("atomic write unit", refused.Output);
+            Assert.DoesNotContain("   at ", refused.Output);
+        }
+    }
+
     [Fact]
     public async Task A_damaged_log_is_named_where_it_breaks_and_nothing_crashes()
     {

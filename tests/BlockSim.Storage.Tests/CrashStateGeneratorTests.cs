@@ -64,6 +64,28 @@ public class CrashStateGeneratorTests
     }
 
     [Fact]
+    public void With_a_4K_atomic_unit_a_torn_write_loses_only_whole_aligned_4K_pieces()
+    {
+        var log = new CrashLogScript();
+        var inFlight = log.Write(4, 9, sectors: 20); // sectors 4..23: half a unit, two whole units, half a unit
+        var model = log.Model();
+        var generator = new CrashStateGenerator(model, atomicBytes: 4096);
+        Assert.Equal(4096, generator.AtomicBytes);
+
+        var torn = generator.Random(300, seed: 5).SelectMany(r => r.Torn).Where(t => t.Id == inFlight).ToList();
+        Assert.NotEmpty(torn);
+        int[][] units = [[0, 1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17, 18, 19]];
+        foreach (var write in torn)
+        {
+            Assert.All(units, unit => Assert.True(unit.All(write.Loses) || !unit.Any(write.Loses), $"{write} splits a 4 KiB unit"));
+        }
+
+        Assert.Contains(new CrashStateGenerator(model).Random(300, seed: 5).SelectMany(r => r.Torn), t => !units.All(u => u.All(t.Loses) || !u.Any(t.Loses))); // by sector, they do split
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CrashStateGenerator(model, atomicBytes: 1536));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CrashStateGenerator(model, atomicBytes: 256));
+    }
+
+    [Fact]
     public void A_recipe_round_trips_through_its_text_and_json_and_bad_text_says_what_is_wrong()
     {
         var recipe = new CrashRecipe(120, [9, 3, 5], [new TornWrite(14, [1]), new TornWrite(12, [7, 0, 1, 2])], seed: -7);

@@ -28,7 +28,7 @@ internal static class CrashCommands
         var log = new Argument<string>("log") { Description = "The write log (record start/stop wrote it)." };
         var image = BaseOption();
         var states = new Option<string>("--states") { Description = "Which states, comma-separated: prefix (each crash point, completed writes kept), drop=N (every way of losing up to N unflushed writes), random=N (N random legal states).", DefaultValueFactory = _ => "prefix" };
-        var tear = new Option<string>("--tear") { Description = "Whether writes in flight at the crash may survive in part: sector (default) or none (whole or not at all).", DefaultValueFactory = _ => "sector" };
+        var tear = new Option<string>("--tear") { Description = "How writes in flight at the crash may survive in part: sector (default: any of the log's sectors, all the NBD protocol promises), BYTES (the disk's atomic write unit, e.g. 4096 for a 4Kn drive: only whole, aligned pieces of that size are lost) or none (whole or not at all).", DefaultValueFactory = _ => "sector" };
         var seed = new Option<long>("--seed") { Description = "Seed of the random states (the same seed, the same states).", DefaultValueFactory = _ => 1 };
         var check = CheckOption(required: true);
         var timeout = TimeoutOption();
@@ -48,7 +48,7 @@ internal static class CrashCommands
             Console.Error.WriteLine($"exploring {recipes.Count} states of {r.GetValue(log)} over {opened.Description}");
             var progress = new ProgressReporter("crash states", recipes.Count, bytes: false);
             var (outcomes, took) = await explorer.ExploreAsync(recipes, !r.GetValue(noShrink), (done, _) => progress.Report(done), cancel).ConfigureAwait(false);
-            var (json, markdown) = CrashReport.Write(r.GetValue(report)!, r.GetValue(log)!, r.GetValue(image)!, r.GetValue(states)!, checker.Command, outcomes, took);
+            var (json, markdown) = CrashReport.Write(r.GetValue(report)!, r.GetValue(log)!, r.GetValue(image)!, $"{r.GetValue(states)}, tear {r.GetValue(tear)}", checker.Command, outcomes, took);
             var failed = outcomes.Where(o => !o.Check.Passed).ToList();
             Console.WriteLine($"{outcomes.Count} states, {outcomes.Count - failed.Count} passed, {failed.Count} failed in {took.TotalSeconds:0.0} s; report: {markdown}, {json}");
             foreach (var failure in failed.Take(10))
@@ -159,12 +159,7 @@ internal static class CrashCommands
 
     private static List<CrashRecipe> Recipes(CrashStateModel model, string states, long seed, string tear, int[]? crashPoints)
     {
-        if (tear is not ("sector" or "none"))
-        {
-            throw new KeyStoreException("ValidationException", $"--tear {tear}: give sector or none.");
-        }
-
-        var generator = new CrashStateGenerator(model);
+        var generator = new CrashStateGenerator(model, AtomicBytes(model, tear));
         var recipes = new List<CrashRecipe>();
         foreach (var text in states.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -182,6 +177,20 @@ internal static class CrashCommands
         }
 
         return [.. recipes.Distinct()];
+    }
+
+    /// <summary>The atomic unit <c>--tear</c> names: 0 (the log's sector) for sector or none, else its bytes.</summary>
+    private static int AtomicBytes(CrashStateModel model, string tear)
+    {
+        if (tear is "sector" or "none")
+        {
+            return 0;
+        }
+
+        var sector = model.Header.SectorSize;
+        return int.TryParse(tear, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes >= sector && bytes <= 1 << 20 && bytes % sector == 0 && int.IsPow2(bytes / sector)
+            ? bytes
+            : throw new KeyStoreException("ValidationException", $"--tear {tear}: give sector, none, or the disk's atomic write unit in bytes: the log's {sector}-byte sector times a power of two, at most 1048576 (e.g. 4096).");
     }
 
     private static CrashBase OpenBase(ParseResult r, string path) => CrashBase.Open(path, () =>

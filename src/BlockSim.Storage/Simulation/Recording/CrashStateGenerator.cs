@@ -5,9 +5,32 @@ namespace BlockSim.Storage.Simulation.Recording;
 /// <see cref="CrashStateModel.Build"/> (or <see cref="States"/>), lays it over a copy of the base image and
 /// runs its checker. Unless crash points are given, each strategy visits the points where its states can
 /// change (<see cref="CrashStateModel.ChangePoints"/>; for prefix, after each write completes).
+/// A write in flight tears at the device's atomic unit: by default the log's sector, since the NBD protocol
+/// promises nothing larger; a disk whose 4 KiB writes are atomic (a 4Kn drive, most 512e ones) is modelled
+/// with an atomic unit of 4096, so a torn write loses whole, aligned 4 KiB pieces. Recipes still name the
+/// log's sectors, so they replay the same whatever unit made them.
 /// </summary>
-public sealed class CrashStateGenerator(CrashStateModel model)
+public sealed class CrashStateGenerator
 {
+    private readonly CrashStateModel _model;
+    private readonly int _unitSectors;
+
+    public CrashStateGenerator(CrashStateModel model, int atomicBytes = 0)
+    {
+        var sector = model.Header.SectorSize;
+        atomicBytes = atomicBytes == 0 ? sector : atomicBytes;
+        if (atomicBytes < sector || atomicBytes % sector != 0 || !int.IsPow2(atomicBytes / sector) || atomicBytes > 1 << 20)
+        {
+            throw new ArgumentOutOfRangeException(nameof(atomicBytes), atomicBytes, $"The atomic unit is the log's {sector}-byte sector times a power of two, at most 1 MiB.");
+        }
+
+        _model = model;
+        _unitSectors = atomicBytes / sector;
+    }
+
+    /// <summary>The bytes a torn write loses or keeps together.</summary>
+    public int AtomicBytes => _unitSectors * _model.Header.SectorSize;
+
     /// <summary>At most this many drop combinations at one crash point, so drop=N stays bounded on a busy log.</summary>
     public const int DefaultMaxPerCrashPoint = 100_000;
 
@@ -25,7 +48,7 @@ public sealed class CrashStateGenerator(CrashStateModel model)
     {
         foreach (var recipe in recipes)
         {
-            yield return model.Build(recipe);
+            yield return _model.Build(recipe);
         }
     }
 
@@ -38,7 +61,7 @@ public sealed class CrashStateGenerator(CrashStateModel model)
     {
         foreach (var crashPoint in crashPoints ?? PrefixPoints())
         {
-            var analysis = model.Analyze(crashPoint);
+            var analysis = _model.Analyze(crashPoint);
             var lost = new List<long>(analysis.InFlight.Count);
             foreach (var request in analysis.InFlight)
             {
@@ -57,9 +80,9 @@ public sealed class CrashStateGenerator(CrashStateModel model)
     public IEnumerable<CrashRecipe> Drop(int maxDropped, IEnumerable<int>? crashPoints = null, int maxPerCrashPoint = DefaultMaxPerCrashPoint)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxDropped);
-        foreach (var crashPoint in crashPoints ?? model.ChangePoints)
+        foreach (var crashPoint in crashPoints ?? _model.ChangePoints)
         {
-            var optional = model.Analyze(crashPoint).Optional.Select(r => r.Id).ToArray();
+            var optional = _model.Analyze(crashPoint).Optional.Select(r => r.Id).ToArray();
             var made = 0;
             for (var size = 0; size <= Math.Min(maxDropped, optional.Length) && made < maxPerCrashPoint; size++)
             {
@@ -86,7 +109,7 @@ public sealed class CrashStateGenerator(CrashStateModel model)
     public IEnumerable<CrashRecipe> Random(int count, long seed, IEnumerable<int>? crashPoints = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var points = (crashPoints ?? model.ChangePoints).ToArray();
+        var points = (crashPoints ?? _model.ChangePoints).ToArray();
         if (points.Length == 0)
         {
             yield break;
@@ -102,12 +125,12 @@ public sealed class CrashStateGenerator(CrashStateModel model)
 
     /// <summary>
     /// The random state for one crash point and seed: each unflushed write survives whole with p = 1/2 (a
-    /// completed write reached the cache whole); each sector of each in-flight or failed write survives on its
-    /// own with p = 1/2, so those may be torn (up to <see cref="MaxTornSectors"/> sectors; larger ones whole).
+    /// completed write reached the cache whole); each atomic unit of each in-flight or failed write survives on
+    /// its own with p = 1/2, so those may be torn (up to <see cref="MaxTornSectors"/> sectors; larger ones whole).
     /// </summary>
     public CrashRecipe RandomAt(int crashPoint, long seed)
     {
-        var analysis = model.Analyze(crashPoint);
+        var analysis = _model.Analyze(crashPoint);
         var dice = new CrashDice(seed);
         var dropped = new List<long>();
         var torn = new List<TornWrite>();
@@ -133,11 +156,17 @@ public sealed class CrashStateGenerator(CrashStateModel model)
             }
 
             lost.Clear();
-            for (var sector = 0; sector < request.Sectors; sector++)
+            for (var sector = 0; sector < request.Sectors;)
             {
-                if (dice.Heads())
+                // One throw per atomic unit the write touches: the sectors up to the next unit boundary share it.
+                var unitEnd = (int)Math.Min(request.Sectors, (((request.FirstSector + sector) / _unitSectors) + 1) * _unitSectors - request.FirstSector);
+                var loses = dice.Heads();
+                for (; sector < unitEnd; sector++)
                 {
-                    lost.Add(sector);
+                    if (loses)
+                    {
+                        lost.Add(sector);
+                    }
                 }
             }
 
@@ -157,7 +186,7 @@ public sealed class CrashStateGenerator(CrashStateModel model)
     private List<int> PrefixPoints()
     {
         var points = new List<int> { 0 };
-        foreach (var request in model.Requests)
+        foreach (var request in _model.Requests)
         {
             if (request.ChangesContent && request.Completed != LoggedRequest.NotCompleted && !request.Failed)
             {
