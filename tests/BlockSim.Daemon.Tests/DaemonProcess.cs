@@ -78,9 +78,10 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         Assert.Contains(text, Output);
     }
 
-    public async Task<int> WaitForExitAsync()
+    /// <summary>Waits for the process to exit: 30 s unless a longer run (a crash-state exploration) is expected.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan? limit = null)
     {
-        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync().WaitAsync(limit ?? TimeSpan.FromSeconds(30));
         return _process.ExitCode;
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds what the kernel attach test boots: Debian 12's own kernel and a small initramfs with busybox,
-# nbd-client, mkfs.ext4/e2fsck/debugfs, the libraries they link, the modules the test needs and tests/kernel/init.
+# nbd-client, mkfs.ext4/e2fsck/debugfs, sqlite3 (for the crash-state workloads), the libraries they link, the modules the test needs and tests/kernel/init.
 # Packages are fetched with `apt-get download` and unpacked with `dpkg-deb -x`: nothing is installed on the
 # host. The result is cached in $BLOCKSIM_KERNEL_CACHE (default ~/.cache/blocksim-kernel) and rebuilt
 # when init or this script changes.
@@ -26,7 +26,7 @@ cd "$work"
 # package lists yet: update them once and retry.
 apt-get download linux-image-amd64 >&2 || { apt-get update -qq >&2 && apt-get download linux-image-amd64 >&2; }
 kernel_package=$(dpkg-deb -f linux-image-amd64_*.deb Depends | grep -o 'linux-image-[0-9][^ ,]*-amd64' | head -n 1)
-apt-get download "$kernel_package" busybox-static nbd-client e2fsprogs >&2
+apt-get download "$kernel_package" busybox-static nbd-client e2fsprogs sqlite3 >&2
 mkdir pkg
 for deb in *.deb; do dpkg-deb -x "$deb" pkg; done
 release=$(ls pkg/lib/modules | head -n 1)
@@ -35,6 +35,7 @@ root=initramfs
 mkdir -p "$root"/{bin,sbin,lib/modules,lib64,dev,proc,sys,mnt,root,tmp,etc}
 cp pkg/bin/busybox "$root/bin/busybox"
 cp pkg/sbin/nbd-client pkg/sbin/mke2fs pkg/sbin/e2fsck pkg/sbin/debugfs "$root/sbin/"
+cp pkg/usr/bin/sqlite3 "$root/bin/sqlite3"
 ln -s mke2fs "$root/sbin/mkfs.ext4"
 
 # Modules, loaded by init in dependency order (the package ships no modules.dep): ext4 needs jbd2,
@@ -44,7 +45,7 @@ for module in crypto/crc32c_generic lib/crc16 fs/mbcache fs/jbd2/jbd2 fs/ext4/ex
 done
 
 # Shared libraries, taken from the host (same Debian release) as ldd resolves them.
-for binary in "$root"/sbin/nbd-client "$root"/sbin/mke2fs "$root"/sbin/e2fsck "$root"/sbin/debugfs; do
+for binary in "$root"/sbin/nbd-client "$root"/sbin/mke2fs "$root"/sbin/e2fsck "$root"/sbin/debugfs "$root"/bin/sqlite3; do
   if ldd "$binary" | grep -q 'not found'; then
     echo "prepare.sh: $(basename "$binary") needs libraries this host lacks:" >&2
     ldd "$binary" | grep 'not found' >&2
