@@ -1,28 +1,38 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Text;
 
 namespace BlockSim.Storage.Simulation.Recording;
 
 /// <summary>
 /// Appends records to a write log (see <see cref="WriteLogFormat"/>). Thread-safe: each append takes a lock,
-/// so ids go up in the order records reach the log. Records are gathered in a buffer and reach the stream
-/// when it fills, on <see cref="Flush"/>, and on <see cref="Dispose"/>, which also writes the End record and
-/// asks the file system to make the log durable. An I/O error from the stream comes out of the append that
-/// met it, and the writer stops there: every later append throws too and nothing more is written, so the
-/// file ends at most one partial record after the last whole one, which the reader reports as where it breaks.
+/// so ids go up in the order records reach the log. Records are framed into a buffer under the lock, and a
+/// thread of the writer's own puts full buffers into the stream, so a request pays for its record's copy and
+/// checksum, not for the file write; at most <see cref="BuffersQueued"/> buffers wait for it, and past that an
+/// append waits too (a log never drops a record). A buffer is handed on once it holds 64 KiB, on
+/// <see cref="Flush"/> (which waits until the stream has everything) and on <see cref="Dispose"/>, which also
+/// writes the End record and asks the file system to make the log durable. When the stream fails, the writer
+/// stops: nothing more is written, the next append (or Flush, or Dispose) throws, and every later one too, so
+/// the file ends at most one partial record after the last whole one, which the reader reports as where it breaks.
 /// </summary>
 public sealed class WriteLogWriter : IDisposable
 {
-    private const int BufferSize = 64 * 1024;
+    /// <summary>Buffers handed to the writer's thread and not yet written, at most: 16 to 64 MiB of log.</summary>
+    public const int BuffersQueued = 16;
+    private const int BufferSize = 1 << 20;
+    private const int HandOnAt = 64 * 1024;
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private readonly object _gate = new();
-    private readonly byte[] _buffer = new byte[BufferSize];
+    private readonly BlockingCollection<LogChunk> _queued = new(BuffersQueued);
+    private readonly ConcurrentBag<byte[]> _spare = [];
+    private readonly Thread _streamWriter;
+    private byte[] _buffer = new byte[BufferSize];
     private int _buffered;
     private long _nextId = 1;
     private long _records;
     private bool _disposed;
-    private IOException? _broken;
+    private volatile IOException? _broken;
 
     public WriteLogWriter(Stream stream, int sectorSize, long capacity, bool leaveOpen = false)
     {
@@ -38,6 +48,8 @@ public sealed class WriteLogWriter : IDisposable
         Header = new WriteLogHeader(WriteLogFormat.Version, sectorSize, capacity);
         WriteHeader(_buffer, Header);
         _buffered = WriteLogFormat.HeaderSize;
+        _streamWriter = new Thread(WriteQueued) { IsBackground = true, Name = "blocksim write log" };
+        _streamWriter.Start();
     }
 
     public WriteLogHeader Header { get; }
@@ -130,14 +142,15 @@ public sealed class WriteLogWriter : IDisposable
         }
     }
 
-    /// <summary>Hands what is buffered to the stream (and, for a file, to the operating system).</summary>
+    /// <summary>Puts every record appended so far into the stream (and, for a file, to the operating system), and waits until it is there.</summary>
     public void Flush()
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            Drain();
-            _stream.Flush();
+            ThrowIfBroken();
+            Settle(toDisk: false);
+            ThrowIfBroken();
         }
     }
 
@@ -151,33 +164,32 @@ public sealed class WriteLogWriter : IDisposable
                 return;
             }
 
+            var brokenBefore = _broken is not null;
             try
             {
-                if (_broken is not null)
+                if (!brokenBefore)
                 {
-                    return; // a log that broke is left as it broke: no End record claims it whole
-                }
-
-                Span<byte> body = stackalloc byte[WriteLogFormat.EndSize];
-                BinaryPrimitives.WriteInt64LittleEndian(body, _records);
-                Append(WriteLogRecordKind.End, body, default);
-                Drain();
-                if (_stream is FileStream file)
-                {
-                    file.Flush(flushToDisk: true);
-                }
-                else
-                {
-                    _stream.Flush();
+                    Span<byte> body = stackalloc byte[WriteLogFormat.EndSize];
+                    BinaryPrimitives.WriteInt64LittleEndian(body, _records);
+                    Append(WriteLogRecordKind.End, body, default);
+                    Settle(toDisk: true);
                 }
             }
             finally
             {
                 _disposed = true;
+                _queued.CompleteAdding();
+                _streamWriter.Join();
                 if (!_leaveOpen)
                 {
                     _stream.Dispose();
                 }
+            }
+
+            // A log that broke before is left as it broke (no End record claims it whole); one that broke now says so.
+            if (!brokenBefore)
+            {
+                ThrowIfBroken();
             }
         }
     }
@@ -218,11 +230,7 @@ public sealed class WriteLogWriter : IDisposable
     private void Append(WriteLogRecordKind kind, ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_broken is not null)
-        {
-            throw new IOException($"The write log stopped at record {_records}, when it could not be written: {_broken.Message}", _broken);
-        }
-
+        ThrowIfBroken();
         var bodyLength = head.Length + tail.Length;
         Span<byte> frame = stackalloc byte[WriteLogFormat.FrameHeadSize];
         BinaryPrimitives.WriteInt32LittleEndian(frame, bodyLength);
@@ -231,44 +239,111 @@ public sealed class WriteLogWriter : IDisposable
         Span<byte> checksum = stackalloc byte[WriteLogFormat.ChecksumSize];
         BinaryPrimitives.WriteUInt32LittleEndian(checksum, Crc32C.Finish(crc));
 
-        try
-        {
-            Put(frame);
-            Put(head);
-            Put(tail);
-            Put(checksum);
-        }
-        catch (IOException e)
-        {
-            _broken = e;
-            throw;
-        }
-
+        Put(frame);
+        Put(head);
+        Put(tail);
+        Put(checksum);
         _records++;
+        if (_buffered >= HandOnAt)
+        {
+            HandOn();
+        }
     }
 
+    // A record may span buffers: the log is one stream of bytes, and the reader frames it again.
     private void Put(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length > _buffer.Length - _buffered)
+        while (!bytes.IsEmpty)
         {
-            Drain();
-            if (bytes.Length >= _buffer.Length)
+            var room = Math.Min(bytes.Length, _buffer.Length - _buffered);
+            bytes[..room].CopyTo(_buffer.AsSpan(_buffered));
+            _buffered += room;
+            bytes = bytes[room..];
+            if (_buffered == _buffer.Length)
             {
-                _stream.Write(bytes); // a big payload goes straight through
-                return;
+                HandOn();
             }
         }
-
-        bytes.CopyTo(_buffer.AsSpan(_buffered));
-        _buffered += bytes.Length;
     }
 
-    private void Drain()
+    /// <summary>Gives the buffer to the writer's thread (waiting while <see cref="BuffersQueued"/> are already queued) and takes a spare.</summary>
+    private void HandOn()
     {
-        if (_buffered > 0)
+        if (_buffered == 0)
         {
-            _stream.Write(_buffer, 0, _buffered);
-            _buffered = 0;
+            return;
+        }
+
+        _queued.Add(new LogChunk(_buffer, _buffered, null, ToDisk: false));
+        _buffer = _spare.TryTake(out var spare) ? spare : new byte[BufferSize];
+        _buffered = 0;
+    }
+
+    /// <summary>Hands on what is buffered and waits until the writer's thread has written and flushed it.</summary>
+    private void Settle(bool toDisk)
+    {
+        HandOn();
+        using var written = new ManualResetEventSlim();
+        _queued.Add(new LogChunk(null, 0, written, toDisk));
+        written.Wait();
+    }
+
+    private void ThrowIfBroken()
+    {
+        if (_broken is { } broken)
+        {
+            throw new IOException($"The write log stopped at record {_records} or before, when it could not be written: {broken.Message}", broken);
         }
     }
+
+    // The writer's thread: writes each buffer in the order handed on; after the stream's first failure it writes nothing more.
+    private void WriteQueued()
+    {
+        foreach (var chunk in _queued.GetConsumingEnumerable())
+        {
+            try
+            {
+                if (_broken is null)
+                {
+                    if (chunk.Buffer is not null)
+                    {
+                        _stream.Write(chunk.Buffer, 0, chunk.Length);
+                    }
+
+                    if (chunk.Written is not null)
+                    {
+                        FlushStream(chunk.ToDisk);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ObjectDisposedException)
+            {
+                _broken = e as IOException ?? new IOException(e.Message, e);
+            }
+            finally
+            {
+                if (chunk.Buffer is not null)
+                {
+                    _spare.Add(chunk.Buffer);
+                }
+
+                chunk.Written?.Set();
+            }
+        }
+    }
+
+    private void FlushStream(bool toDisk)
+    {
+        if (toDisk && _stream is FileStream file)
+        {
+            file.Flush(flushToDisk: true);
+        }
+        else
+        {
+            _stream.Flush();
+        }
+    }
+
+    /// <summary>A buffer for the stream, or (with <see cref="Written"/>) a request to flush it and say when done.</summary>
+    private readonly record struct LogChunk(byte[]? Buffer, int Length, ManualResetEventSlim? Written, bool ToDisk);
 }
