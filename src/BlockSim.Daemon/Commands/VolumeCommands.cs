@@ -10,7 +10,7 @@ internal static class VolumeCommands
 {
     public static Command Create()
     {
-        var volume = new Command("volume", "Create, list, inspect, re-wrap, resize, import, export and delete encrypted volumes.");
+        var volume = new Command("volume", "Create, list, inspect, re-wrap, resize, snapshot, import, export and delete encrypted volumes.");
 
         var name = new Argument<string>("name") { Description = "Volume (and export) name: letters, digits, '.', '_', '-'." };
         var size = new Option<string>("--size") { Required = true, Description = "Capacity (bytes, or with K, M, G, T), a multiple of the sector size." };
@@ -193,6 +193,7 @@ internal static class VolumeCommands
         volume.Subcommands.Add(info);
         volume.Subcommands.Add(rewrap);
         volume.Subcommands.Add(resize);
+        volume.Subcommands.Add(SnapshotCommands.Create());
         volume.Subcommands.Add(VolumeTransfer.Import());
         volume.Subcommands.Add(VolumeTransfer.Export());
         volume.Subcommands.Add(delete);
