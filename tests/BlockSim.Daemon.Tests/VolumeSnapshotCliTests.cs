@@ -178,6 +178,29 @@ public partial class VolumeSnapshotCliTests
         Assert.Equal(data, await ExportAsync(temp, "v"));
     }
 
+    [Fact]
+    public async Task A_volume_with_snapshots_is_not_deleted_until_they_are()
+    {
+        using var temp = new TempDirectory();
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "create", "v", "--size", "1M")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "create", "v2", "--size", "1M")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "snapshot", "create", "v@one")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "snapshot", "create", "v@two")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "snapshot", "create", "v2@x")).Exit);
+
+        var refused = await Cli.RunAsync(temp.Path, "volume", "delete", "v", "--yes");
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains("has 2 snapshots: v@one, v@two.", refused.Output); // not v2's
+        Assert.Contains("blocksim volume snapshot delete v@one --yes", refused.Output);
+        Assert.True(File.Exists(Path.Combine(temp.Path, "blocksim-data", "volumes", "v.vol")));
+
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "snapshot", "delete", "v@one", "--yes")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "snapshot", "delete", "v@two", "--yes")).Exit);
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "delete", "v", "--yes")).Exit);
+        Assert.True(File.Exists(Path.Combine(temp.Path, "blocksim-data", "snapshots", "v2@x.vol")));
+        Assert.Equal(2, (await Cli.RunAsync(temp.Path, "volume", "delete", "v2", "--yes")).Exit);
+    }
+
     /// <summary>Random data in the first half, zeros after: a volume's usual mix of data and holes.</summary>
     private static byte[] Image(int seed, int length = 4 << 20)
     {
