@@ -33,6 +33,7 @@ public class VolumeSnapshotTests(ITestOutputHelper output)
 
         var rolled = VolumeSnapshot.Rollback(path, snapshot);
         Assert.False(rolled.KeptCurrentKeyWrapping);
+        Assert.False(rolled.KeptReservation);
         Assert.Equal(before, await ReadAsync(path, keys, 4096 * 3, before.Length)); // decrypted with the volume's key
         Assert.Equal(new byte[8192], await ReadAsync(path, keys, Capacity - 8192, 8192));
         Assert.Equal(before, await ReadAsync(snapshot, keys, 4096 * 3, before.Length)); // the snapshot is a volume file of its own
@@ -137,6 +138,31 @@ public class VolumeSnapshotTests(ITestOutputHelper output)
         Assert.Equal(Hash(source), Hash(copy));
         Assert.Equal(DataRuns(source), DataRuns(copy));
         Assert.True(LibC.AllocatedBytes(copy) <= LibC.AllocatedBytes(source), $"the copy takes {LibC.AllocatedBytes(copy)} bytes, the source {LibC.AllocatedBytes(source)}");
+    }
+
+    [Fact]
+    public async Task A_preallocated_volume_stays_reserved_after_a_rollback()
+    {
+        using var dir = new TempDirectory();
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var path = dir.File("v.vol");
+        Volume.Create(path, Capacity, keys);
+        Volume.Preallocate(path);
+        var data = VolumeTests.RandomBytes(65536, 6);
+        await WriteAsync(path, keys, 1 << 20, data);
+        VolumeSnapshot.Create(path, dir.File("v@s.vol"));
+        await WriteAsync(path, keys, 1 << 20, VolumeTests.RandomBytes(65536, 7));
+
+        var rolled = VolumeSnapshot.Rollback(path, dir.File("v@s.vol"));
+        Assert.True(rolled.KeptReservation);
+        Assert.True(LibC.AllocatedBytes(path) >= Capacity, $"only {LibC.AllocatedBytes(path)} of {Capacity} bytes are reserved after the rollback");
+        Assert.Equal(data, await ReadAsync(path, keys, 1 << 20, data.Length));
+        Assert.Equal(new byte[65536], await ReadAsync(path, keys, 8 << 20, 65536)); // reserved, and still zeros
+
+        Volume.Create(dir.File("sparse.vol"), Capacity, keys); // a sparse volume stays sparse
+        VolumeSnapshot.Create(dir.File("sparse.vol"), dir.File("sparse@s.vol"));
+        Assert.False(VolumeSnapshot.Rollback(dir.File("sparse.vol"), dir.File("sparse@s.vol")).KeptReservation);
+        Assert.True(LibC.AllocatedBytes(dir.File("sparse.vol")) < 1 << 20);
     }
 
     [Fact]

@@ -85,9 +85,10 @@ internal static class SnapshotCommands
             var progress = new ProgressReporter($"rolling {volume} back", new FileInfo(source).Length);
             var clock = Stopwatch.StartNew();
             var done = VolumeSnapshot.Rollback(path, source, progress: new SynchronousProgress(progress.Report));
-            var result = new SnapshotRolledBack(volume, Info(volume, label, source), done.Copy.Method, done.Copy.ReflinkRefusal, done.Copy.BytesWritten, done.KeptCurrentKeyWrapping, clock.Elapsed.TotalSeconds);
+            var result = new SnapshotRolledBack(volume, Info(volume, label, source), done.Copy.Method, done.Copy.ReflinkRefusal, done.Copy.BytesWritten, done.KeptCurrentKeyWrapping, done.KeptReservation, clock.Elapsed.TotalSeconds);
             CliContext.Print(r, result, b => $"rolled volume '{volume}' back to snapshot {volume}@{label}, taken {Iso(b.Snapshot.Created)}; the snapshot is kept\n  {HowCopied(b.Copy, b.ReflinkRefusal, b.BytesWritten, b.Seconds)}"
-                + (b.KeptCurrentKeyWrapping ? "\n  the volume keeps its current key wrapping: it was re-wrapped after the snapshot was taken" : ""));
+                + (b.KeptCurrentKeyWrapping ? "\n  the volume keeps its current key wrapping: it was re-wrapped after the snapshot was taken" : "")
+                + (b.KeptReservation ? "\n  the volume had all its disk space allocated (as --preallocate does), and it is reserved again" : ""));
             return ExitCodes.Ok;
         }));
 
@@ -125,7 +126,7 @@ internal static class SnapshotCommands
 
     public sealed record SnapshotCreated(SnapshotInfo Snapshot, FileCopyMethod Copy, string? ReflinkRefusal, long BytesWritten, double Seconds);
 
-    public sealed record SnapshotRolledBack(string Volume, SnapshotInfo Snapshot, FileCopyMethod Copy, string? ReflinkRefusal, long BytesWritten, bool KeptCurrentKeyWrapping, double Seconds);
+    public sealed record SnapshotRolledBack(string Volume, SnapshotInfo Snapshot, FileCopyMethod Copy, string? ReflinkRefusal, long BytesWritten, bool KeptCurrentKeyWrapping, bool KeptReservation, double Seconds);
 
     private static Argument<string> SnapshotArgument() => new("snapshot") { Description = "VOLUME@LABEL; the label follows the rules for volume names, e.g. data@before-upgrade." };
 

@@ -76,6 +76,11 @@ public static class VolumeSnapshot
         // the older wrapping would undo the re-wrap, and could leave the volume unreadable once the old
         // version is no longer allowed to decrypt; so the volume keeps the wrapping it has now.
         var keepWrapping = snapshot.Header.KeyId != current.KeyId || !snapshot.Header.WrappedKey.AsSpan().SequenceEqual(current.WrappedKey);
+
+        // A volume made with --preallocate has its whole data area reserved, so its writes never fail for
+        // lack of space; the sparse copy would silently give that up, so the reservation is made again (for
+        // a volume written full too, which cannot be told apart: it keeps the space it had).
+        var reserved = LibC.AllocatedBytes(volumePath) >= current.Capacity;
         var directory = Path.GetDirectoryName(Path.GetFullPath(volumePath))!;
         var report = WriteAndRename(volumePath, directory, replace: true, target =>
         {
@@ -85,9 +90,14 @@ public static class VolumeSnapshot
                 Volume.WriteHeaders(target, snapshot.Header with { KeyId = current.KeyId, WrappedKey = current.WrappedKey });
             }
 
+            if (reserved)
+            {
+                Reserve(volumePath, target, snapshot.Header.Capacity);
+            }
+
             return copied;
         });
-        return new SnapshotRollback(report, keepWrapping);
+        return new SnapshotRollback(report, keepWrapping, reserved);
     }
 
     /// <summary>What a snapshot is, read without a key and without its lock (it is never written in place).</summary>
@@ -152,6 +162,18 @@ public static class VolumeSnapshot
         }
     }
 
+    /// <summary>fallocate over the data area: holes become reserved zeros, data stays as it is.</summary>
+    private static void Reserve(string volumePath, SafeFileHandle target, long capacity)
+    {
+        if (LibC.fallocate(target.DangerousGetHandle(), 0, VolumeHeader.DataOffset, capacity) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new VolumeException(errno == 28
+                ? $"{volumePath} has all its {capacity} bytes of disk space reserved (preallocated), and there is not enough free space to reserve them again for the rolled-back volume; nothing was changed. Free some space and try again."
+                : $"{volumePath} has all its disk space reserved (preallocated), and reserving it again for the rolled-back volume failed ({Marshal.GetPInvokeErrorMessage(errno)}); nothing was changed.");
+        }
+    }
+
     /// <summary>The folder of <paramref name="path"/>, made private if missing, and made durable in its parent.</summary>
     private static string EnsureDirectory(string path)
     {
@@ -169,8 +191,11 @@ public static class VolumeSnapshot
 /// <summary>A snapshot file: its volume's id and capacity then, when it was taken, and the disk space it takes.</summary>
 public sealed record SnapshotFileInfo(string Path, Guid VolumeId, long Capacity, DateTime CreatedUtc, long AllocatedBytes);
 
-/// <summary>How a rollback copied, and whether the volume kept its current key wrapping (it was re-wrapped since the snapshot).</summary>
-public sealed record SnapshotRollback(FileCopyReport Copy, bool KeptCurrentKeyWrapping);
+/// <summary>
+/// How a rollback copied; whether the volume kept its current key wrapping (it was re-wrapped since the
+/// snapshot); whether its disk space was reserved again (it was preallocated).
+/// </summary>
+public sealed record SnapshotRollback(FileCopyReport Copy, bool KeptCurrentKeyWrapping, bool KeptReservation);
 
 /// <summary>A snapshot of that name exists already; snapshots are never overwritten.</summary>
 public sealed class SnapshotExistsException(string path) : VolumeException($"{path} already exists; a snapshot is never overwritten.")
