@@ -166,6 +166,36 @@ public class VolumeSnapshotTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Temporary_files_a_crash_left_behind_are_removed_by_the_next_copy_and_one_being_written_is_not()
+    {
+        using var dir = new TempDirectory();
+        var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
+        var path = dir.File("v.vol");
+        Volume.Create(path, Capacity, keys);
+        string Leftover(string file) => dir.File($".{file}.{Guid.NewGuid():N}.tmp");
+        var staleSnapshot = Leftover("v@s.vol");
+        var staleVolume = Leftover("v.vol");
+        var held = Leftover("v.vol");
+        var otherVolume = Leftover("w.vol");
+        foreach (var file in new[] { staleSnapshot, staleVolume, held, otherVolume })
+        {
+            File.WriteAllBytes(file, new byte[4096]);
+        }
+
+        using (File.Open(held, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) // locked, as a copy in progress holds it
+        {
+            VolumeSnapshot.Create(path, dir.File("v@s.vol"));
+            Assert.False(File.Exists(staleSnapshot));
+            Assert.True(File.Exists(staleVolume)); // not the snapshot's
+            VolumeSnapshot.Rollback(path, dir.File("v@s.vol"));
+        }
+
+        Assert.False(File.Exists(staleVolume));
+        Assert.True(File.Exists(held));
+        Assert.True(File.Exists(otherVolume)); // another volume's
+    }
+
+    [Fact]
     public void An_open_volume_is_neither_snapshotted_nor_rolled_back()
     {
         using var dir = new TempDirectory();

@@ -124,6 +124,7 @@ public static class VolumeSnapshot
     /// </summary>
     private static FileCopyReport WriteAndRename(string path, string directory, bool replace, Func<SafeFileHandle, FileCopyReport> fill)
     {
+        RemoveLeftovers(directory, Path.GetFileName(path));
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         using var target = new FileStream(temporary, new FileStreamOptions
         {
@@ -159,6 +160,29 @@ public static class VolumeSnapshot
         {
             File.Delete(temporary); // gone already if the rename happened
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the temporary files a crash in the middle of a copy to <paramref name="fileName"/> left behind.
+    /// The caller holds the volume's lock, so no other copy of this volume runs; one that is still locked is
+    /// being written all the same, and is left alone.
+    /// </summary>
+    private static void RemoveLeftovers(string directory, string fileName)
+    {
+        foreach (var leftover in Directory.GetFiles(directory, $".{fileName}.{new string('?', 32)}.tmp"))
+        {
+            try
+            {
+                using (VolumeFile.OpenLocked(leftover, readOnly: false))
+                {
+                    File.Delete(leftover);
+                }
+            }
+            catch (VolumeException)
+            {
+                // in use, or already gone
+            }
         }
     }
 
