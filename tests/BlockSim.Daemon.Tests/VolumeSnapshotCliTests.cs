@@ -100,7 +100,7 @@ public partial class VolumeSnapshotCliTests
         Assert.Equal(0, (await Cli.RunAsync(temp.Path, "volume", "snapshot", "create", "v@taken")).Exit);
         (string Name, string Message)[] bad =
         [
-            ("v", "does not name a snapshot: give VOLUME@LABEL"),
+            ("v", "does not name a snapshot: give the volume's name, '@' and a label"),
             ("v@", "'' is not a valid snapshot label"),
             ("v@../x", "'../x' is not a valid snapshot label"),
             ("v@.hidden", "'.hidden' is not a valid snapshot label"),

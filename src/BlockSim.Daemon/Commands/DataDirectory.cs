@@ -46,7 +46,7 @@ internal sealed partial class DataDirectory
         : throw new KeyStoreException("ValidationException", $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
 
     /// <summary>
-    /// A snapshot's name, VOLUME@LABEL: the volume name as <see cref="CheckVolumeName"/> checks it, and a label
+    /// A snapshot's name, NAME@LABEL: the volume name as <see cref="CheckVolumeName"/> checks it, and a label
     /// by the same rules (so it is a plain file name, never a path).
     /// </summary>
     public static (string Volume, string Label) CheckSnapshotName(string name)
@@ -54,7 +54,7 @@ internal sealed partial class DataDirectory
         var at = name.IndexOf('@', StringComparison.Ordinal);
         if (at < 0)
         {
-            throw new KeyStoreException("ValidationException", $"'{name}' does not name a snapshot: give VOLUME@LABEL, e.g. data@before-upgrade.");
+            throw new KeyStoreException("ValidationException", $"'{name}' does not name a snapshot: give the volume's name, '@' and a label, e.g. data@before-upgrade.");
         }
 
         var volume = CheckVolumeName(name[..at]);

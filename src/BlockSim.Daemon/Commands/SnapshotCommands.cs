@@ -128,7 +128,7 @@ internal static class SnapshotCommands
 
     public sealed record SnapshotRolledBack(string Volume, SnapshotInfo Snapshot, FileCopyMethod Copy, string? ReflinkRefusal, long BytesWritten, bool KeptCurrentKeyWrapping, bool KeptReservation, double Seconds);
 
-    private static Argument<string> SnapshotArgument() => new("snapshot") { Description = "VOLUME@LABEL; the label follows the rules for volume names, e.g. data@before-upgrade." };
+    private static Argument<string> SnapshotArgument() => new("name@label") { Description = "The volume's name, '@', and the snapshot's label, which follows the rules for volume names: e.g. data@before-upgrade." };
 
     private static SnapshotInfo Info(string volume, string label, string path)
     {
