@@ -179,9 +179,13 @@ internal static class CliContext
                 Console.Error.WriteLine(e.Message);
                 return ExitCodes.Denied;
             case VolumeInUseException e:
-                // Resize, rewrap, delete, import: refused while a daemon serves the volume (it holds the lock).
+                // Resize, rewrap, delete, import, snapshot create and rollback: refused while a daemon serves the volume (it holds the lock).
                 Console.Error.WriteLine($"Refused: volume '{Path.GetFileNameWithoutExtension(e.FilePath)}': {e.Message}");
                 return ExitCodes.IOError;
+            case SnapshotExistsException e:
+                var snapshot = Path.GetFileNameWithoutExtension(e.FilePath);
+                Console.Error.WriteLine($"Refused: snapshot {snapshot} already exists ({e.FilePath}), and a snapshot is never overwritten. Choose another label, or delete that one first: blocksim volume snapshot delete {snapshot} --yes");
+                return ExitCodes.Usage;
             case FileNotFoundException e:
                 Console.Error.WriteLine(e.Message);
                 return ExitCodes.NotFound;

@@ -6,7 +6,7 @@ namespace BlockSim.Daemon.Commands;
 
 /// <summary>
 /// The embedded default's files: a data directory (0700) with the sealed key store, the key file that
-/// unseals it (0600), and the volumes. Created on first use, reused afterwards.
+/// unseals it (0600), the volumes, and their snapshots. Created on first use, reused afterwards.
 /// </summary>
 internal sealed partial class DataDirectory
 {
@@ -32,10 +32,37 @@ internal sealed partial class DataDirectory
 
     public string VolumePath(string name) => Path.Combine(VolumesPath, name + ".vol");
 
+    /// <summary>
+    /// Snapshots (NAME@LABEL.vol) beside the volumes, not among them: serve with no configuration serves every
+    /// .vol file in the volumes folder, and a snapshot must never be served (or listed) as a volume.
+    /// </summary>
+    public string SnapshotsPath => Path.Combine(Root, "snapshots");
+
+    public string SnapshotPath(string volume, string label) => Path.Combine(SnapshotsPath, $"{volume}@{label}.vol");
+
     /// <summary>A volume (and export) name: 1 to 64 letters, digits, '.', '_' or '-', not starting with a punctuation mark.</summary>
     public static string CheckVolumeName(string name) => ValidVolumeName().IsMatch(name)
         ? name
         : throw new KeyStoreException("ValidationException", $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
+
+    /// <summary>
+    /// A snapshot's name, NAME@LABEL: the volume name as <see cref="CheckVolumeName"/> checks it, and a label
+    /// by the same rules (so it is a plain file name, never a path).
+    /// </summary>
+    public static (string Volume, string Label) CheckSnapshotName(string name)
+    {
+        var at = name.IndexOf('@', StringComparison.Ordinal);
+        if (at < 0)
+        {
+            throw new KeyStoreException("ValidationException", $"'{name}' does not name a snapshot: give the volume's name, '@' and a label, e.g. data@before-upgrade.");
+        }
+
+        var volume = CheckVolumeName(name[..at]);
+        var label = name[(at + 1)..];
+        return ValidVolumeName().IsMatch(label)
+            ? (volume, label)
+            : throw new KeyStoreException("ValidationException", $"'{label}' is not a valid snapshot label: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (the rules for volume names).");
+    }
 
     /// <summary>The local user, as the key store names principals.</summary>
     public static string LocalPrincipal => $"user:{Environment.UserName}";

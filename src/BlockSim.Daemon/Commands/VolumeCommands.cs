@@ -10,7 +10,7 @@ internal static class VolumeCommands
 {
     public static Command Create()
     {
-        var volume = new Command("volume", "Create, list, inspect, re-wrap, resize, import, export and delete encrypted volumes.");
+        var volume = new Command("volume", "Create, list, inspect, re-wrap, resize, snapshot, import, export and delete encrypted volumes.");
 
         var name = new Argument<string>("name") { Description = "Volume (and export) name: letters, digits, '.', '_', '-'." };
         var size = new Option<string>("--size") { Required = true, Description = "Capacity (bytes, or with K, M, G, T), a multiple of the sector size." };
@@ -163,12 +163,21 @@ internal static class VolumeCommands
 
         var deleteName = new Argument<string>("name");
         var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
-        var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it. Not while a daemon serves it.") { deleteName, yes };
+        var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it. Not while a daemon serves it, nor while it has snapshots.") { deleteName, yes };
         delete.SetAction(r => CliContext.Run(r, () =>
         {
             var volumeName = DataDirectory.CheckVolumeName(r.GetValue(deleteName)!);
             var data = CliContext.Data(r);
             var path = Existing(data, volumeName);
+
+            // Its snapshots would outlive it with nothing to roll back onto, and the grant retired here is the
+            // daemon's only way to their key: the person deletes them first, knowing what they are.
+            if (SnapshotCommands.Labels(data, volumeName) is { Count: > 0 } labels)
+            {
+                Console.Error.WriteLine($"Refused: volume '{volumeName}' has {labels.Count} snapshot{(labels.Count == 1 ? "" : "s")}: {string.Join(", ", labels.Select(l => $"{volumeName}@{l}"))}. Delete {(labels.Count == 1 ? "it" : "them")} first (blocksim volume snapshot delete {volumeName}@{labels[0]} --yes), then the volume.");
+                return ExitCodes.Usage;
+            }
+
             if (!CliContext.Confirm(r.GetValue(yes), $"WARNING: this deletes {path} and everything on it.", volumeName))
             {
                 return ExitCodes.Usage;
@@ -193,6 +202,7 @@ internal static class VolumeCommands
         volume.Subcommands.Add(info);
         volume.Subcommands.Add(rewrap);
         volume.Subcommands.Add(resize);
+        volume.Subcommands.Add(SnapshotCommands.Create());
         volume.Subcommands.Add(VolumeTransfer.Import());
         volume.Subcommands.Add(VolumeTransfer.Export());
         volume.Subcommands.Add(delete);

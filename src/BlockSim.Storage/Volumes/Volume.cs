@@ -107,7 +107,7 @@ public sealed class Volume : IDisposable
     }
 
     /// <summary>Primary first, synced, then the backup: a crash at any point leaves one valid copy.</summary>
-    private static void WriteHeaders(SafeFileHandle handle, VolumeHeader header)
+    internal static void WriteHeaders(SafeFileHandle handle, VolumeHeader header)
     {
         var bytes = header.Serialize();
         RandomAccess.Write(handle, bytes, VolumeHeader.PrimaryOffset);

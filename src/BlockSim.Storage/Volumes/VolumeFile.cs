@@ -43,6 +43,9 @@ public sealed class VolumeFile : IDisposable
 
     public bool IsReadOnly { get; }
 
+    /// <summary>The locked file, for whole-file work such as a snapshot that must happen under this lock.</summary>
+    internal SafeFileHandle Handle => _handle;
+
     /// <summary>Opens and locks a volume file and validates its header; no key is needed yet.</summary>
     /// <exception cref="VolumeInUseException">Another process (or another open in this one) holds the lock.</exception>
     /// <exception cref="VolumeNotWritableException">The file can be read but not opened for writing.</exception>
