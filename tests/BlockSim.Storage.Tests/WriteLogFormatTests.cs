@@ -93,6 +93,18 @@ public class WriteLogFormatTests
     }
 
     [Fact]
+    public void A_stream_that_fails_in_an_unexpected_way_stops_the_log_without_ending_the_process_or_hanging_flush()
+    {
+        var stream = new StrangeStream();
+        var log = new WriteLogWriter(stream, 512, 1 << 20, leaveOpen: true);
+        log.AppendFlush();
+        var failure = Assert.Throws<IOException>(log.Flush);
+        Assert.Contains("not what a stream throws", failure.Message);
+        Assert.Throws<IOException>(() => log.AppendFlush());
+        log.Dispose(); // returns: the writer's thread is still there to be joined
+    }
+
+    [Fact]
     public void A_flipped_bit_anywhere_is_reported_at_the_record_that_holds_it()
     {
         var bytes = SmallLog();
@@ -244,5 +256,13 @@ public class WriteLogFormatTests
         }
 
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    }
+
+    /// <summary>A stream whose writes fail with something other than an I/O error.</summary>
+    private sealed class StrangeStream : MemoryStream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => throw new InvalidOperationException("not what a stream throws");
+
+        public override void Write(ReadOnlySpan<byte> buffer) => throw new InvalidOperationException("not what a stream throws");
     }
 }

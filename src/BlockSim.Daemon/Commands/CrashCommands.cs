@@ -159,7 +159,7 @@ internal static class CrashCommands
 
     private static List<CrashRecipe> Recipes(CrashStateModel model, string states, long seed, string tear, int[]? crashPoints)
     {
-        var generator = new CrashStateGenerator(model, AtomicBytes(model, tear));
+        var generator = Generator(model, tear);
         var recipes = new List<CrashRecipe>();
         foreach (var text in states.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -179,18 +179,25 @@ internal static class CrashCommands
         return [.. recipes.Distinct()];
     }
 
-    /// <summary>The atomic unit <c>--tear</c> names: 0 (the log's sector) for sector or none, else its bytes.</summary>
-    private static int AtomicBytes(CrashStateModel model, string tear)
+    /// <summary>The generator for <c>--tear</c>: the log's sector for sector or none, else the atomic unit in bytes it names.</summary>
+    private static CrashStateGenerator Generator(CrashStateModel model, string tear)
     {
         if (tear is "sector" or "none")
         {
-            return 0;
+            return new CrashStateGenerator(model);
         }
 
-        var sector = model.Header.SectorSize;
-        return int.TryParse(tear, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes >= sector && bytes <= 1 << 20 && bytes % sector == 0 && int.IsPow2(bytes / sector)
-            ? bytes
-            : throw new KeyStoreException("ValidationException", $"--tear {tear}: give sector, none, or the disk's atomic write unit in bytes: the log's {sector}-byte sector times a power of two, at most 1048576 (e.g. 4096).");
+        var problem = $"--tear {tear}: give sector, none, or the disk's atomic write unit in bytes (e.g. 4096)";
+        try
+        {
+            return int.TryParse(tear, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)
+                ? new CrashStateGenerator(model, bytes)
+                : throw new KeyStoreException("ValidationException", $"{problem}.");
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new KeyStoreException("ValidationException", $"{problem}: {e.Message.Split(" (Parameter")[0]}");
+        }
     }
 
     private static CrashBase OpenBase(ParseResult r, string path) => CrashBase.Open(path, () =>

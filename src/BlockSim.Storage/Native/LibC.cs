@@ -20,6 +20,7 @@ internal static partial class LibC
     public const int EINVAL = 22;
     public const int ENOTTY = 25;
     public const int EROFS = 30;
+    public const int ENOSPC = 28;
     public const int EOPNOTSUPP = 95;
     public const int ReadOnly = 0;            // O_RDONLY
     public const int ReadWrite = 2;           // O_RDWR

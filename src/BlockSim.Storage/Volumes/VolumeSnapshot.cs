@@ -192,7 +192,7 @@ public static class VolumeSnapshot
         if (LibC.fallocate(target.DangerousGetHandle(), 0, VolumeHeader.DataOffset, capacity) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            throw new VolumeException(errno == 28
+            throw new VolumeException(errno == LibC.ENOSPC
                 ? $"{volumePath} has all its {capacity} bytes of disk space reserved (preallocated), and there is not enough free space to reserve them again for the rolled-back volume; nothing was changed. Free some space and try again."
                 : $"{volumePath} has all its disk space reserved (preallocated), and reserving it again for the rolled-back volume failed ({Marshal.GetPInvokeErrorMessage(errno)}); nothing was changed.");
         }

@@ -316,7 +316,7 @@ public sealed class WriteLogWriter : IDisposable
                     }
                 }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ObjectDisposedException)
+            catch (Exception e) // any failure of the stream stops the log: escaping this thread would end the process and leave Flush waiting
             {
                 _broken = e as IOException ?? new IOException(e.Message, e);
             }
