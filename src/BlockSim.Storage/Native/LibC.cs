@@ -24,11 +24,18 @@ internal static partial class LibC
     public const int EOPNOTSUPP = 95;
     public const int ReadOnly = 0;            // O_RDONLY
     public const int ReadWrite = 2;           // O_RDWR
+    public const int WriteOnly = 1;           // O_WRONLY
+    public const int Create = 0x40;           // O_CREAT
+    public const int Exclusive = 0x80;        // O_EXCL
+    public const uint UserReadWrite = 0x180;  // 0600
     public const int LockShared = 1;          // LOCK_SH
     public const int LockExclusive = 2;       // LOCK_EX
     public const int LockNonBlocking = 4;     // LOCK_NB
     public const int CloseOnExec = 0x80000;   // O_CLOEXEC
     public const uint Ficlone = 0x40049409;   // FICLONE, _IOW(0x94, 9, int): share all of another file's blocks
+    /// <summary>O_DIRECT, whose value differs between architectures (Arm's is x86's O_DIRECTORY).</summary>
+    public static int Direct => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
+
     private const int AtCurrentDirectory = -100; // AT_FDCWD
     private const uint StatxBlocks = 0x400;   // STATX_BLOCKS
     private const int StatxBlocksOffset = 48; // of stx_blocks in struct statx, the same on every architecture
@@ -44,6 +51,10 @@ internal static partial class LibC
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
+
+    /// <summary>open(2) with the mode a new file gets.</summary>
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags, uint mode);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fsync(int fd);

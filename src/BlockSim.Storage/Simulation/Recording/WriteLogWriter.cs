@@ -9,7 +9,7 @@ namespace BlockSim.Storage.Simulation.Recording;
 /// so ids go up in the order records reach the log. Records are framed into a buffer under the lock, and a
 /// thread of the writer's own puts full buffers into the stream, so a request pays for its record's copy and
 /// checksum, not for the file write; at most <see cref="BuffersQueued"/> buffers wait for it, and past that an
-/// append waits too (a log never drops a record). A buffer is handed on once it holds 64 KiB, on
+/// append waits too (a log never drops a record). A buffer is handed on once it holds 512 KiB (few wake-ups of that thread), on
 /// <see cref="Flush"/> (which waits until the stream has everything) and on <see cref="Dispose"/>, which also
 /// writes the End record and asks the file system to make the log durable. When the stream fails, the writer
 /// stops: nothing more is written, the next append (or Flush, or Dispose) throws, and every later one too, so
@@ -17,10 +17,10 @@ namespace BlockSim.Storage.Simulation.Recording;
 /// </summary>
 public sealed class WriteLogWriter : IDisposable
 {
-    /// <summary>Buffers handed to the writer's thread and not yet written, at most: 16 to 64 MiB of log.</summary>
+    /// <summary>Buffers handed to the writer's thread and not yet written, at most: 8 to 16 MiB of log.</summary>
     public const int BuffersQueued = 16;
     private const int BufferSize = 1 << 20;
-    private const int HandOnAt = 64 * 1024;
+    private const int HandOnAt = 512 * 1024;
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private readonly object _gate = new();
@@ -66,9 +66,18 @@ public sealed class WriteLogWriter : IDisposable
         }
     }
 
-    /// <summary>Creates a new log file, 0600 (it holds what the client wrote); refuses to overwrite one, since a log is evidence.</summary>
-    public static WriteLogWriter Create(string path, int sectorSize, long capacity) =>
-        new(new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 1, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }), sectorSize, capacity);
+    /// <summary>
+    /// Creates a new log file, 0600 (it holds what the client wrote); refuses to overwrite one, since a log is
+    /// evidence. Written with O_DIRECT where the file system takes it (see <see cref="DirectLogFile"/>), else
+    /// through the page cache.
+    /// </summary>
+    public static WriteLogWriter Create(string path, int sectorSize, long capacity)
+    {
+        Stream? direct = OperatingSystem.IsLinux() ? DirectLogFile.TryCreate(path) : null;
+        var file = direct
+            ?? new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 1, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+        return new WriteLogWriter(file, sectorSize, capacity);
+    }
 
     /// <summary>Logs a write's submission, with the bytes the device below is given; returns its id.</summary>
     public long AppendWrite(long offset, ReadOnlySpan<byte> payload, bool fua)
@@ -337,6 +346,10 @@ public sealed class WriteLogWriter : IDisposable
         if (toDisk && _stream is FileStream file)
         {
             file.Flush(flushToDisk: true);
+        }
+        else if (toDisk && _stream is DirectLogFile direct)
+        {
+            direct.FlushToDisk();
         }
         else
         {
