@@ -15,6 +15,8 @@ internal static class FuzzTargets
         new AuditLogTarget(),
         new StoreFileTarget(),
         new FaultRuleTarget(),
+        new ShapedJsonTarget(new KeyPolicyTarget(), "key-policy.dict"),
+        new ShapedJsonTarget(new ConfigurationTarget(), "configuration.dict"),
     ];
 
     public static IFuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
