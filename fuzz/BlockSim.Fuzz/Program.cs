@@ -1,4 +1,5 @@
 using BlockSim.Fuzz;
+using BlockSim.Fuzz.Targets;
 
 // blocksim-fuzz: coverage-guided fuzz targets for every parser that reads untrusted bytes.
 //   blocksim-fuzz list                      the targets
@@ -74,6 +75,11 @@ static int Replay(string name, string[] paths)
         {
             findings++;
             Console.WriteLine($"FINDING {target.Name} {file}: {e.GetType().Name}: {e.Message}");
+            if (target is ShapedJsonTarget shaped)
+            {
+                Console.WriteLine($"  the input shaped as JSON: {shaped.Shape(File.ReadAllBytes(file))}");
+            }
+
             Console.WriteLine(e.StackTrace);
         }
     }

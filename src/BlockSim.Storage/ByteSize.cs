@@ -5,11 +5,11 @@ namespace BlockSim.Storage;
 /// <summary>Parses sizes such as 4096, 64K, 1G or 2T (binary multiples), and prints them for people.</summary>
 public static class ByteSize
 {
-    public static bool TryParse(string text, out long bytes)
+    public static bool TryParse(string? text, out long bytes)
     {
         bytes = 0;
-        text = text.Trim();
-        if (text.Length == 0)
+        text = text?.Trim();
+        if (string.IsNullOrEmpty(text))
         {
             return false;
         }

@@ -40,6 +40,14 @@ public class SettingRangeTests
     [InlineData("""{ "dataDir": "blocksim.json" }""", "is a file: give a directory")]
     [InlineData("""{ "listen": [ "127.0.0.1:99999" ] }""", "listen 127.0.0.1:99999: give ADDR:PORT with a port from 0 to 65535")]
     [InlineData("""{ "metrics": "127.0.0.1:70000" }""", "metrics 127.0.0.1:70000: give ADDR:PORT with a port from 0 to 65535")]
+    // Found by the configuration-shaped fuzz target: the binder gives null for {}, [] or null where text belongs.
+    [InlineData("""{ "defaultSize": {} }""", "defaultSize (no value: empty, an object, an array or null): give a positive multiple of 4096 bytes")]
+    [InlineData("""{ "listen": [ null ] }""", "listen (no value: empty, an object, an array or null): give ADDR:PORT")]
+    [InlineData("""{ "listen": [ {} ] }""", "listen (no value: empty, an object, an array or null): give ADDR:PORT")]
+    [InlineData("""{ "limits": { "maxInFlightBytes": {} } }""", "limits.maxInFlightBytes (no value: empty, an object, an array or null): give 1M to 16G")]
+    [InlineData("""{ "audit": { "segmentSize": [] } }""", "audit.segmentSize (no value: empty, an object, an array or null): give")]
+    [InlineData("""{ "controlGroup": {} }""", "controlGroup (no value: empty, an object, an array or null): give a group name")]
+    [InlineData("""{ "exports": { "m": { "memory": true, "size": "4M", "allowedClients": [ {} ] } } }""", "exports.m.allowedClients (no value: empty, an object, an array or null): give each client identity as text")]
     public async Task A_configuration_value_out_of_range_is_a_usage_error_naming_it_and_nothing_is_created(string json, string expected)
     {
         using var temp = new TempDirectory();

@@ -122,6 +122,12 @@ internal sealed partial class DaemonOptions
         Add(SettingRanges.VolumeSizeProblem("defaultSize", DefaultSize));
         foreach (var listener in Listen)
         {
+            if (listener is null)
+            {
+                Add($"listen {SettingRanges.Given(null)}: give ADDR:PORT, e.g. 127.0.0.1:10809, for each listener.");
+                continue;
+            }
+
             var comma = listener.LastIndexOf(",tls=", StringComparison.Ordinal);
             SettingRanges.Endpoint("listen", comma < 0 ? listener : listener[..comma], out var problem);
             Add(problem);
@@ -136,8 +142,24 @@ internal sealed partial class DaemonOptions
         Limits.AddProblems(problems);
         Audit.AddProblems(problems);
         Simulation.AddProblems("simulation", problems);
+        if (ControlGroup is null)
+        {
+            Add($"controlGroup {SettingRanges.Given(null)}: give a group name, e.g. {Admin.AdminSocketAccess.DefaultGroup}.");
+        }
+
         foreach (var (name, export) in Exports.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
+            if (export is null)
+            {
+                Add($"exports.{name} {SettingRanges.Given(null)}: give the export's settings as an object, e.g. {{ \"memory\": true }}.");
+                continue;
+            }
+
+            if (export.AllowedClients?.Any(client => client is null) == true)
+            {
+                Add($"exports.{name}.allowedClients {SettingRanges.Given(null)}: give each client identity as text, e.g. \"CN=alice\".");
+            }
+
             if (export.Memory && export.Size is not null)
             {
                 Add(SettingRanges.MemoryExportSize.Problem($"exports.{name}.size", export.Size));

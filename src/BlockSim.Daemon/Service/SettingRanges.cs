@@ -52,10 +52,16 @@ internal static class SettingRanges
     public static readonly SizeRange MemoryExportSize = new(4096, 64L << 40, Multiple: 4096);
 
     /// <summary>Checks a volume size: a positive multiple of 4096 (the file system says how large a file may be).</summary>
-    public static string? VolumeSizeProblem(string name, string text) =>
+    public static string? VolumeSizeProblem(string name, string? text) =>
         ByteSize.TryParse(text, out var bytes) && bytes > 0 && bytes % 4096 == 0
             ? null
-            : $"{name} {text}: give a positive multiple of 4096 bytes, or with K, M, G or T, e.g. 1G.";
+            : $"{name} {Given(text)}: give a positive multiple of 4096 bytes, or with K, M, G or T, e.g. 1G.";
+
+    /// <summary>
+    /// A value as a message shows it. The configuration binder gives null for a key whose value is an
+    /// object, an array or null where text belongs ("defaultSize": {}), so that is what null stands for.
+    /// </summary>
+    public static string Given(string? text) => string.IsNullOrEmpty(text) ? "(no value: empty, an object, an array or null)" : text;
 
     /// <summary>Parses ADDR:PORT; null and a message that names the setting when it is not one.</summary>
     public static IPEndPoint? Endpoint(string name, string text, out string? problem)
@@ -66,7 +72,7 @@ internal static class SettingRanges
             return endpoint;
         }
 
-        problem = $"{name} {text}: give ADDR:PORT with a port from 0 to 65535, e.g. 127.0.0.1:10809 or [::1]:10809.";
+        problem = $"{name} {Given(text)}: give ADDR:PORT with a port from 0 to 65535, e.g. 127.0.0.1:10809 or [::1]:10809.";
         return null;
     }
 
@@ -141,7 +147,7 @@ internal sealed record NumberRange(double Min, double Max, string? Unit = null, 
 /// <summary>A closed range of byte counts written as sizes (4096, 64K, 1G), optionally a multiple of a unit.</summary>
 internal sealed record SizeRange(long Min, long Max, long Multiple = 1, string Unit = "")
 {
-    public bool TryParse(string text, out long bytes) =>
+    public bool TryParse(string? text, out long bytes) =>
         ByteSize.TryParse(text, out bytes) && bytes >= Min && bytes <= Max && bytes % Multiple == 0;
 
     /// <summary>"4K to 64T (a multiple of 4K)".</summary>
@@ -149,7 +155,7 @@ internal sealed record SizeRange(long Min, long Max, long Multiple = 1, string U
         $"{Format(Min)} to {Format(Max)}{(Unit.Length > 0 ? " " + Unit : "")}{(Multiple > 1 ? $" (a multiple of {Format(Multiple)})" : "")}";
 
     /// <summary>Null when <paramref name="text"/> is a size in range, else the message naming the setting and the value.</summary>
-    public string? Problem(string name, string text) => TryParse(text, out _) ? null : $"{name} {text}: give {Describe()}, e.g. {Format(Math.Max(Min, Math.Min(Max, 64L << 20)))}.";
+    public string? Problem(string name, string? text) => TryParse(text, out _) ? null : $"{name} {SettingRanges.Given(text)}: give {Describe()}, e.g. {Format(Math.Max(Min, Math.Min(Max, 64L << 20)))}.";
 
     /// <summary>1048576 -> "1M": the largest unit that divides it.</summary>
     public static string Format(long bytes)
