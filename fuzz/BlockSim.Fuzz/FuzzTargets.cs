@@ -8,6 +8,7 @@ internal static class FuzzTargets
     public static IReadOnlyList<IFuzzTarget> All { get; } =
     [
         new NbdHandshakeTarget(),
+        new NbdTlsHandshakeTarget(),
         new NbdTransmissionTarget(),
         new VolumeHeaderTarget(),
         new KeyPolicyTarget(),

@@ -1,9 +1,7 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Server;
-using Microsoft.Extensions.Logging;
 
 namespace BlockSim.Fuzz.Targets;
 
@@ -18,7 +16,7 @@ internal static class InMemoryNbdServer
     /// <summary>The most reply bytes kept for checking; past it the rest is drained unread.</summary>
     public const int MaxKeptOutput = 16 << 20;
 
-    private static readonly CrashLog s_log = new();
+    private static readonly ServerCrashLog s_log = new();
     private static readonly NbdServer s_server = new(
         new ExportRegistry([new MemoryExport("mem", ExportSize, "fuzz memory export")]),
         new NbdServerOptions { HandshakeTimeout = TimeSpan.FromSeconds(5), MaxMemory = 256L << 20 },
@@ -80,23 +78,5 @@ internal static class InMemoryNbdServer
         public PipeReader Input { get; } = input;
 
         public PipeWriter Output { get; } = output;
-    }
-
-    /// <summary>The log events that mean an unexpected exception reached a connection (1005) or a request (2003).</summary>
-    private sealed class CrashLog : ILogger
-    {
-        public ConcurrentQueue<string> Crashes { get; } = new();
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (eventId.Id is 1005 or 2003)
-            {
-                Crashes.Enqueue($"{formatter(state, exception)}: {exception}");
-            }
-        }
     }
 }

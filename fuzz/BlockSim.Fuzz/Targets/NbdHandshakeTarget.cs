@@ -22,11 +22,10 @@ internal sealed class NbdHandshakeTarget : IFuzzTarget
         CheckReplies(output, options);
     }
 
-    /// <summary>The option codes the client sent, in order, as far as they are framed right.</summary>
-    private static List<uint> ClientOptions(ReadOnlySpan<byte> input)
+    /// <summary>The option codes the client sent from <paramref name="at"/> on (past the client flags), in order, as far as they are framed right.</summary>
+    internal static List<uint> ClientOptions(ReadOnlySpan<byte> input, int at = 4)
     {
         var codes = new List<uint>();
-        var at = 4; // client flags
         while (input.Length - at >= 16 && BinaryPrimitives.ReadUInt64BigEndian(input[at..]) == NbdMagic.IHaveOpt)
         {
             codes.Add(BinaryPrimitives.ReadUInt32BigEndian(input[(at + 8)..]));
@@ -44,12 +43,21 @@ internal sealed class NbdHandshakeTarget : IFuzzTarget
 
     private static void CheckReplies(ReadOnlySpan<byte> output, List<uint> options)
     {
+        CheckGreeting(output);
+        CheckOptionReplies(output, 18, options);
+    }
+
+    internal static void CheckGreeting(ReadOnlySpan<byte> output)
+    {
         if (output.Length < 18 || BinaryPrimitives.ReadUInt64BigEndian(output) != NbdMagic.Init || BinaryPrimitives.ReadUInt64BigEndian(output[8..]) != NbdMagic.IHaveOpt)
         {
             throw new FuzzFinding("the greeting is missing or wrong");
         }
+    }
 
-        var at = 18;
+    /// <summary>Every reply from <paramref name="at"/> on is well framed and answers the option being handled, until one ends the haggling.</summary>
+    internal static void CheckOptionReplies(ReadOnlySpan<byte> output, int at, List<uint> options)
+    {
         var answering = 0;
         while (at < output.Length)
         {
