@@ -2,6 +2,7 @@ using BlockSim.Daemon.Service;
 using BlockSim.Nbd.Server;
 using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
+using BlockSim.Storage.Simulation.Profiles;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -229,6 +230,7 @@ internal static class ControlRoutes
             faultRules = control?.Rules.Count ?? 0,
             dirtySectors = simulation.Cache?.DirtySectors,
             recording = simulation.Recording?.Log is { } log ? new { records = log.Records } : null,
+            profile = Profile(simulation.Layers.Profile),
         };
     }
 
@@ -241,6 +243,17 @@ internal static class ControlRoutes
         bandwidth = layers.Throttle?.BytesPerSecond,
         failReads = layers.Faults?.Options.ReadProbability,
         failWrites = layers.Faults?.Options.WriteProbability,
+    };
+
+    /// <summary>The cloud volume type the export behaves like, and its credit balances as they stand.</summary>
+    private static object? Profile(ProfileDevice? device) => device is null ? null : new
+    {
+        name = device.Profile.Name,
+        description = device.Profile.ToString(),
+        iopsCredits = device.IopsCreditBalance is { } iops ? Math.Round(Math.Max(0, iops)) : (double?)null,
+        iopsCreditCapacity = device.IopsCreditBalance is null ? (double?)null : device.Profile.IopsCredits,
+        throughputCreditBytes = device.ThroughputCreditBalance is { } bytes ? Math.Round(Math.Max(0, bytes)) : (double?)null,
+        throughputCreditCapacity = device.ThroughputCreditBalance is null ? (double?)null : device.Profile.ThroughputCredits,
     };
 
     private static List<object> Rules(SimulationControl control) => control.Rules.Select(r => View(r.Rule, r.Hits, r.Injected)).ToList();

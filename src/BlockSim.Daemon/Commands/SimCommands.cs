@@ -200,7 +200,14 @@ internal static class SimCommands
     private static string ShowLine(JsonElement e) =>
         $"{e.GetProperty("export").GetString()}: seed {e.GetProperty("seed")}, {e.GetProperty("sectorSize")}-byte sectors x {e.GetProperty("sectors")}, "
         + $"{(e.GetProperty("paused").GetBoolean() ? "PAUSED, " : "")}{e.GetProperty("sequence")} requests, {e.GetProperty("faultRules")} fault rules; configured: {e.GetProperty("configured").GetString()}"
-        + (e.TryGetProperty("now", out var now) ? $"; now: {string.Join(", ", now.EnumerateObject().Select(p => $"{p.Name} {p.Value}"))}" : "");
+        + (e.TryGetProperty("now", out var now) ? $"; now: {string.Join(", ", now.EnumerateObject().Select(p => $"{p.Name} {p.Value}"))}" : "")
+        + (e.TryGetProperty("profile", out var profile) ? ProfileText(profile) : "");
+
+    /// <summary>"; profile aws-gp2 100 GiB: ...; iops credits 5000 of 5400000".</summary>
+    private static string ProfileText(JsonElement profile) =>
+        $"; profile {profile.GetProperty("description").GetString()}"
+        + (profile.TryGetProperty("iopsCredits", out var iops) ? $"; iops credits {iops} of {profile.GetProperty("iopsCreditCapacity")}" : "")
+        + (profile.TryGetProperty("throughputCreditBytes", out var bytes) ? $"; throughput credit {bytes} bytes of {profile.GetProperty("throughputCreditCapacity")}" : "");
 
     private static string RuleLine(JsonElement rule) =>
         $"rule {rule.GetProperty("id")}: {rule.GetProperty("kind").GetString()} on {rule.GetProperty("operations").GetString()}, sectors {rule.GetProperty("firstSector")}..{rule.GetProperty("lastSector")}"

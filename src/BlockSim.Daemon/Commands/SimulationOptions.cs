@@ -25,7 +25,15 @@ internal sealed class SimulationOptions
 
     public Option<long?> Seed { get; } = new("--seed") { Description = "Seed of every random decision of the simulation (fault rules, --fail-*), so a run's faults repeat. Default: generated and logged." };
 
-    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed];
+    public Option<string?> Profile { get; } = new("--profile") { Description = "Behave like a cloud volume type of the export's size: aws-gp2, aws-gp3, aws-io2, aws-st1 or aws-sc1 (IOPS, throughput and burst credits as AWS publishes them)." };
+
+    public Option<int?> ProvisionedIops { get; } = new("--provisioned-iops") { Description = "IOPS an aws-gp3 (3000 to 16000) or aws-io2 (100 to 256000, required) profile is provisioned with." };
+
+    public Option<string?> ProvisionedThroughput { get; } = new Option<string?>("--provisioned-throughput") { Description = "Throughput an aws-gp3 profile is provisioned with, bytes per second (125M to 1000M)." }.InRange(SettingRanges.Bandwidth);
+
+    public Option<double?> InitialCredits { get; } = new Option<double?>("--initial-credits") { Description = "Credits a burstable profile starts with (aws-gp2: I/O credits of 5400000; aws-st1, aws-sc1: bytes), to reach the end of its burst sooner." }.InRange(SettingRanges.Credits);
+
+    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed, Profile, ProvisionedIops, ProvisionedThroughput, InitialCredits];
 
     /// <summary>Lays the flags given over <paramref name="settings"/> (from the configuration, or empty).</summary>
     public SimulationSettings ApplyTo(ParseResult result, SimulationSettings settings)
@@ -38,6 +46,10 @@ internal sealed class SimulationOptions
         settings.Bandwidth = result.GetValue(Bandwidth) ?? settings.Bandwidth;
         settings.VolatileCache |= result.GetValue(VolatileCache);
         settings.Seed = result.GetValue(Seed) ?? settings.Seed;
+        settings.Profile = result.GetValue(Profile) ?? settings.Profile;
+        settings.ProvisionedIops = result.GetValue(ProvisionedIops) ?? settings.ProvisionedIops;
+        settings.ProvisionedThroughput = result.GetValue(ProvisionedThroughput) ?? settings.ProvisionedThroughput;
+        settings.InitialCredits = result.GetValue(InitialCredits) ?? settings.InitialCredits;
         return settings;
     }
 }

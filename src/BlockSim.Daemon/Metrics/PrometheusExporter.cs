@@ -17,7 +17,7 @@ internal sealed class PrometheusExporter : IDisposable
     /// <summary>Latency bucket bounds in seconds, 50 µs to 10 s.</summary>
     private static readonly double[] s_bounds = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-    private static readonly string[] s_meters = [NbdMetrics.MeterName, KeyStoreMetrics.MeterName, ProcessMetrics.MeterName];
+    private static readonly string[] s_meters = [NbdMetrics.MeterName, KeyStoreMetrics.MeterName, ProcessMetrics.MeterName, ProfileMetrics.MeterName];
 
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<SeriesKey, Series> _series = new();

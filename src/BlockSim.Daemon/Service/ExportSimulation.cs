@@ -54,6 +54,10 @@ internal sealed class ExportSimulation(string name, SimulationSettings settings,
         if (!settings.IsEmpty)
         {
             device = settings.Wrap(device, seed, Layers);
+            if (Layers.Profile is { } profile)
+            {
+                Metrics.ProfileMetrics.Track(name, profile);
+            }
         }
 
         Recording = new RecordingSlot(device);

@@ -44,6 +44,9 @@ internal static class SettingRanges
 
     public static readonly NumberRange Probability = new(0, 1);
 
+    /// <summary>Credits a burstable profile starts with: gp2's bucket holds 5.4 million, st1's and sc1's a TiB of bytes per TiB.</summary>
+    public static readonly NumberRange Credits = new(0, 1e18);
+
     public static readonly NumberRange Iops = new(0, 10_000_000, ZeroMeans: "no limit");
 
     public static readonly SizeRange Bandwidth = new(1, 1L << 40, Unit: "bytes per second");

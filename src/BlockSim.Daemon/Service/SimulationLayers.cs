@@ -1,4 +1,5 @@
 using BlockSim.Storage.Simulation;
+using BlockSim.Storage.Simulation.Profiles;
 
 namespace BlockSim.Daemon.Service;
 
@@ -8,6 +9,8 @@ internal sealed class SimulationLayers
     public VolatileCacheDevice? Cache { get; set; }
 
     public ThrottleDevice? Throttle { get; set; }
+
+    public ProfileDevice? Profile { get; set; }
 
     public LatencyDevice? Latency { get; set; }
 

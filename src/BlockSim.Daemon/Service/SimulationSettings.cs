@@ -1,6 +1,7 @@
 using System.Globalization;
 using BlockSim.Storage;
 using BlockSim.Storage.Simulation;
+using BlockSim.Storage.Simulation.Profiles;
 
 namespace BlockSim.Daemon.Service;
 
@@ -26,13 +27,25 @@ internal sealed class SimulationSettings
 
     public bool VolatileCache { get; set; }
 
+    /// <summary>A cloud volume type to behave like, for the export's size: aws-gp2, aws-gp3, aws-io2, aws-st1 or aws-sc1 (see <see cref="VolumeProfile"/>).</summary>
+    public string? Profile { get; set; }
+
+    /// <summary>The IOPS aws-gp3 (3000 to 16000, default 3000) or aws-io2 (required) is provisioned with.</summary>
+    public int? ProvisionedIops { get; set; }
+
+    /// <summary>The throughput aws-gp3 is provisioned with, bytes per second with K, M, G ("250M"; default 125M).</summary>
+    public string? ProvisionedThroughput { get; set; }
+
+    /// <summary>Credits a burstable profile starts with (gp2: I/O credits; st1, sc1: bytes), to reach the end of a burst sooner; unset: a full bucket.</summary>
+    public double? InitialCredits { get; set; }
+
     /// <summary>
     /// The seed of every random decision the export's simulation makes (fault rules, failReads/failWrites);
     /// unset, one is generated at start-up and logged, so a run can be repeated.
     /// </summary>
     public long? Seed { get; set; }
 
-    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache;
+    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache && Profile is null;
 
     /// <summary>Null when the settings make sense, else what is wrong, with an example.</summary>
     public string? Problem(string where)
@@ -53,7 +66,53 @@ internal sealed class SimulationSettings
             SettingRanges.Probability.Problem($"{prefix}.failWrites", FailWrites),
             SettingRanges.Iops.Problem($"{prefix}.iops", Iops),
             Bandwidth is null ? null : SettingRanges.Bandwidth.Problem($"{prefix}.bandwidth", Bandwidth),
+            ProvisionedThroughput is null ? null : SettingRanges.Bandwidth.Problem($"{prefix}.provisionedThroughput", ProvisionedThroughput),
+            InitialCredits is { } credits ? SettingRanges.Credits.Problem($"{prefix}.initialCredits", credits) : null,
+            ProfileProblem(prefix),
         }.OfType<string>());
+    }
+
+    /// <summary>
+    /// The profile for a device of <paramref name="capacity"/> bytes, or null without one.
+    /// </summary>
+    /// <exception cref="ConfigurationProblem">The profile does not allow what is provisioned, at this size.</exception>
+    public VolumeProfile? ProfileFor(long capacity, string where)
+    {
+        if (Profile is null)
+        {
+            return null;
+        }
+
+        long? throughput = ProvisionedThroughput is not null && ByteSize.TryParse(ProvisionedThroughput, out var t) ? t : null;
+        try
+        {
+            return VolumeProfile.For(Profile, capacity, ProvisionedIops, throughput);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigurationProblem($"{where}.profile {Profile}: {e.Message}");
+        }
+    }
+
+    // What can be checked before the size is known: the name, and what is provisioned, at the largest size.
+    private string? ProfileProblem(string prefix)
+    {
+        if (Profile is null)
+        {
+            return ProvisionedIops is not null || ProvisionedThroughput is not null || InitialCredits is not null
+                ? $"{prefix}.profile (none): provisionedIops, provisionedThroughput and initialCredits belong to a profile; give \"profile\", e.g. \"aws-gp3\"."
+                : null;
+        }
+
+        try
+        {
+            ProfileFor(VolumeProfile.TiB * 64, prefix);
+            return null;
+        }
+        catch (ConfigurationProblem e)
+        {
+            return e.Message;
+        }
     }
 
     /// <summary>
@@ -65,6 +124,11 @@ internal sealed class SimulationSettings
         if (VolatileCache)
         {
             device = layers.Cache = new VolatileCacheDevice(device);
+        }
+
+        if (ProfileFor(device.Capacity, "simulation") is { } profile)
+        {
+            device = layers.Profile = new ProfileDevice(device, profile, InitialCredits);
         }
 
         long? bandwidth = Bandwidth is not null && ByteSize.TryParse(Bandwidth, out var b) ? b : null;
@@ -94,5 +158,6 @@ internal sealed class SimulationSettings
         Iops > 0 ? $"{Iops} IOPS" : null,
         Bandwidth is { } limit ? $"{limit}/s" : null,
         VolatileCache ? "volatile write cache (kill -USR1 for a power cut)" : null,
+        Profile is { } profile ? $"behaves like {profile}" + (InitialCredits is { } credits ? string.Create(CultureInfo.InvariantCulture, $" from {credits} credits") : "") : null,
     }.Where(s => s is not null));
 }

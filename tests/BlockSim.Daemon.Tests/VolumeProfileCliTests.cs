@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using BlockSim.Nbd.Client;
+using BlockSim.Storage.Tests;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>A cloud volume profile from serve's flags or the configuration: shown with its credits in sim show and the metrics, and refused clearly when it cannot be.</summary>
+public partial class VolumeProfileCliTests
+{
+    [Fact]
+    public async Task A_gp2_export_shows_its_profile_and_spends_its_credits_as_clients_read()
+    {
+        using var temp = new TempDirectory();
+        await using var daemon = await ControlledDaemon.StartAsync(temp, "100G", "--profile", "aws-gp2", "--initial-credits", "1000", "--metrics", "127.0.0.1:0");
+        var before = await daemon.SimAsync("show", "default");
+        Assert.Equal(0, before.Exit);
+        Assert.Contains("profile aws-gp2 100 GiB: 3000 IOPS burst, 300 baseline, 5400000 credits", before.Output);
+        var credits = Credits(before.Output);
+        Assert.InRange(credits, 1000, 1000 + (300 * 60)); // 1,000, refilled at the baseline of 300 a second since start
+
+        // 600 reads of 4 KiB more than there are credits, from 8 connections: those on credits pass at up to
+        // 3,000 a second, the 600 past them at the baseline, which takes 2 s.
+        var reads = (int)credits + 600;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async c =>
+        {
+            await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", daemon.Port);
+            var buffer = new byte[4096];
+            for (var i = c; i < reads; i += 8)
+            {
+                await client.ReadAsync((ulong)i * 4096, buffer);
+            }
+        }));
+        Assert.InRange(watch.Elapsed.TotalSeconds, 1.5, 60);
+        var after = Credits((await daemon.SimAsync("show", "default")).Output);
+        Assert.InRange(after, 0, 300 * 5); // spent, and refilled at 300 a second since
+
+        await daemon.Process.WaitForOutputAsync("/metrics");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{MetricsLine().Match(daemon.Process.Output).Groups[1].Value}") };
+        Assert.Matches("blocksim_profile_iops_credits\\{export=\"default\"\\} [0-9]+\n", await http.GetStringAsync("/metrics"));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--profile", "aws-gp9" }, "simulation.profile aws-gp9: No profile aws-gp9; there are aws-gp2, aws-gp3, aws-io2, aws-st1, aws-sc1")]
+    [InlineData(new[] { "--profile", "aws-io2" }, "aws-io2 is provisioned: give its iops")]
+    [InlineData(new[] { "--profile", "aws-gp3", "--provisioned-iops", "20000" }, "aws-gp3 takes 3000 to 16000 IOPS; 20000 given")]
+    [InlineData(new[] { "--profile", "aws-gp3", "--provisioned-iops", "16000" }, "aws-gp3 allows at most 500 IOPS per GiB: 31 for this size; 16000 given")] // a 64 MiB export
+    [InlineData(new[] { "--initial-credits", "100" }, "provisionedIops, provisionedThroughput and initialCredits belong to a profile")]
+    public async Task A_profile_that_cannot_be_is_refused_naming_why(string[] flags, string expected)
+    {
+        using var temp = new TempDirectory();
+        var (exit, output) = await KeyStoreCliTests.Cli(temp.Path, ["serve", "--memory", "--size", "64M", "--listen", "127.0.0.1:0", "--socket", "none", .. flags]);
+
+        Assert.True(exit == 2, $"exit {exit}: {output}");
+        Assert.Contains(expected, output);
+    }
+
+    private static double Credits(string shown) => double.Parse(CreditsLine().Match(shown).Groups[1].Value, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex("iops credits ([0-9.]+) of")]
+    private static partial Regex CreditsLine();
+
+    [GeneratedRegex(@"http://127\.0\.0\.1:(\d+)/metrics")]
+    private static partial Regex MetricsLine();
+}
