@@ -6,7 +6,7 @@ using BlockSim.Storage.Tests;
 
 namespace BlockSim.Daemon.Tests;
 
-/// <summary>A cloud volume profile from serve's flags or the configuration: shown with its credits in sim show and the metrics, and refused clearly when it cannot be.</summary>
+/// <summary>Device models from serve's flags: a cloud volume profile shown with its credits in sim show and the metrics; a profile or latency model that cannot be is refused clearly.</summary>
 public partial class VolumeProfileCliTests
 {
     [Fact]
@@ -48,6 +48,9 @@ public partial class VolumeProfileCliTests
     [InlineData(new[] { "--profile", "aws-gp3", "--provisioned-iops", "20000" }, "aws-gp3 takes 3000 to 16000 IOPS; 20000 given")]
     [InlineData(new[] { "--profile", "aws-gp3", "--provisioned-iops", "16000" }, "aws-gp3 allows at most 500 IOPS per GiB: 31 for this size; 16000 given")] // a 64 MiB export
     [InlineData(new[] { "--initial-credits", "100" }, "provisionedIops, provisionedThroughput and initialCredits belong to a profile")]
+    [InlineData(new[] { "--read-latency", "gaussian:1ms" }, "simulation.readLatency latency gaussian:1ms: no such distribution; give fixed:200us")]
+    [InlineData(new[] { "--write-latency", "lognormal:p50=5ms,p99=1ms" }, "simulation.writeLatency latency lognormal:p50=5ms,p99=1ms: a lognormal needs 0 < p50 <= p99")]
+    [InlineData(new[] { "--channels", "4" }, "simulation.channels 4: channels serve requests under readLatency, writeLatency or flushLatency")]
     public async Task A_profile_that_cannot_be_is_refused_naming_why(string[] flags, string expected)
     {
         using var temp = new TempDirectory();

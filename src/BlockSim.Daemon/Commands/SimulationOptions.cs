@@ -33,7 +33,15 @@ internal sealed class SimulationOptions
 
     public Option<double?> InitialCredits { get; } = new Option<double?>("--initial-credits") { Description = "Credits a burstable profile starts with (aws-gp2: I/O credits of 5400000; aws-st1, aws-sc1: bytes), to reach the end of its burst sooner." }.InRange(SettingRanges.Credits);
 
-    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed, Profile, ProvisionedIops, ProvisionedThroughput, InitialCredits];
+    public Option<string?> ReadLatency { get; } = new("--read-latency") { Description = "Each read's service time from a distribution: fixed:200us, uniform:100us-300us, lognormal:p50=100us,p99=400us, pareto:min=100us,alpha=2.5 or table:p50=120us,p99=2ms." };
+
+    public Option<string?> WriteLatency { get; } = new("--write-latency") { Description = "Each write's service time, as --read-latency." };
+
+    public Option<string?> FlushLatency { get; } = new("--flush-latency") { Description = "Each flush's service time, as --read-latency." };
+
+    public Option<int?> Channels { get; } = new Option<int?>("--channels") { Description = "Requests served at once under --read-latency and the others (1 to 1024, default 1); the rest queue." }.InRange(SettingRanges.Channels);
+
+    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed, Profile, ProvisionedIops, ProvisionedThroughput, InitialCredits, ReadLatency, WriteLatency, FlushLatency, Channels];
 
     /// <summary>Lays the flags given over <paramref name="settings"/> (from the configuration, or empty).</summary>
     public SimulationSettings ApplyTo(ParseResult result, SimulationSettings settings)
@@ -50,6 +58,10 @@ internal sealed class SimulationOptions
         settings.ProvisionedIops = result.GetValue(ProvisionedIops) ?? settings.ProvisionedIops;
         settings.ProvisionedThroughput = result.GetValue(ProvisionedThroughput) ?? settings.ProvisionedThroughput;
         settings.InitialCredits = result.GetValue(InitialCredits) ?? settings.InitialCredits;
+        settings.ReadLatency = result.GetValue(ReadLatency) ?? settings.ReadLatency;
+        settings.WriteLatency = result.GetValue(WriteLatency) ?? settings.WriteLatency;
+        settings.FlushLatency = result.GetValue(FlushLatency) ?? settings.FlushLatency;
+        settings.Channels = result.GetValue(Channels) ?? settings.Channels;
         return settings;
     }
 }

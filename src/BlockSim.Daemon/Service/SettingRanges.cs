@@ -44,6 +44,9 @@ internal static class SettingRanges
 
     public static readonly NumberRange Probability = new(0, 1);
 
+    /// <summary>Parallel service channels of a latency model: an SSD has tens, an HDD one.</summary>
+    public static readonly NumberRange Channels = new(1, 1024);
+
     /// <summary>Credits a burstable profile starts with: gp2's bucket holds 5.4 million, st1's and sc1's a TiB of bytes per TiB.</summary>
     public static readonly NumberRange Credits = new(0, 1e18);
 

@@ -1,4 +1,5 @@
 using BlockSim.Storage.Simulation;
+using BlockSim.Storage.Simulation.Latency;
 using BlockSim.Storage.Simulation.Profiles;
 
 namespace BlockSim.Daemon.Service;
@@ -11,6 +12,8 @@ internal sealed class SimulationLayers
     public ThrottleDevice? Throttle { get; set; }
 
     public ProfileDevice? Profile { get; set; }
+
+    public QueuedLatencyDevice? Queue { get; set; }
 
     public LatencyDevice? Latency { get; set; }
 

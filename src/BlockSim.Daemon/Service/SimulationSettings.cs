@@ -1,6 +1,7 @@
 using System.Globalization;
 using BlockSim.Storage;
 using BlockSim.Storage.Simulation;
+using BlockSim.Storage.Simulation.Latency;
 using BlockSim.Storage.Simulation.Profiles;
 
 namespace BlockSim.Daemon.Service;
@@ -27,6 +28,18 @@ internal sealed class SimulationSettings
 
     public bool VolatileCache { get; set; }
 
+    /// <summary>Each read's service time, drawn from a distribution (see <see cref="LatencyDistribution"/>): "lognormal:p50=100us,p99=400us".</summary>
+    public string? ReadLatency { get; set; }
+
+    /// <summary>Each write's service time, as <see cref="ReadLatency"/>.</summary>
+    public string? WriteLatency { get; set; }
+
+    /// <summary>Each flush's service time, as <see cref="ReadLatency"/>.</summary>
+    public string? FlushLatency { get; set; }
+
+    /// <summary>Requests served at once under the latency distributions; the rest queue (default 1).</summary>
+    public int? Channels { get; set; }
+
     /// <summary>A cloud volume type to behave like, for the export's size: aws-gp2, aws-gp3, aws-io2, aws-st1 or aws-sc1 (see <see cref="VolumeProfile"/>).</summary>
     public string? Profile { get; set; }
 
@@ -45,7 +58,9 @@ internal sealed class SimulationSettings
     /// </summary>
     public long? Seed { get; set; }
 
-    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache && Profile is null;
+    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache && Profile is null && !HasLatencyModel;
+
+    private bool HasLatencyModel => ReadLatency is not null || WriteLatency is not null || FlushLatency is not null;
 
     /// <summary>Null when the settings make sense, else what is wrong, with an example.</summary>
     public string? Problem(string where)
@@ -69,6 +84,11 @@ internal sealed class SimulationSettings
             ProvisionedThroughput is null ? null : SettingRanges.Bandwidth.Problem($"{prefix}.provisionedThroughput", ProvisionedThroughput),
             InitialCredits is { } credits ? SettingRanges.Credits.Problem($"{prefix}.initialCredits", credits) : null,
             ProfileProblem(prefix),
+            DistributionProblem($"{prefix}.readLatency", ReadLatency),
+            DistributionProblem($"{prefix}.writeLatency", WriteLatency),
+            DistributionProblem($"{prefix}.flushLatency", FlushLatency),
+            Channels is { } channels ? SettingRanges.Channels.Problem($"{prefix}.channels", channels) : null,
+            Channels is not null && !HasLatencyModel ? $"{prefix}.channels {Channels}: channels serve requests under readLatency, writeLatency or flushLatency; give one of them, e.g. \"lognormal:p50=100us,p99=400us\"." : null,
         }.OfType<string>());
     }
 
@@ -91,6 +111,24 @@ internal sealed class SimulationSettings
         catch (ArgumentException e)
         {
             throw new ConfigurationProblem($"{where}.profile {Profile}: {e.Message}");
+        }
+    }
+
+    private static string? DistributionProblem(string key, string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            LatencyDistribution.Parse(text);
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return $"{key} {e.Message}";
         }
     }
 
@@ -137,6 +175,11 @@ internal sealed class SimulationSettings
             device = layers.Throttle = new ThrottleDevice(device, bandwidth, Iops > 0 ? Iops : null);
         }
 
+        if (HasLatencyModel)
+        {
+            device = layers.Queue = new QueuedLatencyDevice(device, Distribution(ReadLatency), Distribution(WriteLatency), Distribution(FlushLatency), Channels ?? 1, unchecked((int)(seed >> 32)));
+        }
+
         if (LatencyMs > 0)
         {
             device = layers.Latency = new LatencyDevice(device, TimeSpan.FromMilliseconds(LatencyMs), TimeSpan.FromMilliseconds(JitterMs));
@@ -150,8 +193,14 @@ internal sealed class SimulationSettings
         return device;
     }
 
+    private static LatencyDistribution? Distribution(string? text) => text is null ? null : LatencyDistribution.Parse(text);
+
     public override string ToString() => string.Join(", ", new[]
     {
+        ReadLatency is { } read ? $"reads {read}" : null,
+        WriteLatency is { } write ? $"writes {write}" : null,
+        FlushLatency is { } flush ? $"flushes {flush}" : null,
+        HasLatencyModel ? $"{Channels ?? 1} channel{((Channels ?? 1) == 1 ? "" : "s")}" : null,
         LatencyMs > 0 ? string.Create(CultureInfo.InvariantCulture, $"latency {LatencyMs}±{JitterMs} ms") : null,
         FailReads > 0 ? string.Create(CultureInfo.InvariantCulture, $"read errors p={FailReads}") : null,
         FailWrites > 0 ? string.Create(CultureInfo.InvariantCulture, $"write errors p={FailWrites}") : null,
