@@ -31,6 +31,9 @@ public interface IBlockDevice : IDisposable
     /// </summary>
     bool CompletesSynchronously => false;
 
+    /// <summary>True for a spinning disk (a simulated one): the NBD export says so, and Linux picks its I/O scheduler for it.</summary>
+    bool IsRotational => false;
+
     ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default);
 
     /// <summary>Writes; with <paramref name="fua"/> the data is durable before this returns.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using BlockSim.Nbd.Client;
+using BlockSim.Nbd.Protocol;
 using BlockSim.Storage.Tests;
 
 namespace BlockSim.Daemon.Tests;
@@ -42,7 +43,25 @@ public partial class VolumeProfileCliTests
         Assert.Matches("blocksim_profile_iops_credits\\{export=\"default\"\\} [0-9]+\n", await http.GetStringAsync("/metrics"));
     }
 
+    [Fact]
+    public async Task A_spinning_disk_is_advertised_as_rotational_and_other_exports_are_not()
+    {
+        using var temp = new TempDirectory();
+        await using (var hdd = await ControlledDaemon.StartAsync(temp, "64M", "--hdd", "rpm=5400"))
+        {
+            await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", hdd.Port);
+            Assert.True(client.Flags.HasFlag(NbdTransmissionFlags.Rotational));
+            Assert.Contains("a spinning disk (rpm=5400,seek=8.5ms,track=1ms,rate=150M)", (await hdd.SimAsync("show", "default")).Output);
+        }
+
+        using var other = new TempDirectory();
+        await using var plain = await ControlledDaemon.StartAsync(other, "64M");
+        await using var plainClient = await NbdClient.ConnectTcpAsync("127.0.0.1", plain.Port);
+        Assert.False(plainClient.Flags.HasFlag(NbdTransmissionFlags.Rotational));
+    }
+
     [Theory]
+    [InlineData(new[] { "--hdd", "rpm=99" }, "simulation.hdd hdd rpm=99: rpm=99 is not one of")]
     [InlineData(new[] { "--profile", "aws-gp9" }, "simulation.profile aws-gp9: No profile aws-gp9; there are aws-gp2, aws-gp3, aws-io2, aws-st1, aws-sc1")]
     [InlineData(new[] { "--profile", "aws-io2" }, "aws-io2 is provisioned: give its iops")]
     [InlineData(new[] { "--profile", "aws-gp3", "--provisioned-iops", "20000" }, "aws-gp3 takes 3000 to 16000 IOPS; 20000 given")]

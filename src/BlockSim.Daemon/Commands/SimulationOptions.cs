@@ -41,7 +41,9 @@ internal sealed class SimulationOptions
 
     public Option<int?> Channels { get; } = new Option<int?>("--channels") { Description = "Requests served at once under --read-latency and the others (1 to 1024, default 1); the rest queue." }.InRange(SettingRanges.Channels);
 
-    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed, Profile, ProvisionedIops, ProvisionedThroughput, InitialCredits, ReadLatency, WriteLatency, FlushLatency, Channels];
+    public Option<string?> Hdd { get; } = new("--hdd") { Description = "Behave like a spinning disk: \"default\" (7200 RPM, 8.5 ms average seek) or rpm=7200,seek=8.5ms,track=1ms,rate=150M; advertised as rotational." };
+
+    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed, Profile, ProvisionedIops, ProvisionedThroughput, InitialCredits, ReadLatency, WriteLatency, FlushLatency, Channels, Hdd];
 
     /// <summary>Lays the flags given over <paramref name="settings"/> (from the configuration, or empty).</summary>
     public SimulationSettings ApplyTo(ParseResult result, SimulationSettings settings)
@@ -62,6 +64,7 @@ internal sealed class SimulationOptions
         settings.WriteLatency = result.GetValue(WriteLatency) ?? settings.WriteLatency;
         settings.FlushLatency = result.GetValue(FlushLatency) ?? settings.FlushLatency;
         settings.Channels = result.GetValue(Channels) ?? settings.Channels;
+        settings.Hdd = result.GetValue(Hdd) ?? settings.Hdd;
         return settings;
     }
 }

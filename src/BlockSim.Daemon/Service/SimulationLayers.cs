@@ -15,6 +15,8 @@ internal sealed class SimulationLayers
 
     public QueuedLatencyDevice? Queue { get; set; }
 
+    public HddDevice? Hdd { get; set; }
+
     public LatencyDevice? Latency { get; set; }
 
     public FaultInjectionDevice? Faults { get; set; }

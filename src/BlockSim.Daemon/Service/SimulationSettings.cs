@@ -37,6 +37,9 @@ internal sealed class SimulationSettings
     /// <summary>Each flush's service time, as <see cref="ReadLatency"/>.</summary>
     public string? FlushLatency { get; set; }
 
+    /// <summary>A spinning disk's geometry (see <see cref="HddGeometry"/>): "rpm=7200,seek=8.5ms,track=1ms,rate=150M", or "default".</summary>
+    public string? Hdd { get; set; }
+
     /// <summary>Requests served at once under the latency distributions; the rest queue (default 1).</summary>
     public int? Channels { get; set; }
 
@@ -58,7 +61,7 @@ internal sealed class SimulationSettings
     /// </summary>
     public long? Seed { get; set; }
 
-    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache && Profile is null && !HasLatencyModel;
+    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache && Profile is null && !HasLatencyModel && Hdd is null;
 
     private bool HasLatencyModel => ReadLatency is not null || WriteLatency is not null || FlushLatency is not null;
 
@@ -84,6 +87,7 @@ internal sealed class SimulationSettings
             ProvisionedThroughput is null ? null : SettingRanges.Bandwidth.Problem($"{prefix}.provisionedThroughput", ProvisionedThroughput),
             InitialCredits is { } credits ? SettingRanges.Credits.Problem($"{prefix}.initialCredits", credits) : null,
             ProfileProblem(prefix),
+            HddProblem($"{prefix}.hdd", Hdd),
             DistributionProblem($"{prefix}.readLatency", ReadLatency),
             DistributionProblem($"{prefix}.writeLatency", WriteLatency),
             DistributionProblem($"{prefix}.flushLatency", FlushLatency),
@@ -113,6 +117,21 @@ internal sealed class SimulationSettings
             throw new ConfigurationProblem($"{where}.profile {Profile}: {e.Message}");
         }
     }
+
+    private static string? HddProblem(string key, string? text)
+    {
+        try
+        {
+            _ = text is null ? null : Geometry(text);
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return $"{key} {e.Message}";
+        }
+    }
+
+    private static HddGeometry Geometry(string text) => text == "default" ? HddGeometry.Default : HddGeometry.Parse(text);
 
     private static string? DistributionProblem(string key, string? text)
     {
@@ -159,6 +178,11 @@ internal sealed class SimulationSettings
     /// </summary>
     public IBlockDevice Wrap(IBlockDevice device, long seed, SimulationLayers layers)
     {
+        if (Hdd is not null)
+        {
+            device = layers.Hdd = new HddDevice(device, Geometry(Hdd), unchecked((int)seed ^ 0x4844));
+        }
+
         if (VolatileCache)
         {
             device = layers.Cache = new VolatileCacheDevice(device);
@@ -197,6 +221,7 @@ internal sealed class SimulationSettings
 
     public override string ToString() => string.Join(", ", new[]
     {
+        Hdd is { } hdd ? $"a spinning disk ({Geometry(hdd)})" : null,
         ReadLatency is { } read ? $"reads {read}" : null,
         WriteLatency is { } write ? $"writes {write}" : null,
         FlushLatency is { } flush ? $"flushes {flush}" : null,

@@ -67,6 +67,8 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     // Asked after an attach, when the device (and any simulation over it) is known.
     public bool CompletesSynchronously => _served?.CompletesSynchronously ?? false;
 
+    public bool IsRotational => _served?.IsRotational ?? false;
+
     public int MinimumBlockSize => 1;
 
     public int PreferredBlockSize => Math.Max(4096, Header.SectorSize);

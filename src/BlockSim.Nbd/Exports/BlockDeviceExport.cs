@@ -21,6 +21,8 @@ public class BlockDeviceExport(string name, IBlockDevice device, string? descrip
 
     public bool CompletesSynchronously => Device.CompletesSynchronously;
 
+    public bool IsRotational => Device.IsRotational;
+
     public int MinimumBlockSize => 1;
 
     public int PreferredBlockSize => Math.Max(4096, Device.SectorSize);

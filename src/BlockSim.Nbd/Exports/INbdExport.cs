@@ -29,6 +29,9 @@ public interface INbdExport
     /// </summary>
     bool CompletesSynchronously => false;
 
+    /// <summary>True when the device behind it is a (simulated) spinning disk: advertised as NBD_FLAG_ROTATIONAL.</summary>
+    bool IsRotational => false;
+
     /// <summary>Smallest and preferred I/O sizes to advertise (powers of two).</summary>
     int MinimumBlockSize { get; }
 

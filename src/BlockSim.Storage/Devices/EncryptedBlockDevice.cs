@@ -67,6 +67,8 @@ public sealed class EncryptedBlockDevice : IBlockDevice
     // The sector locks may wait for another request, but only for work already running, never for a timer.
     public bool CompletesSynchronously => _inner.CompletesSynchronously;
 
+    public bool IsRotational => _inner.IsRotational;
+
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         if (destination.IsEmpty)

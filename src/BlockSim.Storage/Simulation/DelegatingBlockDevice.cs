@@ -13,6 +13,8 @@ public abstract class DelegatingBlockDevice(IBlockDevice inner) : IBlockDevice
 
     public virtual bool CompletesSynchronously => Inner.CompletesSynchronously;
 
+    public virtual bool IsRotational => Inner.IsRotational;
+
     public virtual ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
         Inner.ReadAsync(offset, destination, cancellationToken);
 

@@ -169,6 +169,11 @@ internal sealed partial class NbdHandshake
             flags |= NbdTransmissionFlags.CanMultiConn;
         }
 
+        if (export.IsRotational)
+        {
+            flags |= NbdTransmissionFlags.Rotational;
+        }
+
         if (_negotiated.StructuredReplies)
         {
             flags |= NbdTransmissionFlags.SendDf;
