@@ -60,8 +60,33 @@ public partial class VolumeProfileCliTests
         Assert.False(plainClient.Flags.HasFlag(NbdTransmissionFlags.Rotational));
     }
 
+    [Fact]
+    public async Task A_solid_state_disk_counts_its_write_amplification_in_sim_show()
+    {
+        using var temp = new TempDirectory();
+        await using var ssd = await ControlledDaemon.StartAsync(temp, "16M", "--ssd", "op=7%,block=64K");
+        await using (var client = await NbdClient.ConnectTcpAsync("127.0.0.1", ssd.Port))
+        {
+            var block = new byte[4096];
+            var random = new Random(5);
+            for (var i = 0; i < 4096 * 3; i++)
+            {
+                // The drive filled in order, then pages at random: overwrites scattered over every block.
+                await client.WriteAsync((ulong)(i < 4096 ? i : random.Next(4096)) * 4096, block);
+            }
+        }
+
+        var shown = (await ssd.SimAsync("show", "default")).Output;
+        Assert.Contains("a solid-state disk (op=7%,page=4K,block=64K", shown);
+        var amplification = double.Parse(AmplificationLine().Match(shown).Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(amplification, 1.01, 20); // overwrites on a full drive make the collector move pages
+        Assert.Contains("12288 pages written", shown);
+    }
+
     [Theory]
     [InlineData(new[] { "--hdd", "rpm=99" }, "simulation.hdd hdd rpm=99: rpm=99 is not one of")]
+    [InlineData(new[] { "--ssd", "page=3K" }, "simulation.ssd ssd page=3K: page=3K is not one of")]
+    [InlineData(new[] { "--ssd", "default", "--hdd", "default" }, "a spinning one (hdd) or a solid-state one (ssd), not both")]
     [InlineData(new[] { "--profile", "aws-gp9" }, "simulation.profile aws-gp9: No profile aws-gp9; there are aws-gp2, aws-gp3, aws-io2, aws-st1, aws-sc1")]
     [InlineData(new[] { "--profile", "aws-io2" }, "aws-io2 is provisioned: give its iops")]
     [InlineData(new[] { "--profile", "aws-gp3", "--provisioned-iops", "20000" }, "aws-gp3 takes 3000 to 16000 IOPS; 20000 given")]
@@ -80,6 +105,9 @@ public partial class VolumeProfileCliTests
     }
 
     private static double Credits(string shown) => double.Parse(CreditsLine().Match(shown).Groups[1].Value, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex("ssd write amplification ([0-9.]+)")]
+    private static partial Regex AmplificationLine();
 
     [GeneratedRegex("iops credits ([0-9.]+) of")]
     private static partial Regex CreditsLine();

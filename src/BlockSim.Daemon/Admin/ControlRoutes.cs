@@ -231,6 +231,7 @@ internal static class ControlRoutes
             dirtySectors = simulation.Cache?.DirtySectors,
             recording = simulation.Recording?.Log is { } log ? new { records = log.Records } : null,
             profile = Profile(simulation.Layers.Profile),
+            ssd = simulation.Layers.Ssd is { } ssd ? new { writeAmplification = Math.Round(ssd.WriteAmplification, 3), hostPages = ssd.Counts.HostPages, movedPages = ssd.Counts.MovedPages, erases = ssd.Counts.Erases } : null,
         };
     }
 

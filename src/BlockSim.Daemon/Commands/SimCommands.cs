@@ -201,7 +201,8 @@ internal static class SimCommands
         $"{e.GetProperty("export").GetString()}: seed {e.GetProperty("seed")}, {e.GetProperty("sectorSize")}-byte sectors x {e.GetProperty("sectors")}, "
         + $"{(e.GetProperty("paused").GetBoolean() ? "PAUSED, " : "")}{e.GetProperty("sequence")} requests, {e.GetProperty("faultRules")} fault rules; configured: {e.GetProperty("configured").GetString()}"
         + (e.TryGetProperty("now", out var now) ? $"; now: {string.Join(", ", now.EnumerateObject().Select(p => $"{p.Name} {p.Value}"))}" : "")
-        + (e.TryGetProperty("profile", out var profile) ? ProfileText(profile) : "");
+        + (e.TryGetProperty("profile", out var profile) ? ProfileText(profile) : "")
+        + (e.TryGetProperty("ssd", out var ssd) ? $"; ssd write amplification {ssd.GetProperty("writeAmplification")} ({ssd.GetProperty("hostPages")} pages written, {ssd.GetProperty("movedPages")} moved, {ssd.GetProperty("erases")} erases)" : "");
 
     /// <summary>"; profile aws-gp2 100 GiB: ...; iops credits 5000 of 5400000".</summary>
     private static string ProfileText(JsonElement profile) =>

@@ -43,7 +43,9 @@ internal sealed class SimulationOptions
 
     public Option<string?> Hdd { get; } = new("--hdd") { Description = "Behave like a spinning disk: \"default\" (7200 RPM, 8.5 ms average seek) or rpm=7200,seek=8.5ms,track=1ms,rate=150M; advertised as rotational." };
 
-    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed, Profile, ProvisionedIops, ProvisionedThroughput, InitialCredits, ReadLatency, WriteLatency, FlushLatency, Channels, Hdd];
+    public Option<string?> Ssd { get; } = new("--ssd") { Description = "Behave like a solid-state disk with a flash translation layer and greedy garbage collection: \"default\" or op=7%,page=4K,block=256K,read=60us,program=200us,erase=2ms,channels=8." };
+
+    public IEnumerable<Option> All => [LatencyMs, JitterMs, FailReads, FailWrites, Iops, Bandwidth, VolatileCache, Seed, Profile, ProvisionedIops, ProvisionedThroughput, InitialCredits, ReadLatency, WriteLatency, FlushLatency, Channels, Hdd, Ssd];
 
     /// <summary>Lays the flags given over <paramref name="settings"/> (from the configuration, or empty).</summary>
     public SimulationSettings ApplyTo(ParseResult result, SimulationSettings settings)
@@ -65,6 +67,7 @@ internal sealed class SimulationOptions
         settings.FlushLatency = result.GetValue(FlushLatency) ?? settings.FlushLatency;
         settings.Channels = result.GetValue(Channels) ?? settings.Channels;
         settings.Hdd = result.GetValue(Hdd) ?? settings.Hdd;
+        settings.Ssd = result.GetValue(Ssd) ?? settings.Ssd;
         return settings;
     }
 }

@@ -17,6 +17,8 @@ internal sealed class SimulationLayers
 
     public HddDevice? Hdd { get; set; }
 
+    public SsdDevice? Ssd { get; set; }
+
     public LatencyDevice? Latency { get; set; }
 
     public FaultInjectionDevice? Faults { get; set; }

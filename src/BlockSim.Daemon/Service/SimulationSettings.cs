@@ -40,6 +40,9 @@ internal sealed class SimulationSettings
     /// <summary>A spinning disk's geometry (see <see cref="HddGeometry"/>): "rpm=7200,seek=8.5ms,track=1ms,rate=150M", or "default".</summary>
     public string? Hdd { get; set; }
 
+    /// <summary>An SSD's geometry (see <see cref="SsdGeometry"/>): "op=7%,page=4K,block=256K,...", or "default".</summary>
+    public string? Ssd { get; set; }
+
     /// <summary>Requests served at once under the latency distributions; the rest queue (default 1).</summary>
     public int? Channels { get; set; }
 
@@ -61,7 +64,7 @@ internal sealed class SimulationSettings
     /// </summary>
     public long? Seed { get; set; }
 
-    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache && Profile is null && !HasLatencyModel && Hdd is null;
+    public bool IsEmpty => LatencyMs <= 0 && FailReads <= 0 && FailWrites <= 0 && Iops <= 0 && Bandwidth is null && !VolatileCache && Profile is null && !HasLatencyModel && Hdd is null && Ssd is null;
 
     private bool HasLatencyModel => ReadLatency is not null || WriteLatency is not null || FlushLatency is not null;
 
@@ -88,6 +91,8 @@ internal sealed class SimulationSettings
             InitialCredits is { } credits ? SettingRanges.Credits.Problem($"{prefix}.initialCredits", credits) : null,
             ProfileProblem(prefix),
             HddProblem($"{prefix}.hdd", Hdd),
+            SsdProblem($"{prefix}.ssd", Ssd),
+            Hdd is not null && Ssd is not null ? $"{prefix}.ssd {Ssd}: a disk is a spinning one (hdd) or a solid-state one (ssd), not both." : null,
             DistributionProblem($"{prefix}.readLatency", ReadLatency),
             DistributionProblem($"{prefix}.writeLatency", WriteLatency),
             DistributionProblem($"{prefix}.flushLatency", FlushLatency),
@@ -123,6 +128,19 @@ internal sealed class SimulationSettings
         try
         {
             _ = text is null ? null : Geometry(text);
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return $"{key} {e.Message}";
+        }
+    }
+
+    private static string? SsdProblem(string key, string? text)
+    {
+        try
+        {
+            _ = text is null ? null : SsdGeometry.Parse(text);
             return null;
         }
         catch (FormatException e)
@@ -183,6 +201,17 @@ internal sealed class SimulationSettings
             device = layers.Hdd = new HddDevice(device, Geometry(Hdd), unchecked((int)seed ^ 0x4844));
         }
 
+        if (Ssd is not null)
+        {
+            var geometry = SsdGeometry.Parse(Ssd);
+            if (device.Capacity / geometry.PageBytes > 1L << 26)
+            {
+                throw new ConfigurationProblem($"simulation.ssd {Ssd}: the flash map of a {device.Capacity >> 30} GiB device in {geometry.PageBytes / 1024} KiB pages is too large to keep (at most 64 Mi pages, 256 GiB at 4K); give larger pages, e.g. page=64K.");
+            }
+
+            device = layers.Ssd = new SsdDevice(device, geometry);
+        }
+
         if (VolatileCache)
         {
             device = layers.Cache = new VolatileCacheDevice(device);
@@ -222,6 +251,7 @@ internal sealed class SimulationSettings
     public override string ToString() => string.Join(", ", new[]
     {
         Hdd is { } hdd ? $"a spinning disk ({Geometry(hdd)})" : null,
+        Ssd is { } ssd ? $"a solid-state disk ({SsdGeometry.Parse(ssd)})" : null,
         ReadLatency is { } read ? $"reads {read}" : null,
         WriteLatency is { } write ? $"writes {write}" : null,
         FlushLatency is { } flush ? $"flushes {flush}" : null,
