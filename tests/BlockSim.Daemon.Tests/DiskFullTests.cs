@@ -79,7 +79,8 @@ public class DiskFullTests
         }
     }
 
-    private static async Task<int> RunAsync(string file, params string[] arguments)
+    /// <summary>Runs a program to its end; its exit status, or -1 when there is no such program.</summary>
+    internal static async Task<int> RunAsync(string file, params string[] arguments)
     {
         try
         {

@@ -2,6 +2,7 @@ using BlockSim.Daemon.Service;
 using BlockSim.Nbd.Server;
 using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
+using BlockSim.Storage.Simulation.Latency;
 using BlockSim.Storage.Simulation.Profiles;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -231,7 +232,7 @@ internal static class ControlRoutes
             dirtySectors = simulation.Cache?.DirtySectors,
             recording = simulation.Recording?.Log is { } log ? new { records = log.Records } : null,
             profile = Profile(simulation.Layers.Profile),
-            ssd = simulation.Layers.Ssd is { } ssd ? new { writeAmplification = Math.Round(ssd.WriteAmplification, 3), hostPages = ssd.Counts.HostPages, movedPages = ssd.Counts.MovedPages, erases = ssd.Counts.Erases } : null,
+            ssd = Ssd(simulation.Layers.Ssd),
         };
     }
 
@@ -256,6 +257,18 @@ internal static class ControlRoutes
         throughputCreditBytes = device.ThroughputCreditBalance is { } bytes ? Math.Round(Math.Max(0, bytes)) : (double?)null,
         throughputCreditCapacity = device.ThroughputCreditBalance is null ? (double?)null : device.Profile.ThroughputCredits,
     };
+
+    /// <summary>The solid-state disk's flash counts, read once so they agree with each other.</summary>
+    private static object? Ssd(SsdDevice? device)
+    {
+        if (device is null)
+        {
+            return null;
+        }
+
+        var (host, moved, erases, amplification) = device.Counts;
+        return new { writeAmplification = Math.Round(amplification, 3), hostPages = host, movedPages = moved, erases };
+    }
 
     private static List<object> Rules(SimulationControl control) => control.Rules.Select(r => View(r.Rule, r.Hits, r.Injected)).ToList();
 

@@ -90,12 +90,12 @@ internal sealed class SimulationSettings
             ProvisionedThroughput is null ? null : SettingRanges.Bandwidth.Problem($"{prefix}.provisionedThroughput", ProvisionedThroughput),
             InitialCredits is { } credits ? SettingRanges.Credits.Problem($"{prefix}.initialCredits", credits) : null,
             ProfileProblem(prefix),
-            HddProblem($"{prefix}.hdd", Hdd),
-            SsdProblem($"{prefix}.ssd", Ssd),
+            ParseProblem($"{prefix}.hdd", Hdd, text => Geometry(text)),
+            ParseProblem($"{prefix}.ssd", Ssd, text => SsdGeometry.Parse(text)),
             Hdd is not null && Ssd is not null ? $"{prefix}.ssd {Ssd}: a disk is a spinning one (hdd) or a solid-state one (ssd), not both." : null,
-            DistributionProblem($"{prefix}.readLatency", ReadLatency),
-            DistributionProblem($"{prefix}.writeLatency", WriteLatency),
-            DistributionProblem($"{prefix}.flushLatency", FlushLatency),
+            ParseProblem($"{prefix}.readLatency", ReadLatency, text => LatencyDistribution.Parse(text)),
+            ParseProblem($"{prefix}.writeLatency", WriteLatency, text => LatencyDistribution.Parse(text)),
+            ParseProblem($"{prefix}.flushLatency", FlushLatency, text => LatencyDistribution.Parse(text)),
             Channels is { } channels ? SettingRanges.Channels.Problem($"{prefix}.channels", channels) : null,
             Channels is not null && !HasLatencyModel ? $"{prefix}.channels {Channels}: channels serve requests under readLatency, writeLatency or flushLatency; give one of them, e.g. \"lognormal:p50=100us,p99=400us\"." : null,
         }.OfType<string>());
@@ -123,44 +123,18 @@ internal sealed class SimulationSettings
         }
     }
 
-    private static string? HddProblem(string key, string? text)
-    {
-        try
-        {
-            _ = text is null ? null : Geometry(text);
-            return null;
-        }
-        catch (FormatException e)
-        {
-            return $"{key} {e.Message}";
-        }
-    }
-
-    private static string? SsdProblem(string key, string? text)
-    {
-        try
-        {
-            _ = text is null ? null : SsdGeometry.Parse(text);
-            return null;
-        }
-        catch (FormatException e)
-        {
-            return $"{key} {e.Message}";
-        }
-    }
-
     private static HddGeometry Geometry(string text) => text == "default" ? HddGeometry.Default : HddGeometry.Parse(text);
 
-    private static string? DistributionProblem(string key, string? text)
+    /// <summary>Null when <paramref name="text"/> is absent or <paramref name="parse"/> takes it; else its refusal, named <paramref name="key"/>.</summary>
+    private static string? ParseProblem(string key, string? text, Action<string> parse)
     {
-        if (text is null)
-        {
-            return null;
-        }
-
         try
         {
-            LatencyDistribution.Parse(text);
+            if (text is not null)
+            {
+                parse(text);
+            }
+
             return null;
         }
         catch (FormatException e)

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace BlockSim.Storage.Native;
 
-/// <summary>The few Linux calls .NET does not expose: hole punching, data/hole seeking, directory fsync, flock, reflinks, allocated size.</summary>
+/// <summary>The few Linux calls .NET does not expose: hole punching, data/hole seeking, directory fsync, flock, reflinks, allocated size, precise sleeps.</summary>
 internal static partial class LibC
 {
     public const int FallocKeepSize = 0x01;
@@ -39,6 +39,22 @@ internal static partial class LibC
     private const int AtCurrentDirectory = -100; // AT_FDCWD
     private const uint StatxBlocks = 0x400;   // STATX_BLOCKS
     private const int StatxBlocksOffset = 48; // of stx_blocks in struct statx, the same on every architecture
+
+    public const int PrSetTimerSlack = 29;     // PR_SET_TIMERSLACK
+    public const int ClockMonotonic = 1;       // CLOCK_MONOTONIC
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int prctl(int option, ulong argument2, ulong argument3, ulong argument4, ulong argument5);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int clock_nanosleep(int clock, int flags, ref TimeSpec request, nint remaining);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fallocate(nint fd, int mode, long offset, long length);

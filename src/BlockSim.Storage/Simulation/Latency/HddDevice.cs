@@ -13,8 +13,8 @@ public sealed class HddDevice(IBlockDevice inner, HddGeometry geometry, int seed
 {
     private readonly Random _random = new(seed);
     private readonly object _gate = new();
+    private readonly ServiceChannels _arm = new(1);
     private long _head;
-    private long _freeAt;
 
     public HddGeometry Geometry => geometry;
 
@@ -39,12 +39,10 @@ public sealed class HddDevice(IBlockDevice inner, HddGeometry geometry, int seed
     /// <summary>When a request for <paramref name="length"/> bytes at <paramref name="offset"/>, arriving at <paramref name="now"/>, is done; the arm is then there.</summary>
     public long Schedule(long now, long offset, long length)
     {
+        // Under the lock, so requests take the arm in the order their seeks were counted from.
         lock (_gate)
         {
-            var seconds = ServiceSeconds(offset, length);
-            var finish = Math.Max(now, _freeAt) + (long)(seconds * Stopwatch.Frequency);
-            _freeAt = finish;
-            return finish;
+            return _arm.Schedule(now, (long)(ServiceSeconds(offset, length) * Stopwatch.Frequency));
         }
     }
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using BlockSim.Storage.Native;
 
 namespace BlockSim.Storage.Simulation.Latency;
 
@@ -48,7 +48,7 @@ public static class PreciseTimer
     {
         if (OperatingSystem.IsLinux())
         {
-            _ = prctl(PrSetTimerSlack, 1, 0, 0, 0); // the default 50 µs slack would round every sleep up
+            _ = LibC.prctl(LibC.PrSetTimerSlack, 1, 0, 0, 0); // the default 50 µs slack would round every sleep up
         }
 
         var ready = new List<TaskCompletionSource>();
@@ -110,25 +110,9 @@ public static class PreciseTimer
         }
 
         var nanoseconds = ticks * 1_000_000_000 / Stopwatch.Frequency;
-        var request = new TimeSpec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
-        _ = clock_nanosleep(ClockMonotonic, 0, ref request, IntPtr.Zero);
+        var request = new LibC.TimeSpec { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
+        _ = LibC.clock_nanosleep(LibC.ClockMonotonic, 0, ref request, IntPtr.Zero);
         var late = Math.Max(0, Stopwatch.GetTimestamp() - start - ticks);
         s_overshoot = Math.Min(s_sleepStepTicks, ((s_overshoot * 7) + late) / 8);
     }
-
-    private const int PrSetTimerSlack = 29;
-    private const int ClockMonotonic = 1;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int prctl(int option, ulong argument2, ulong argument3, ulong argument4, ulong argument5);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int clock_nanosleep(int clock, int flags, ref TimeSpec request, IntPtr remaining);
 }

@@ -14,20 +14,19 @@ public sealed class QueuedLatencyDevice : DelegatingBlockDevice
     private readonly LatencyDistribution? _read;
     private readonly LatencyDistribution? _write;
     private readonly LatencyDistribution? _flush;
-    private readonly long[] _freeAt;
+    private readonly ServiceChannels _channels;
     private readonly Random _random;
     private readonly object _gate = new();
 
     public QueuedLatencyDevice(IBlockDevice inner, LatencyDistribution? read, LatencyDistribution? write, LatencyDistribution? flush, int channels, int seed)
         : base(inner)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         (_read, _write, _flush) = (read, write, flush);
-        _freeAt = new long[channels];
+        _channels = new ServiceChannels(channels);
         _random = new Random(seed);
     }
 
-    public int Channels => _freeAt.Length;
+    public int Channels => _channels.Count;
 
     // Requests wait for their service and must overlap while they wait.
     public override bool CompletesSynchronously => false;
@@ -54,24 +53,7 @@ public sealed class QueuedLatencyDevice : DelegatingBlockDevice
     }
 
     /// <summary>When a request arriving at <paramref name="now"/> with <paramref name="service"/> ticks of work finishes; takes its channel.</summary>
-    public long Schedule(long now, long service)
-    {
-        lock (_gate)
-        {
-            var channel = 0;
-            for (var i = 1; i < _freeAt.Length; i++)
-            {
-                if (_freeAt[i] < _freeAt[channel])
-                {
-                    channel = i;
-                }
-            }
-
-            var finish = Math.Max(now, _freeAt[channel]) + service;
-            _freeAt[channel] = finish;
-            return finish;
-        }
-    }
+    public long Schedule(long now, long service) => _channels.Schedule(now, service);
 
     private Task Serve(LatencyDistribution? distribution)
     {

@@ -12,7 +12,7 @@ namespace BlockSim.Storage.Simulation.Latency;
 public sealed class SsdDevice : DelegatingBlockDevice
 {
     private readonly FlashTranslationLayer _flash;
-    private readonly long[] _channelFreeAt;
+    private readonly ServiceChannels _channels;
     private readonly object _gate = new();
 
     public SsdDevice(IBlockDevice inner, SsdGeometry geometry)
@@ -20,32 +20,21 @@ public sealed class SsdDevice : DelegatingBlockDevice
     {
         Geometry = geometry;
         _flash = new FlashTranslationLayer((inner.Capacity + geometry.PageBytes - 1) / geometry.PageBytes, geometry.PagesPerBlock, geometry.OverProvisioning);
-        _channelFreeAt = new long[geometry.Channels];
+        _channels = new ServiceChannels(geometry.Channels);
     }
 
     public SsdGeometry Geometry { get; }
 
     public override bool CompletesSynchronously => false;
 
-    /// <summary>Flash pages written per page the host wrote, so far.</summary>
-    public double WriteAmplification
+    /// <summary>The flash's counts so far, read together: pages the host wrote, pages the collector moved, erases, and their write amplification.</summary>
+    public (long HostPages, long MovedPages, long Erases, double WriteAmplification) Counts
     {
         get
         {
             lock (_gate)
             {
-                return _flash.WriteAmplification;
-            }
-        }
-    }
-
-    public (long HostPages, long MovedPages, long Erases) Counts
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return (_flash.HostWrites, _flash.CollectorWrites, _flash.Erases);
+                return (_flash.HostWrites, _flash.CollectorWrites, _flash.Erases, _flash.WriteAmplification);
             }
         }
     }
@@ -116,23 +105,5 @@ public sealed class SsdDevice : DelegatingBlockDevice
     }
 
     /// <summary>When a request of <paramref name="seconds"/> of flash work arriving now is done, on the first channel free.</summary>
-    private long Schedule(double seconds)
-    {
-        var now = Stopwatch.GetTimestamp();
-        lock (_gate)
-        {
-            var channel = 0;
-            for (var i = 1; i < _channelFreeAt.Length; i++)
-            {
-                if (_channelFreeAt[i] < _channelFreeAt[channel])
-                {
-                    channel = i;
-                }
-            }
-
-            var finish = Math.Max(now, _channelFreeAt[channel]) + (long)(seconds * Stopwatch.Frequency);
-            _channelFreeAt[channel] = finish;
-            return finish;
-        }
-    }
+    private long Schedule(double seconds) => _channels.Schedule(Stopwatch.GetTimestamp(), (long)(seconds * Stopwatch.Frequency));
 }
