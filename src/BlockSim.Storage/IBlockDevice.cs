@@ -34,6 +34,9 @@ public interface IBlockDevice : IDisposable
     /// <summary>True for a spinning disk (a simulated one): the NBD export says so, and Linux picks its I/O scheduler for it.</summary>
     bool IsRotational => false;
 
+    /// <summary>What this device can do beyond reads, writes, flushes and zeroing; layers pass on their inner device's, less what they cannot.</summary>
+    BlockDeviceCapabilities Capabilities => BlockDeviceCapabilities.All;
+
     ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default);
 
     /// <summary>Writes; with <paramref name="fua"/> the data is durable before this returns.</summary>

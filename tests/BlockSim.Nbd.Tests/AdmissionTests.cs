@@ -1,3 +1,4 @@
+using BlockSim.Nbd.Exports;
 using System.Diagnostics;
 using System.Net;
 using BlockSim.Nbd.Protocol;
@@ -201,9 +202,9 @@ public class AdmissionTests
     }
 
     /// <summary>An export every attach of which is refused, as a key store that cannot write its audit log refuses them.</summary>
-    private sealed class RefusingExport() : DelegatingExport(new Exports.MemoryExport("refusing", 1 << 20)), Exports.IAttachableExport
+    private sealed class RefusingExport() : DelegatingExport(new MemoryExport("refusing", 1 << 20)), IAttachableExport
     {
-        public ValueTask<Exports.NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken) =>
-            ValueTask.FromResult<Exports.NbdRefusal?>(new Exports.NbdRefusal("AuditWriteFailed", "the audit log cannot be written: No space left on device"));
+        public ValueTask<NbdAttachment> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(NbdAttachment.Refuse(new NbdRefusal("AuditWriteFailed", "the audit log cannot be written: No space left on device")));
     }
 }

@@ -1,7 +1,11 @@
 using System.Buffers.Binary;
 using System.Text;
+using BlockSim.Crypto;
+using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
 using BlockSim.Nbd.Server;
+using BlockSim.Storage.Devices;
+using BlockSim.Storage.Simulation.Latency;
 
 namespace BlockSim.Nbd.Tests;
 
@@ -43,6 +47,28 @@ public class HandshakeTests
         Assert.Equal(option, echoed);
         Assert.Equal(NbdOptionReplyType.ErrorUnsupported, type);
         Assert.Equal(NbdTransmissionFlags.HasFlags, await raw.GoAsyncAfterGreeting("mem") & NbdTransmissionFlags.HasFlags);
+    }
+
+    [Fact]
+    public async Task The_flags_advertise_what_the_device_stack_can_do()
+    {
+        using var hdd = new BlockDeviceExport("hdd", new HddDevice(new MemoryBlockDevice(1 << 20), HddGeometry.Default, seed: 1));
+        using var encrypted = new BlockDeviceExport("encrypted", new EncryptedBlockDevice(new MemoryBlockDevice(1 << 20), new XtsAes256(new byte[64].Select((_, i) => (byte)i).ToArray()), 512));
+        await using var server = new TestServer(null, hdd, encrypted);
+        const NbdTransmissionFlags trimAndFastZero = NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendFastZero;
+
+        await using (var raw = await server.RawAsync())
+        {
+            var flags = await raw.GoAsync("hdd");
+            Assert.Equal(NbdTransmissionFlags.Rotational, flags & (trimAndFastZero | NbdTransmissionFlags.Rotational));
+            Assert.True(flags.HasFlag(NbdTransmissionFlags.SendWriteZeroes));
+        }
+
+        // Layers pass on the capabilities beneath them: encryption over memory trims and zeroes fast.
+        await using (var raw = await server.RawAsync())
+        {
+            Assert.Equal(trimAndFastZero, await raw.GoAsync("encrypted") & (trimAndFastZero | NbdTransmissionFlags.Rotational));
+        }
     }
 
     [Fact]

@@ -5,7 +5,9 @@ using BlockSim.Nbd.Protocol;
 using BlockSim.Nbd.Server;
 using BlockSim.Nbd.Server.Handshake;
 using BlockSim.Nbd.Server.Transmission;
+using BlockSim.Storage.Devices;
 using BlockSim.Storage.Simulation.Faults;
+using BlockSim.Storage.Simulation.Latency;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSim.Nbd.Tests;
@@ -41,6 +43,17 @@ public sealed class RequestHandlerTests : IDisposable
     [InlineData(NbdCommand.BlockStatus, NbdCommandFlags.None, 0, 512, NbdError.Invalid)]                    // no context selected
     public void Validate_follows_the_protocol(NbdCommand command, NbdCommandFlags flags, ulong offset, uint length, NbdError expected) =>
         Assert.Equal(expected, Handler().Validate(new NbdRequest(flags, command, Cookie, offset, length)));
+
+    [Fact]
+    public void Validate_refuses_what_the_device_cannot_do_as_it_was_not_advertised()
+    {
+        // A spinning disk has no TRIM and zeroes only by writing: both were left out of the flags.
+        using var hdd = new BlockDeviceExport("hdd", new HddDevice(new MemoryBlockDevice(ExportSize), HddGeometry.Default, seed: 1));
+        var handler = Handler(export: hdd);
+        Assert.Equal(NbdError.Invalid, handler.Validate(new NbdRequest(NbdCommandFlags.None, NbdCommand.Trim, Cookie, 0, 512)));
+        Assert.Equal(NbdError.Invalid, handler.Validate(new NbdRequest(NbdCommandFlags.FastZero, NbdCommand.WriteZeroes, Cookie, 0, 512)));
+        Assert.Equal(NbdError.None, handler.Validate(new NbdRequest(NbdCommandFlags.NoHole, NbdCommand.WriteZeroes, Cookie, 0, 512)));
+    }
 
     [Fact]
     public void Validate_allows_what_the_session_negotiated()

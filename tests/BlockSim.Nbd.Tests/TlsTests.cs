@@ -364,10 +364,10 @@ public sealed class TlsTests(TlsFixture tls) : IClassFixture<TlsFixture>, IAsync
 
         public IReadOnlyList<NbdClientIdentity> Seen => [.. _seen];
 
-        public ValueTask<NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
+        public ValueTask<NbdAttachment> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
         {
             _seen.Enqueue(client);
-            return ValueTask.FromResult<NbdRefusal?>(null);
+            return ValueTask.FromResult(NbdAttachment.Serve(this));
         }
     }
 }

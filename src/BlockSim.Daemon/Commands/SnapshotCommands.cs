@@ -1,3 +1,4 @@
+using BlockSim.Daemon.Service;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;

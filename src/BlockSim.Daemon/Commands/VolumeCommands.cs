@@ -1,3 +1,4 @@
+using BlockSim.Daemon.Service;
 using BlockSim.Storage;
 using System.CommandLine;
 using BlockSim.KeyStore;

@@ -1,3 +1,4 @@
+using BlockSim.Daemon.Service;
 using System.Buffers;
 using System.CommandLine;
 using BlockSim.Daemon.Volumes;

@@ -1,4 +1,3 @@
-using BlockSim.Daemon.Commands;
 using BlockSim.Daemon.Volumes;
 using BlockSim.KeyStore;
 using BlockSim.Nbd.Exports;
@@ -24,7 +23,7 @@ internal sealed class ExportCatalog : IDisposable
     /// <summary>The encryption sector of an encrypted memory export: that of a new volume.</summary>
     private const int EphemeralSectorSize = 4096;
 
-    private readonly List<INbdExport> _exports = [];
+    private readonly List<INbdExportInfo> _exports = [];
     private readonly Dictionary<string, ExportSimulation> _simulations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyCollection<string>> _allowedClients = new(StringComparer.Ordinal);
     private SealedKeyStore? _store;
@@ -36,7 +35,7 @@ internal sealed class ExportCatalog : IDisposable
     {
     }
 
-    public IReadOnlyList<INbdExport> Exports => _exports;
+    public IReadOnlyList<INbdExportInfo> Exports => _exports;
 
     /// <summary>Each export's simulation, by export name, for the control API.</summary>
     public IReadOnlyDictionary<string, ExportSimulation> Simulations => _simulations;
@@ -76,7 +75,13 @@ internal sealed class ExportCatalog : IDisposable
     {
         foreach (var export in _exports)
         {
-            await export.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            var flush = export switch
+            {
+                INbdExport served => served.FlushAsync(CancellationToken.None),
+                VolumeExport volume => volume.FlushAsync(),
+                _ => ValueTask.CompletedTask,
+            };
+            await flush.ConfigureAwait(false);
         }
     }
 

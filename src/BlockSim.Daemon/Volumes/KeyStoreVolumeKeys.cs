@@ -1,5 +1,5 @@
+using BlockSim.Nbd.Exports;
 using BlockSim.KeyStore;
-using BlockSim.Nbd.Server;
 using BlockSim.Storage.Volumes;
 
 namespace BlockSim.Daemon.Volumes;

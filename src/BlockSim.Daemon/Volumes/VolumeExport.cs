@@ -1,6 +1,5 @@
 using BlockSim.KeyStore;
 using BlockSim.Nbd.Exports;
-using BlockSim.Nbd.Server;
 using BlockSim.Storage;
 using BlockSim.Storage.Volumes;
 using BlockSim.Daemon.Service;
@@ -13,7 +12,8 @@ namespace BlockSim.Daemon.Volumes;
 /// (<see cref="VolumeFile"/>) and held until the daemon stops, so its header, where the size and description
 /// come from, cannot change while it is served: resize, rewrap and delete are refused by the lock. The key
 /// is fetched when the first client chooses the export (attach), and every later client's attach is decided
-/// by the key store again, for that client. A refused attach (key disabled, pending deletion, destroyed, or
+/// by the key store again, for that client; an attach hands the server the device to serve, so no I/O
+/// passes through this type. A refused attach (key disabled, pending deletion, destroyed, or
 /// denied by policy or for this client) refuses that client with ERR_POLICY; the next client is asked about
 /// afresh, so enabling the key needs no restart. Once unlocked, the volume stays open until the daemon stops,
 /// as an attached cloud volume keeps working for clients already attached; disposing zeroes its key.
@@ -64,53 +64,55 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
 
     public bool CanMultiConn => true;
 
-    // Asked after an attach, when the device (and any simulation over it) is known.
-    public bool CompletesSynchronously => _served?.CompletesSynchronously ?? false;
-
-    public bool IsRotational => _served?.IsRotational ?? false;
-
     public int MinimumBlockSize => 1;
 
     public int PreferredBlockSize => Math.Max(4096, Header.SectorSize);
+
+    // Known once the device stack is built (the first attach); an INFO before that tells what an
+    // encrypted file volume does without simulation layers.
+    public bool IsRotational => _served?.IsRotational ?? false;
+
+    public bool CanTrim => _served?.CanTrim ?? true;
+
+    public bool CanFastZero => _served?.CanFastZero ?? true;
 
     /// <summary>The attached volume's device (null until a client has attached).</summary>
     public IBlockDevice? Device => _volume?.Device;
 
     /// <summary>
-    /// Every client that chooses the export asks the key store, which decides for that client (policy
-    /// conditions and grants on its identity) and audits the request. The first allowed client opens the
-    /// volume with the key it gets; for later ones the unwrapped key only proves the permission and is zeroed.
+    /// Every client that chooses the export asks the key store for the volume key, in one path for all:
+    /// the store decides for that client (policy conditions and grants on its identity) and audits the
+    /// request. The first allowed client's key opens the volume; for later ones it only proved the
+    /// permission. Either way the key is zeroed before this returns, and the client is served the one
+    /// device every connection shares.
     /// </summary>
-    public async ValueTask<NbdRefusal?> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
+    public async ValueTask<NbdAttachment> AttachAsync(NbdClientIdentity client, CancellationToken cancellationToken)
     {
         var keys = _keys.ForClient(client);
         await _attach.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_volume is null)
+            using var key = _file.UnwrapKey(keys);
+            if (_served is null)
             {
-                _volume = _file.Unlock(keys, _simulation);
+                _volume = _file.Unlock(key, _simulation);
                 _served = new BlockDeviceExport(Name, _aboveEncryption?.Invoke(_volume.Device) ?? _volume.Device, Description);
                 DaemonLog.Attached(_logger, Header.VolumeId, Name, client.ToString());
             }
-            else
-            {
-                _file.CheckKey(keys); // the key store decides for this client, and audits it
-            }
 
-            return null;
+            return NbdAttachment.Serve(_served);
         }
         catch (VolumeKeyException e)
         {
             // The key store's error code tells the client what kind of refusal it is; its message (key ids,
             // principals) stays in the server log.
             var code = e.InnerException is KeyStoreException { ErrorCode: var errorCode } ? errorCode : "the key was refused";
-            return new NbdRefusal($"{code}{Explain(code)} (the server log has the reason)", e.Message);
+            return NbdAttachment.Refuse(new NbdRefusal($"{code}{Explain(code)} (the server log has the reason)", e.Message));
         }
         catch (IOException e)
         {
             // IOException messages name files: for the log only.
-            return new NbdRefusal("the volume cannot be opened (the server log has the reason)", $"the volume cannot be opened: {e.Message}");
+            return NbdAttachment.Refuse(new NbdRefusal("the volume cannot be opened (the server log has the reason)", $"the volume cannot be opened: {e.Message}"));
         }
         finally
         {
@@ -129,18 +131,8 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
         _ => "",
     };
 
-    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) => Served.ReadAsync(offset, destination, cancellationToken);
-
-    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua, CancellationToken cancellationToken) => Served.WriteAsync(offset, source, fua, cancellationToken);
-
-    public ValueTask FlushAsync(CancellationToken cancellationToken) => _served?.FlushAsync(cancellationToken) ?? ValueTask.CompletedTask;
-
-    public ValueTask TrimAsync(long offset, long length, bool fua, CancellationToken cancellationToken) => Served.TrimAsync(offset, length, fua, cancellationToken);
-
-    public ValueTask WriteZeroesAsync(long offset, long length, bool mayDeallocate, bool fastOnly, bool fua, CancellationToken cancellationToken) =>
-        Served.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, fua, cancellationToken);
-
-    public int GetAllocation(long offset, long length, Span<Nbd.Exports.NbdExtent> extents) => Served.GetAllocation(offset, length, extents);
+    /// <summary>At shutdown: makes the attached volume's writes durable (nothing to do before an attach).</summary>
+    public ValueTask FlushAsync() => _served?.FlushAsync(CancellationToken.None) ?? ValueTask.CompletedTask;
 
     public void Dispose()
     {
@@ -148,7 +140,4 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
         _file.Dispose(); // releases the lock
         _attach.Dispose();
     }
-
-    // The server only sends I/O after a successful attach.
-    private BlockDeviceExport Served => _served ?? throw new InvalidOperationException($"Export '{Name}' is not attached.");
 }

@@ -23,6 +23,11 @@ public class BlockDeviceExport(string name, IBlockDevice device, string? descrip
 
     public bool IsRotational => Device.IsRotational;
 
+    // What the device stack declares, so a device that cannot trim (a spinning disk) is not said to.
+    public bool CanTrim => (Device.Capabilities & BlockDeviceCapabilities.Trim) != 0;
+
+    public bool CanFastZero => (Device.Capabilities & BlockDeviceCapabilities.FastZero) != 0;
+
     public int MinimumBlockSize => 1;
 
     public int PreferredBlockSize => Math.Max(4096, Device.SectorSize);

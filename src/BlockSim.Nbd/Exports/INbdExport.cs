@@ -6,36 +6,18 @@ namespace BlockSim.Nbd.Exports;
 public readonly record struct NbdExtent(uint Length, NbdAllocationFlags Flags);
 
 /// <summary>
-/// What the server serves: a block device seen through the NBD protocol. Offsets and lengths are already
-/// checked against <see cref="Size"/> by the server. Failures are reported by throwing
-/// <see cref="NbdException"/> (a specific error) or <see cref="IOException"/> (EIO).
+/// What the server serves once a client has attached: a block device seen through the NBD protocol.
+/// Offsets and lengths are already checked against <see cref="INbdExportInfo.Size"/> by the server.
+/// Failures are reported by throwing <see cref="NbdException"/> (a specific error) or
+/// <see cref="IOException"/> (EIO).
 /// </summary>
-public interface INbdExport
+public interface INbdExport : INbdExportInfo
 {
-    string Name { get; }
-
-    string? Description { get; }
-
-    long Size { get; }
-
-    bool IsReadOnly { get; }
-
-    /// <summary>True when a FLUSH on one connection makes writes from every connection durable.</summary>
-    bool CanMultiConn { get; }
-
     /// <summary>
     /// True when every operation finishes before it returns (see <c>IBlockDevice.CompletesSynchronously</c>):
     /// the server then runs a connection's requests on that connection's thread, one after another.
     /// </summary>
     bool CompletesSynchronously => false;
-
-    /// <summary>True when the device behind it is a (simulated) spinning disk: advertised as NBD_FLAG_ROTATIONAL.</summary>
-    bool IsRotational => false;
-
-    /// <summary>Smallest and preferred I/O sizes to advertise (powers of two).</summary>
-    int MinimumBlockSize { get; }
-
-    int PreferredBlockSize { get; }
 
     ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken);
 

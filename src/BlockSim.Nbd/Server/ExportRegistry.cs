@@ -5,19 +5,25 @@ namespace BlockSim.Nbd.Server;
 /// <summary>The exports a server offers, by name; one of them answers to the empty name.</summary>
 public sealed class ExportRegistry
 {
-    private readonly Dictionary<string, INbdExport> _byName = new(StringComparer.Ordinal);
-    private readonly List<INbdExport> _ordered = [];
+    private readonly Dictionary<string, INbdExportInfo> _byName = new(StringComparer.Ordinal);
+    private readonly List<INbdExportInfo> _ordered = [];
     private readonly Dictionary<string, HashSet<string>> _allowedClients = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _downUntil = new(StringComparer.Ordinal);
 
+    /// <param name="exports">Each one an <see cref="INbdExport"/> or an <see cref="IAttachableExport"/>.</param>
     /// <param name="allowedClients">
     /// For exports that only some clients may attach: the client identities allowed (certificate subjects
     /// such as <c>CN=alice</c>, or <c>anonymous</c>). Exports not named here are open to every client.
     /// </param>
-    public ExportRegistry(IEnumerable<INbdExport> exports, string? defaultExport = null, IReadOnlyDictionary<string, IReadOnlyCollection<string>>? allowedClients = null)
+    public ExportRegistry(IEnumerable<INbdExportInfo> exports, string? defaultExport = null, IReadOnlyDictionary<string, IReadOnlyCollection<string>>? allowedClients = null)
     {
         foreach (var export in exports)
         {
+            if (export is not (INbdExport or IAttachableExport))
+            {
+                throw new ArgumentException($"Export '{export.Name}' neither serves itself nor can be attached.", nameof(exports));
+            }
+
             if (!_byName.TryAdd(export.Name, export))
             {
                 throw new ArgumentException($"Two exports are named '{export.Name}'; export names must be unique.", nameof(exports));
@@ -50,7 +56,7 @@ public sealed class ExportRegistry
 
     public string DefaultName { get; }
 
-    public IReadOnlyList<INbdExport> All => _ordered;
+    public IReadOnlyList<INbdExportInfo> All => _ordered;
 
     /// <summary>True when <paramref name="client"/> may attach the export (exports without a list are open to all).</summary>
     public bool IsAllowed(string exportName, string client) =>
@@ -90,6 +96,6 @@ public sealed class ExportRegistry
     }
 
     /// <summary>Finds an export; the empty name means the default export.</summary>
-    public bool TryGet(string name, out INbdExport export) =>
+    public bool TryGet(string name, out INbdExportInfo export) =>
         _byName.TryGetValue(name.Length == 0 ? DefaultName : name, out export!);
 }

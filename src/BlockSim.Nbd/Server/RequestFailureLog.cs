@@ -20,7 +20,7 @@ namespace BlockSim.Nbd.Server;
 internal sealed class RequestFailureLog
 {
     private static readonly long s_intervalMs = (long)TimeSpan.FromMinutes(1).TotalMilliseconds;
-    private static readonly ConditionalWeakTable<INbdExport, RequestFailureLog> s_logs = new();
+    private static readonly ConditionalWeakTable<INbdExportInfo, RequestFailureLog> s_logs = new();
     private static int s_fullEpisodes;
 
     private readonly object _gate = new();
@@ -38,7 +38,7 @@ internal sealed class RequestFailureLog
     /// <summary>True while any export is out of space: the only thing a successful write looks at.</summary>
     public static bool AnyOutOfSpace => Volatile.Read(ref s_fullEpisodes) != 0;
 
-    public static RequestFailureLog Of(INbdExport export) => s_logs.GetValue(export, static _ => new RequestFailureLog());
+    public static RequestFailureLog Of(INbdExportInfo export) => s_logs.GetValue(export, static _ => new RequestFailureLog());
 
     /// <summary>ENOSPC or EDQUOT anywhere in the exception's chain (an IOException's HResult is the errno on Linux).</summary>
     public static bool IsOutOfSpace(Exception exception)

@@ -120,7 +120,7 @@ public sealed class TlsCredentials
             return false;
         }
 
-        handshake.Identity = string.IsNullOrEmpty(offered.Subject) ? Server.NbdClientIdentity.Anonymous : offered.Subject;
+        handshake.Identity = string.IsNullOrEmpty(offered.Subject) ? Exports.NbdClientIdentity.Anonymous : offered.Subject;
         return true;
     }
 
@@ -189,5 +189,5 @@ internal sealed class ServerHandshake
     public SslServerAuthenticationOptions Options { get; set; } = null!;
 
     /// <summary>The verified client certificate's subject, or anonymous.</summary>
-    public string Identity { get; set; } = Server.NbdClientIdentity.Anonymous;
+    public string Identity { get; set; } = Exports.NbdClientIdentity.Anonymous;
 }

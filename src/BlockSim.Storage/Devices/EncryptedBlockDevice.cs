@@ -69,6 +69,9 @@ public sealed class EncryptedBlockDevice : IBlockDevice
 
     public bool IsRotational => _inner.IsRotational;
 
+    // Trims reach the inner device in whole sectors, and a fast zeroing either deallocates there or fails.
+    public BlockDeviceCapabilities Capabilities => _inner.Capabilities;
+
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         if (destination.IsEmpty)

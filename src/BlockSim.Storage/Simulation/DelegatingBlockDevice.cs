@@ -15,6 +15,8 @@ public abstract class DelegatingBlockDevice(IBlockDevice inner) : IBlockDevice
 
     public virtual bool IsRotational => Inner.IsRotational;
 
+    public virtual BlockDeviceCapabilities Capabilities => Inner.Capabilities;
+
     public virtual ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
         Inner.ReadAsync(offset, destination, cancellationToken);
 

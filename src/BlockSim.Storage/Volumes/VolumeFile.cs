@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using BlockSim.Crypto;
 using BlockSim.Storage.Devices;
 using BlockSim.Storage.Native;
@@ -98,42 +97,55 @@ public sealed class VolumeFile : IDisposable
     /// <param name="ownsFile">The volume closes this file when it is disposed (<see cref="Volume.Open"/>).</param>
     internal Volume Unlock(IVolumeKeyProvider keys, Func<IBlockDevice, IBlockDevice>? underEncryption, bool ownsFile)
     {
+        using var key = UnwrapKey(keys);
+        return Unlock(key, underEncryption, ownsFile);
+    }
+
+    /// <summary>
+    /// Asks <paramref name="keys"/> for this volume's key (a key store decides for its caller, and audits
+    /// the request): every attach, first or not, goes through here. Dispose the key to zero it.
+    /// </summary>
+    /// <exception cref="VolumeKeyException">The provider refused or failed.</exception>
+    public UnwrappedVolumeKey UnwrapKey(IVolumeKeyProvider keys)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        var key = new UnwrappedVolumeKey(Header.VolumeId);
+        try
+        {
+            keys.UnwrapVolumeKey(Header.VolumeId, Header.Owner, new WrappedVolumeKey(Header.KeyId, Header.WrappedKey), key.Bytes);
+            return key;
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The decrypted view of the data area with a key <see cref="UnwrapKey"/> gave (the caller still
+    /// disposes it); as <see cref="Unlock(IVolumeKeyProvider, Func{IBlockDevice, IBlockDevice}?)"/>, once only.
+    /// </summary>
+    public Volume Unlock(UnwrappedVolumeKey key, Func<IBlockDevice, IBlockDevice>? underEncryption = null) => Unlock(key, underEncryption, ownsFile: false);
+
+    private Volume Unlock(UnwrappedVolumeKey key, Func<IBlockDevice, IBlockDevice>? underEncryption, bool ownsFile)
+    {
         ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
         if (_unlocked)
         {
             throw new InvalidOperationException($"{Path} is already unlocked.");
         }
 
-        var key = GC.AllocateArray<byte>(VolumeHeader.KeySize, pinned: true); // pinned: the GC never leaves a copy behind
-        XtsAes256 xts;
-        try
+        if (key.VolumeId != Header.VolumeId)
         {
-            keys.UnwrapVolumeKey(Header.VolumeId, Header.Owner, new WrappedVolumeKey(Header.KeyId, Header.WrappedKey), key);
-            xts = new XtsAes256(key);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
+            throw new ArgumentException($"The key given is for volume {key.VolumeId}, not {Header.VolumeId}.", nameof(key));
         }
 
+        var xts = new XtsAes256(key.Bytes);
         IBlockDevice data = new FileBlockDevice(_handle, VolumeHeader.DataOffset, Header.Capacity, IsReadOnly, ownsHandle: false);
         data = underEncryption?.Invoke(data) ?? data;
         _unlocked = true;
         return new Volume(this, new EncryptedBlockDevice(data, xts, Header.SectorSize), ownsFile);
-    }
-
-    /// <summary>Asks <paramref name="keys"/> to unwrap the key, and zeroes it: the key provider's decision, nothing more.</summary>
-    public void CheckKey(IVolumeKeyProvider keys)
-    {
-        var key = GC.AllocateArray<byte>(VolumeHeader.KeySize, pinned: true);
-        try
-        {
-            keys.UnwrapVolumeKey(Header.VolumeId, Header.Owner, new WrappedVolumeKey(Header.KeyId, Header.WrappedKey), key);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-        }
     }
 
     /// <summary>

@@ -17,7 +17,8 @@ internal sealed partial class NbdHandshake
             return OptionOutcome.Closing;
         }
 
-        if (_exports.DownFor(export.Name) is not null || await RefusalAsync(export, ct).ConfigureAwait(false) is not null)
+        var served = _exports.DownFor(export.Name) is null ? (await AttachAsync(export, ct).ConfigureAwait(false)).Served : null;
+        if (served is null)
         {
             Violation($"export '{export.Name}' refused (NBD_OPT_EXPORT_NAME has no error reply)");
             return OptionOutcome.Closing;
@@ -25,8 +26,8 @@ internal sealed partial class NbdHandshake
 
         var output = _transport.Output;
         var span = output.GetSpan(NbdOptionReplies.SizeOfExportName(_negotiated.NoZeroes));
-        output.Advance(NbdOptionReplies.WriteExportName(span, (ulong)export.Size, TransmissionFlags(export), _negotiated.NoZeroes));
-        return Attach(export);
+        output.Advance(NbdOptionReplies.WriteExportName(span, (ulong)served.Size, TransmissionFlags(served), _negotiated.NoZeroes));
+        return Attach(served);
     }
 
     private void List(byte[] payload)
@@ -73,46 +74,59 @@ internal sealed partial class NbdHandshake
 
         // INFO checks the allow list too (size and description are not for clients kept out), but only GO
         // attaches: for a volume that is a Decrypt in the key store, which INFO must not cause.
-        var refusal = option == NbdOption.Go
-            ? await RefusalAsync(export, ct).ConfigureAwait(false)
-            : NotAllowed(export);
-        if (refusal is not null)
+        if (option == NbdOption.Go)
         {
-            if (option != NbdOption.Go)
+            var attachment = await AttachAsync(export, ct).ConfigureAwait(false);
+            if (attachment.Served is not { } served)
             {
-                RequestFailureLog.Of(export).Refused(_logger, _connectionId, export.Name, refusal);
+                RefusalReply(option, export, attachment.Refusal!);
+                return OptionOutcome.Continue;
             }
 
-            ReplyError(option, NbdOptionReplyType.ErrorPolicy, $"export '{export.Name}' is refused: {refusal.ClientMessage}");
+            WriteInfoReplies(option, served, request.Requested);
+            Reply(option, NbdOptionReplyType.Ack);
+            return Attach(served);
+        }
+
+        if (NotAllowed(export) is { } refusal)
+        {
+            RequestFailureLog.Of(export).Refused(_logger, _connectionId, export.Name, refusal);
+            RefusalReply(option, export, refusal);
             return OptionOutcome.Continue;
         }
 
         WriteInfoReplies(option, export, request.Requested);
         Reply(option, NbdOptionReplyType.Ack);
-        return option == NbdOption.Go ? Attach(export) : OptionOutcome.Continue;
+        return OptionOutcome.Continue;
     }
 
     /// <summary>
-    /// Checks the export's access list, then attaches an export that needs it (for a volume, the key store
-    /// decides for this client); returns the refusal (its detail logged here), or null when it may be served.
+    /// Checks the export's access list, then attaches it for this client (for a volume, the key store
+    /// decides): the export to serve, or the refusal, its detail logged here.
     /// </summary>
-    private async ValueTask<NbdRefusal?> RefusalAsync(INbdExport export, CancellationToken ct)
+    private async ValueTask<NbdAttachment> AttachAsync(INbdExportInfo export, CancellationToken ct)
     {
-        var refusal = NotAllowed(export)
-            ?? (export is IAttachableExport attachable ? await attachable.AttachAsync(Identity, ct).ConfigureAwait(false) : null);
-        if (refusal is not null)
+        var attachment = NotAllowed(export) is { } refusal
+            ? NbdAttachment.Refuse(refusal)
+            : export is IAttachableExport attachable
+                ? await attachable.AttachAsync(Identity, ct).ConfigureAwait(false)
+                : NbdAttachment.Serve((INbdExport)export); // the registry holds nothing else
+        if (attachment.Refusal is { } refused)
         {
-            RequestFailureLog.Of(export).Refused(_logger, _connectionId, export.Name, refusal);
+            RequestFailureLog.Of(export).Refused(_logger, _connectionId, export.Name, refused);
         }
 
-        return refusal;
+        return attachment;
     }
 
-    private NbdRefusal? NotAllowed(INbdExport export) => _exports.IsAllowed(export.Name, Identity.Name)
+    private void RefusalReply(NbdOption option, INbdExportInfo export, NbdRefusal refusal) =>
+        ReplyError(option, NbdOptionReplyType.ErrorPolicy, $"export '{export.Name}' is refused: {refusal.ClientMessage}");
+
+    private NbdRefusal? NotAllowed(INbdExportInfo export) => _exports.IsAllowed(export.Name, Identity.Name)
         ? null
         : NbdRefusal.Plain($"client '{Identity.Name}' is not on the export's list of allowed clients");
 
-    private void WriteInfoReplies(NbdOption option, INbdExport export, IReadOnlySet<NbdInfoType> requested)
+    private void WriteInfoReplies(NbdOption option, INbdExportInfo export, IReadOnlySet<NbdInfoType> requested)
     {
         var output = _transport.Output;
         output.Advance(NbdOptionReplies.WriteInfoExport(output.GetSpan(NbdOptionReplies.InfoExportSize), option, (ulong)export.Size, TransmissionFlags(export)));
@@ -153,12 +167,24 @@ internal sealed partial class NbdHandshake
         return OptionOutcome.Transmit(session);
     }
 
-    /// <summary>Advertise only what is implemented (and DF only with structured replies, where READ comes in chunks).</summary>
-    private NbdTransmissionFlags TransmissionFlags(INbdExport export)
+    /// <summary>
+    /// Advertise only what the export's device stack does (TRIM and FAST_ZERO as its layers declare), and DF
+    /// only with structured replies, where READ comes in chunks.
+    /// </summary>
+    private NbdTransmissionFlags TransmissionFlags(INbdExportInfo export)
     {
         var flags = NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.SendFua
-            | NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendWriteZeroes | NbdTransmissionFlags.SendCache
-            | NbdTransmissionFlags.SendFastZero;
+            | NbdTransmissionFlags.SendWriteZeroes | NbdTransmissionFlags.SendCache;
+        if (export.CanTrim)
+        {
+            flags |= NbdTransmissionFlags.SendTrim;
+        }
+
+        if (export.CanFastZero)
+        {
+            flags |= NbdTransmissionFlags.SendFastZero;
+        }
+
         if (export.IsReadOnly)
         {
             flags |= NbdTransmissionFlags.ReadOnly;

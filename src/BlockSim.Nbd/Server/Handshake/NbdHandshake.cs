@@ -1,3 +1,4 @@
+using BlockSim.Nbd.Exports;
 using System.Buffers;
 using System.Text;
 using BlockSim.Nbd.Protocol;

@@ -1,3 +1,5 @@
+using BlockSim.Nbd.Exports;
+
 namespace BlockSim.Nbd.Server.Handshake;
 
 /// <summary>
@@ -28,6 +30,6 @@ internal sealed class NegotiatedOptions
     }
 
     /// <summary>The session for <paramref name="export"/>: a context selected for another export does not carry over.</summary>
-    public NbdSession SessionFor(Exports.INbdExport export, NbdClientIdentity identity) =>
+    public NbdSession SessionFor(INbdExport export, NbdClientIdentity identity) =>
         new(export, identity, StructuredReplies, NoZeroes, AllocationContext: AllocationContextExport == export.Name);
 }

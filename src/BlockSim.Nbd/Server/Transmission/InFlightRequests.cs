@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.ObjectPool;
 
 namespace BlockSim.Nbd.Server.Transmission;
 
@@ -17,14 +17,16 @@ internal sealed class InFlightRequests
     private readonly int _maxCredits;
     private readonly SemaphoreSlim _slots;
     private readonly SemaphoreSlim _credits;
-    private readonly ConcurrentQueue<RequestContext> _pool = new(); // a queue reuses its ring; a stack allocates a node per push
+    private readonly DefaultObjectPool<RequestContext> _pool;
     private readonly PayloadMemory _memory;
     private readonly PayloadWaiter _memoryWaiter = new();
     private readonly ConnectionLifetime _lifetime;
 
-    public InFlightRequests(NbdServerOptions options, PayloadMemory memory, ConnectionLifetime lifetime)
+    public InFlightRequests(NbdServerOptions options, PayloadMemory memory, ConnectionLifetime lifetime, PipelinedTransmission owner)
     {
         _maxRequests = options.MaxInFlightRequests;
+        // It keeps as many as can be in flight, so a busy connection, once warm, never makes another.
+        _pool = new DefaultObjectPool<RequestContext>(new RequestContextPolicy(owner), _maxRequests);
         _slots = new SemaphoreSlim(_maxRequests, _maxRequests);
         _maxCredits = (int)Math.Max(1, options.MaxInFlightBytes / CreditSize);
         _credits = new SemaphoreSlim(_maxCredits, _maxCredits);
@@ -61,15 +63,7 @@ internal sealed class InFlightRequests
         }
     }
 
-    public RequestContext Rent(PipelinedTransmission owner)
-    {
-        if (!_pool.TryDequeue(out var context))
-        {
-            context = new RequestContext { Owner = owner };
-        }
-
-        return context;
-    }
+    public RequestContext Rent() => _pool.Get();
 
     /// <summary>
     /// Waits for the request's share of this connection's in-flight bytes, then of the server's memory; false
@@ -109,7 +103,7 @@ internal sealed class InFlightRequests
     {
         var credits = context.Credits;
         context.Reset(_memory);
-        _pool.Enqueue(context);
+        _pool.Return(context);
         if (credits > 0)
         {
             _credits.Release(credits);

@@ -27,13 +27,13 @@ internal sealed class NbdRequestHandler(NbdSession session, PayloadMemory memory
         {
             NbdCommand.Read => NbdCommandFlags.Fua | (session.StructuredReplies ? NbdCommandFlags.DontFragment : 0),
             NbdCommand.Write or NbdCommand.Flush or NbdCommand.Trim or NbdCommand.Cache => NbdCommandFlags.Fua,
-            NbdCommand.WriteZeroes => NbdCommandFlags.Fua | NbdCommandFlags.NoHole | NbdCommandFlags.FastZero,
+            NbdCommand.WriteZeroes => NbdCommandFlags.Fua | NbdCommandFlags.NoHole | (export.CanFastZero ? NbdCommandFlags.FastZero : 0),
             NbdCommand.BlockStatus => NbdCommandFlags.Fua | NbdCommandFlags.ReqOne,
             _ => (NbdCommandFlags?)null,
         };
-        if (allowed is null)
+        if (allowed is null || (request.Command == NbdCommand.Trim && !export.CanTrim))
         {
-            return NbdError.Invalid; // unknown command (RESIZE is not advertised either)
+            return NbdError.Invalid; // unknown or not advertised (RESIZE is not, nor TRIM where the device has none)
         }
 
         if ((request.Flags & ~allowed.Value) != 0)

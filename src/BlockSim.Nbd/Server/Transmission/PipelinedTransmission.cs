@@ -29,7 +29,7 @@ internal sealed class PipelinedTransmission : ITransmission, IRequestPayloadSour
         _handler = handler;
         _lifetime = lifetime;
         _logger = logger;
-        _inFlight = new InFlightRequests(options, memory, lifetime);
+        _inFlight = new InFlightRequests(options, memory, lifetime, this);
         _sender = new ReplySender(transport.Output, handler, memory, _inFlight, lifetime, options.MaxInFlightRequests);
         _receiver = new RequestReceiver(handler, this, memory, lifetime);
     }
@@ -78,7 +78,7 @@ internal sealed class PipelinedTransmission : ITransmission, IRequestPayloadSour
                 return; // the client has gone (or the server's drain ran out): nothing more is started
             }
 
-            var context = _inFlight.Rent(this);
+            var context = _inFlight.Rent();
             if (!await _receiver.ReceiveAsync(context, request).ConfigureAwait(false))
             {
                 _inFlight.Return(context); // never whole, so never run and never answered

@@ -6,8 +6,9 @@ namespace BlockSim.Storage.Simulation.Latency;
 /// A spinning disk: one arm, so requests are served one at a time in arrival order; each costs a seek by
 /// the distance from where the last one ended (none when it starts there: sequential), a rotational wait
 /// drawn uniformly from one revolution (none when sequential), and its bytes at the media rate. Reads and
-/// writes alike; flush, trim and write-zeroes cost nothing here (a drive's cache takes them). The export
-/// says it is rotational (NBD_FLAG_ROTATIONAL), so the Linux client picks a scheduler for a spinning disk.
+/// writes alike; flush and write-zeroes cost nothing here (a drive's cache takes them). The export says it
+/// is rotational (NBD_FLAG_ROTATIONAL), so the Linux client picks a scheduler for a spinning disk; and, as a
+/// conventional drive has no TRIM and zeroes only by writing, it advertises neither TRIM nor FAST_ZERO.
 /// </summary>
 public sealed class HddDevice(IBlockDevice inner, HddGeometry geometry, int seed) : DelegatingBlockDevice(inner)
 {
@@ -21,6 +22,13 @@ public sealed class HddDevice(IBlockDevice inner, HddGeometry geometry, int seed
     public override bool IsRotational => true;
 
     public override bool CompletesSynchronously => false;
+
+    public override BlockDeviceCapabilities Capabilities => BlockDeviceCapabilities.None;
+
+    public override ValueTask WriteZeroesAsync(long offset, long length, bool mayDeallocate, bool fastOnly = false, CancellationToken cancellationToken = default) =>
+        fastOnly
+            ? ValueTask.FromException(new NotSupportedException("A spinning disk zeroes a range only by writing it."))
+            : Inner.WriteZeroesAsync(offset, length, mayDeallocate, fastOnly, cancellationToken);
 
     public override async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {

@@ -1,4 +1,4 @@
-namespace BlockSim.Nbd.Server;
+namespace BlockSim.Nbd.Exports;
 
 /// <summary>
 /// Who is on the other end of a connection: the subject of the client certificate verified during TLS

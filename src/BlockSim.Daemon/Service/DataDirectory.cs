@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using BlockSim.KeyStore;
 using BlockSim.KeyStore.Sealing;
 
-namespace BlockSim.Daemon.Commands;
+namespace BlockSim.Daemon.Service;
 
 /// <summary>
 /// The embedded default's files: a data directory (0700) with the sealed key store, the key file that
