@@ -44,13 +44,14 @@ public partial class VolumeProfileCliTests
     }
 
     [Fact]
-    public async Task A_spinning_disk_is_advertised_as_rotational_and_other_exports_are_not()
+    public async Task A_spinning_disk_is_advertised_as_rotational_without_trim_and_other_exports_are_not()
     {
         using var temp = new TempDirectory();
         await using (var hdd = await ControlledDaemon.StartAsync(temp, "64M", "--hdd", "rpm=5400"))
         {
             await using var client = await NbdClient.ConnectTcpAsync("127.0.0.1", hdd.Port);
             Assert.True(client.Flags.HasFlag(NbdTransmissionFlags.Rotational));
+            Assert.Equal(NbdTransmissionFlags.None, client.Flags & (NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendFastZero));
             Assert.Contains("a spinning disk (rpm=5400,seek=8.5ms,track=1ms,rate=150M)", (await hdd.SimAsync("show", "default")).Output);
         }
 
@@ -58,6 +59,7 @@ public partial class VolumeProfileCliTests
         await using var plain = await ControlledDaemon.StartAsync(other, "64M");
         await using var plainClient = await NbdClient.ConnectTcpAsync("127.0.0.1", plain.Port);
         Assert.False(plainClient.Flags.HasFlag(NbdTransmissionFlags.Rotational));
+        Assert.True(plainClient.Flags.HasFlag(NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendFastZero));
     }
 
     [Fact]
