@@ -239,7 +239,7 @@ internal sealed class ExportCatalog : IDisposable
         var which = name == volumeName ? $"volume '{volumeName}'" : $"export '{name}' (volume '{volumeName}')";
         try
         {
-            return new VolumeExport(name, path, keys, logger, simulation.Wrap, settings.ReadOnly, settings.Description, simulation.WrapPlaintext);
+            return new VolumeExport(name, path, keys, logger, simulation.Wrap, settings.ReadOnly, settings.Description, simulation.WrapPlaintext, simulation.Settings.Traits);
         }
         catch (VolumeNotWritableException e)
         {

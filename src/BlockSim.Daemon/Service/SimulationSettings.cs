@@ -1,4 +1,5 @@
 using System.Globalization;
+using BlockSim.Daemon.Volumes;
 using BlockSim.Storage;
 using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Latency;
@@ -163,6 +164,13 @@ internal sealed class SimulationSettings
             return e.Message;
         }
     }
+
+    /// <summary>
+    /// What the stack <see cref="Wrap"/> builds over a volume's file will say of itself, known before it is
+    /// built: an INFO before the volume's first attach answers with it. Only a spinning disk changes it;
+    /// every other layer passes on what is beneath.
+    /// </summary>
+    public DeviceTraits Traits => Hdd is not null ? new DeviceTraits(IsRotational: true, HddDevice.Offers) : DeviceTraits.File;
 
     /// <summary>
     /// Wraps a ciphertext device in the simulated behaviour; the layers made are handed back in

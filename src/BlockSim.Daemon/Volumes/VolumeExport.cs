@@ -26,6 +26,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     private readonly Func<IBlockDevice, IBlockDevice>? _aboveEncryption;
     private readonly ILogger _logger;
     private readonly string? _description;
+    private readonly DeviceTraits _traits;
     private readonly SemaphoreSlim _attach = new(1, 1);
     private Volume? _volume;
     private BlockDeviceExport? _served;
@@ -34,8 +35,10 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     /// <exception cref="VolumeException">Missing, damaged, held by another process, or not writable where it is to be written.</exception>
     /// <param name="simulation">Layers under the encryption, over the ciphertext.</param>
     /// <param name="aboveEncryption">Layers over the encryption, on plaintext.</param>
-    public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null, Func<IBlockDevice, IBlockDevice>? aboveEncryption = null)
+    /// <param name="traits">What the device stack will say of itself once built, for an INFO before the first attach.</param>
+    public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null, Func<IBlockDevice, IBlockDevice>? aboveEncryption = null, DeviceTraits? traits = null)
     {
+        _traits = traits ?? DeviceTraits.File;
         Name = name;
         _keys = keys;
         _simulation = simulation;
@@ -68,13 +71,13 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
 
     public int PreferredBlockSize => Math.Max(4096, Header.SectorSize);
 
-    // Known once the device stack is built (the first attach); an INFO before that tells what an
-    // encrypted file volume does without simulation layers.
-    public bool IsRotational => _served?.IsRotational ?? false;
+    // The device stack's own answers once it is built (the first attach); before that, what its
+    // configuration says it will answer.
+    public bool IsRotational => _served?.IsRotational ?? _traits.IsRotational;
 
-    public bool CanTrim => _served?.CanTrim ?? true;
+    public bool CanTrim => _served?.CanTrim ?? _traits.Has(BlockDeviceCapabilities.Trim);
 
-    public bool CanFastZero => _served?.CanFastZero ?? true;
+    public bool CanFastZero => _served?.CanFastZero ?? _traits.Has(BlockDeviceCapabilities.FastZero);
 
     /// <summary>The attached volume's device (null until a client has attached).</summary>
     public IBlockDevice? Device => _volume?.Device;

@@ -23,7 +23,10 @@ public sealed class HddDevice(IBlockDevice inner, HddGeometry geometry, int seed
 
     public override bool CompletesSynchronously => false;
 
-    public override BlockDeviceCapabilities Capabilities => BlockDeviceCapabilities.None;
+    /// <summary>What a spinning disk offers beyond reads and writes: nothing (known before one is built).</summary>
+    public const BlockDeviceCapabilities Offers = BlockDeviceCapabilities.None;
+
+    public override BlockDeviceCapabilities Capabilities => Offers;
 
     public override ValueTask WriteZeroesAsync(long offset, long length, bool mayDeallocate, bool fastOnly = false, CancellationToken cancellationToken = default) =>
         fastOnly
