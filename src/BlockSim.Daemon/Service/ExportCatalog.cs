@@ -193,6 +193,16 @@ internal sealed class ExportCatalog : IDisposable
 
             served[volumeName] = (name, settings.ReadOnly);
             var export = OpenVolume(name, volumeName, path, keys, logger, control, settings);
+            try
+            {
+                control.Settings.CheckFor(export.Header.Capacity, settings.Simulation is null ? "simulation" : $"exports.{name}.simulation");
+            }
+            catch (ConfigurationProblem e)
+            {
+                export.Dispose();
+                throw new ConfigurationProblem($"Export '{name}' (volume '{volumeName}', {ByteSize.Format(export.Header.Capacity)}): {e.Message}");
+            }
+
             control.Bind(export.Header.SectorSize, export.Header.Capacity);
             control.VolumeHeader = () => export.Header;
             if (export.Size != defaultSize && volumeName == "default")

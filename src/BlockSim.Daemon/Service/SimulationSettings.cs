@@ -166,6 +166,26 @@ internal sealed class SimulationSettings
     }
 
     /// <summary>
+    /// What depends on the device's size (an SSD's flash map, a profile's baseline): checked when a volume's
+    /// header is read at start-up, so a setting that cannot fit it stops the daemon then, naming the export,
+    /// rather than refusing the first client to attach.
+    /// </summary>
+    /// <exception cref="ConfigurationProblem">The setting cannot serve a device of <paramref name="capacity"/> bytes.</exception>
+    public void CheckFor(long capacity, string where)
+    {
+        if (Ssd is not null)
+        {
+            var geometry = SsdGeometry.Parse(Ssd);
+            if (capacity / geometry.PageBytes > 1L << 26)
+            {
+                throw new ConfigurationProblem($"{where}.ssd {Ssd}: the flash map of a {capacity >> 30} GiB device in {geometry.PageBytes / 1024} KiB pages is too large to keep (at most 64 Mi pages, 256 GiB at 4K); give larger pages, e.g. page=64K.");
+            }
+        }
+
+        ProfileFor(capacity, where);
+    }
+
+    /// <summary>
     /// What the stack <see cref="Wrap"/> builds over a volume's file will say of itself, known before it is
     /// built: an INFO before the volume's first attach answers with it. Only a spinning disk changes it;
     /// every other layer passes on what is beneath.
@@ -183,15 +203,10 @@ internal sealed class SimulationSettings
             device = layers.Hdd = new HddDevice(device, Geometry(Hdd), unchecked((int)seed ^ 0x4844));
         }
 
+        CheckFor(device.Capacity, "simulation");
         if (Ssd is not null)
         {
-            var geometry = SsdGeometry.Parse(Ssd);
-            if (device.Capacity / geometry.PageBytes > 1L << 26)
-            {
-                throw new ConfigurationProblem($"simulation.ssd {Ssd}: the flash map of a {device.Capacity >> 30} GiB device in {geometry.PageBytes / 1024} KiB pages is too large to keep (at most 64 Mi pages, 256 GiB at 4K); give larger pages, e.g. page=64K.");
-            }
-
-            device = layers.Ssd = new SsdDevice(device, geometry);
+            device = layers.Ssd = new SsdDevice(device, SsdGeometry.Parse(Ssd));
         }
 
         if (VolatileCache)
