@@ -83,29 +83,79 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
             for (; i < blocks; i++)
             {
                 var v = (Vector128<byte>*)p + i;
-                *v = EncryptBlock(Vector128.Load((byte*)v), rk);
+                *v = CryptBlock<Encryption>(Vector128.Load((byte*)v), rk);
             }
         }
     }
 
-    public override void EncryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak)
+    // Each override is the whole block loop (CryptBlocks is inlined into it). NoInlining keeps the VAES
+    // tiers, which call these for their last few blocks, calling one copy instead of carrying their own: the
+    // small IL of the override would otherwise invite the JIT to inline all of it there.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public override void EncryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak) =>
+        CryptBlocks<Encryption>(source, destination, ref tweak);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public override void DecryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak) =>
+        CryptBlocks<Decryption>(source, destination, ref tweak);
+
+    /// <summary>
+    /// The two directions differ only in the round instructions and which schedule of Key1 they read
+    /// (decryption runs the equivalent inverse cipher, so its rounds have the same shape). The direction is a
+    /// struct type argument, so the JIT compiles one copy per direction with the rounds inlined, as if written twice.
+    /// </summary>
+    private interface IAesDirection
     {
-        var rk = RoundKeyPointer(Key1Encrypt);
+        /// <summary>Where this direction's Key1 round keys start in the key memory, in round keys.</summary>
+        static abstract int Schedule { get; }
+
+        static abstract Vector128<byte> Round(Vector128<byte> state, Vector128<byte> roundKey);
+
+        static abstract Vector128<byte> LastRound(Vector128<byte> state, Vector128<byte> roundKey);
+    }
+
+    private readonly struct Encryption : IAesDirection
+    {
+        public static int Schedule => Key1Encrypt;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<byte> Round(Vector128<byte> state, Vector128<byte> roundKey) => X86Aes.Encrypt(state, roundKey);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<byte> LastRound(Vector128<byte> state, Vector128<byte> roundKey) => X86Aes.EncryptLast(state, roundKey);
+    }
+
+    private readonly struct Decryption : IAesDirection
+    {
+        public static int Schedule => Key1Decrypt;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<byte> Round(Vector128<byte> state, Vector128<byte> roundKey) => X86Aes.Decrypt(state, roundKey);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<byte> LastRound(Vector128<byte> state, Vector128<byte> roundKey) => X86Aes.DecryptLast(state, roundKey);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CryptBlocks<TDirection>(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak)
+        where TDirection : struct, IAesDirection
+    {
+        var rk = RoundKeyPointer(TDirection.Schedule);
         fixed (byte* src = source)
         fixed (byte* dst = destination)
         {
             var blocks = source.Length / 16;
-            var done = EncryptGroups(src, dst, blocks, rk, ref tweak);
+            var done = CryptGroups<TDirection>(src, dst, blocks, rk, ref tweak);
             var t = tweak;
             for (; done + 4 <= blocks; done += 4)
             {
-                t = EncryptFour(src + (16 * done), dst + (16 * done), rk, t);
+                t = CryptFour<TDirection>(src + (16 * done), dst + (16 * done), rk, t);
             }
 
             for (; done < blocks; done++)
             {
                 var b = Vector128.Load(src + (16 * done)) ^ t;
-                Vector128.Store(EncryptBlock(b, rk) ^ t, dst + (16 * done));
+                Vector128.Store(CryptBlock<TDirection>(b, rk) ^ t, dst + (16 * done));
                 t = Gf128.MulX(t);
             }
 
@@ -113,33 +163,9 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
         }
     }
 
-    public override void DecryptBlocks(ReadOnlySpan<byte> source, Span<byte> destination, ref Vector128<byte> tweak)
-    {
-        var rk = RoundKeyPointer(Key1Decrypt);
-        fixed (byte* src = source)
-        fixed (byte* dst = destination)
-        {
-            var blocks = source.Length / 16;
-            var done = DecryptGroups(src, dst, blocks, rk, ref tweak);
-            var t = tweak;
-            for (; done + 4 <= blocks; done += 4)
-            {
-                t = DecryptFour(src + (16 * done), dst + (16 * done), rk, t);
-            }
-
-            for (; done < blocks; done++)
-            {
-                var b = Vector128.Load(src + (16 * done)) ^ t;
-                Vector128.Store(DecryptBlock(b, rk) ^ t, dst + (16 * done));
-                t = Gf128.MulX(t);
-            }
-
-            tweak = t;
-        }
-    }
-
-    /// <summary>Encrypts whole groups of <see cref="Group"/> blocks; returns how many blocks it did.</summary>
-    private static int EncryptGroups(byte* src, byte* dst, int blocks, Vector128<byte>* rk, ref Vector128<byte> tweak)
+    /// <summary>Runs whole groups of <see cref="Group"/> blocks; returns how many blocks it did.</summary>
+    private static int CryptGroups<TDirection>(byte* src, byte* dst, int blocks, Vector128<byte>* rk, ref Vector128<byte> tweak)
+        where TDirection : struct, IAesDirection
     {
         var tweaks = stackalloc Vector128<byte>[Group];
         var t = tweak;
@@ -164,92 +190,34 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
             for (var r = 1; r < Rounds; r++)
             {
                 var k = rk[r];
-                b0 = X86Aes.Encrypt(b0, k);
-                b1 = X86Aes.Encrypt(b1, k);
-                b2 = X86Aes.Encrypt(b2, k);
-                b3 = X86Aes.Encrypt(b3, k);
-                b4 = X86Aes.Encrypt(b4, k);
-                b5 = X86Aes.Encrypt(b5, k);
-                b6 = X86Aes.Encrypt(b6, k);
-                b7 = X86Aes.Encrypt(b7, k);
-                b8 = X86Aes.Encrypt(b8, k);
-                b9 = X86Aes.Encrypt(b9, k);
-                b10 = X86Aes.Encrypt(b10, k);
-                b11 = X86Aes.Encrypt(b11, k);
+                b0 = TDirection.Round(b0, k);
+                b1 = TDirection.Round(b1, k);
+                b2 = TDirection.Round(b2, k);
+                b3 = TDirection.Round(b3, k);
+                b4 = TDirection.Round(b4, k);
+                b5 = TDirection.Round(b5, k);
+                b6 = TDirection.Round(b6, k);
+                b7 = TDirection.Round(b7, k);
+                b8 = TDirection.Round(b8, k);
+                b9 = TDirection.Round(b9, k);
+                b10 = TDirection.Round(b10, k);
+                b11 = TDirection.Round(b11, k);
             }
 
-            // The closing tweak XOR rides on the last round key: EncryptLast(b, k ^ t) = EncryptLast(b, k) ^ t.
-            Vector128.Store(X86Aes.EncryptLast(b0, last ^ tweaks[0]), dst);
-            Vector128.Store(X86Aes.EncryptLast(b1, last ^ tweaks[1]), dst + 16);
-            Vector128.Store(X86Aes.EncryptLast(b2, last ^ tweaks[2]), dst + 32);
-            Vector128.Store(X86Aes.EncryptLast(b3, last ^ tweaks[3]), dst + 48);
-            Vector128.Store(X86Aes.EncryptLast(b4, last ^ tweaks[4]), dst + 64);
-            Vector128.Store(X86Aes.EncryptLast(b5, last ^ tweaks[5]), dst + 80);
-            Vector128.Store(X86Aes.EncryptLast(b6, last ^ tweaks[6]), dst + 96);
-            Vector128.Store(X86Aes.EncryptLast(b7, last ^ tweaks[7]), dst + 112);
-            Vector128.Store(X86Aes.EncryptLast(b8, last ^ tweaks[8]), dst + 128);
-            Vector128.Store(X86Aes.EncryptLast(b9, last ^ tweaks[9]), dst + 144);
-            Vector128.Store(X86Aes.EncryptLast(b10, last ^ tweaks[10]), dst + 160);
-            Vector128.Store(X86Aes.EncryptLast(b11, last ^ tweaks[11]), dst + 176);
-        }
-
-        tweak = t;
-        new Span<byte>(tweaks, 16 * Group).Clear();
-        return done;
-    }
-
-    /// <summary>The decryption twin of <see cref="EncryptGroups"/>, on the inverse-cipher round keys.</summary>
-    private static int DecryptGroups(byte* src, byte* dst, int blocks, Vector128<byte>* rk, ref Vector128<byte> tweak)
-    {
-        var tweaks = stackalloc Vector128<byte>[Group];
-        var t = tweak;
-        var first = rk[0];
-        var last = rk[Rounds];
-        var done = 0;
-        for (; done + Group <= blocks; done += Group, src += 16 * Group, dst += 16 * Group)
-        {
-            t = FillTweaks(tweaks, t);
-            var b0 = Vector128.Load(src) ^ tweaks[0] ^ first;
-            var b1 = Vector128.Load(src + 16) ^ tweaks[1] ^ first;
-            var b2 = Vector128.Load(src + 32) ^ tweaks[2] ^ first;
-            var b3 = Vector128.Load(src + 48) ^ tweaks[3] ^ first;
-            var b4 = Vector128.Load(src + 64) ^ tweaks[4] ^ first;
-            var b5 = Vector128.Load(src + 80) ^ tweaks[5] ^ first;
-            var b6 = Vector128.Load(src + 96) ^ tweaks[6] ^ first;
-            var b7 = Vector128.Load(src + 112) ^ tweaks[7] ^ first;
-            var b8 = Vector128.Load(src + 128) ^ tweaks[8] ^ first;
-            var b9 = Vector128.Load(src + 144) ^ tweaks[9] ^ first;
-            var b10 = Vector128.Load(src + 160) ^ tweaks[10] ^ first;
-            var b11 = Vector128.Load(src + 176) ^ tweaks[11] ^ first;
-            for (var r = 1; r < Rounds; r++)
-            {
-                var k = rk[r];
-                b0 = X86Aes.Decrypt(b0, k);
-                b1 = X86Aes.Decrypt(b1, k);
-                b2 = X86Aes.Decrypt(b2, k);
-                b3 = X86Aes.Decrypt(b3, k);
-                b4 = X86Aes.Decrypt(b4, k);
-                b5 = X86Aes.Decrypt(b5, k);
-                b6 = X86Aes.Decrypt(b6, k);
-                b7 = X86Aes.Decrypt(b7, k);
-                b8 = X86Aes.Decrypt(b8, k);
-                b9 = X86Aes.Decrypt(b9, k);
-                b10 = X86Aes.Decrypt(b10, k);
-                b11 = X86Aes.Decrypt(b11, k);
-            }
-
-            Vector128.Store(X86Aes.DecryptLast(b0, last ^ tweaks[0]), dst);
-            Vector128.Store(X86Aes.DecryptLast(b1, last ^ tweaks[1]), dst + 16);
-            Vector128.Store(X86Aes.DecryptLast(b2, last ^ tweaks[2]), dst + 32);
-            Vector128.Store(X86Aes.DecryptLast(b3, last ^ tweaks[3]), dst + 48);
-            Vector128.Store(X86Aes.DecryptLast(b4, last ^ tweaks[4]), dst + 64);
-            Vector128.Store(X86Aes.DecryptLast(b5, last ^ tweaks[5]), dst + 80);
-            Vector128.Store(X86Aes.DecryptLast(b6, last ^ tweaks[6]), dst + 96);
-            Vector128.Store(X86Aes.DecryptLast(b7, last ^ tweaks[7]), dst + 112);
-            Vector128.Store(X86Aes.DecryptLast(b8, last ^ tweaks[8]), dst + 128);
-            Vector128.Store(X86Aes.DecryptLast(b9, last ^ tweaks[9]), dst + 144);
-            Vector128.Store(X86Aes.DecryptLast(b10, last ^ tweaks[10]), dst + 160);
-            Vector128.Store(X86Aes.DecryptLast(b11, last ^ tweaks[11]), dst + 176);
+            // The closing tweak XOR rides on the last round key: the last round (AESENCLAST or AESDECLAST)
+            // ends in AddRoundKey, so LastRound(b, k ^ t) = LastRound(b, k) ^ t.
+            Vector128.Store(TDirection.LastRound(b0, last ^ tweaks[0]), dst);
+            Vector128.Store(TDirection.LastRound(b1, last ^ tweaks[1]), dst + 16);
+            Vector128.Store(TDirection.LastRound(b2, last ^ tweaks[2]), dst + 32);
+            Vector128.Store(TDirection.LastRound(b3, last ^ tweaks[3]), dst + 48);
+            Vector128.Store(TDirection.LastRound(b4, last ^ tweaks[4]), dst + 64);
+            Vector128.Store(TDirection.LastRound(b5, last ^ tweaks[5]), dst + 80);
+            Vector128.Store(TDirection.LastRound(b6, last ^ tweaks[6]), dst + 96);
+            Vector128.Store(TDirection.LastRound(b7, last ^ tweaks[7]), dst + 112);
+            Vector128.Store(TDirection.LastRound(b8, last ^ tweaks[8]), dst + 128);
+            Vector128.Store(TDirection.LastRound(b9, last ^ tweaks[9]), dst + 144);
+            Vector128.Store(TDirection.LastRound(b10, last ^ tweaks[10]), dst + 160);
+            Vector128.Store(TDirection.LastRound(b11, last ^ tweaks[11]), dst + 176);
         }
 
         tweak = t;
@@ -277,7 +245,8 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
 
     /// <summary>Four blocks at once for what the groups leave (a 4 KiB sector is 21 groups and 4 blocks).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> EncryptFour(byte* src, byte* dst, Vector128<byte>* rk, Vector128<byte> t0)
+    private static Vector128<byte> CryptFour<TDirection>(byte* src, byte* dst, Vector128<byte>* rk, Vector128<byte> t0)
+        where TDirection : struct, IAesDirection
     {
         var t1 = Gf128.MulX(t0);
         var t2 = Gf128.MulX(t1);
@@ -289,68 +258,30 @@ internal sealed unsafe class AesNiXtsEngine : XtsEngine
         for (var r = 1; r < Rounds; r++)
         {
             var k = rk[r];
-            b0 = X86Aes.Encrypt(b0, k);
-            b1 = X86Aes.Encrypt(b1, k);
-            b2 = X86Aes.Encrypt(b2, k);
-            b3 = X86Aes.Encrypt(b3, k);
+            b0 = TDirection.Round(b0, k);
+            b1 = TDirection.Round(b1, k);
+            b2 = TDirection.Round(b2, k);
+            b3 = TDirection.Round(b3, k);
         }
 
-        Vector128.Store(X86Aes.EncryptLast(b0, rk[Rounds] ^ t0), dst);
-        Vector128.Store(X86Aes.EncryptLast(b1, rk[Rounds] ^ t1), dst + 16);
-        Vector128.Store(X86Aes.EncryptLast(b2, rk[Rounds] ^ t2), dst + 32);
-        Vector128.Store(X86Aes.EncryptLast(b3, rk[Rounds] ^ t3), dst + 48);
-        return Gf128.MulX(t3);
-    }
-
-    /// <summary>The decryption twin of <see cref="EncryptFour"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> DecryptFour(byte* src, byte* dst, Vector128<byte>* rk, Vector128<byte> t0)
-    {
-        var t1 = Gf128.MulX(t0);
-        var t2 = Gf128.MulX(t1);
-        var t3 = Gf128.MulX(t2);
-        var b0 = Vector128.Load(src) ^ t0 ^ rk[0];
-        var b1 = Vector128.Load(src + 16) ^ t1 ^ rk[0];
-        var b2 = Vector128.Load(src + 32) ^ t2 ^ rk[0];
-        var b3 = Vector128.Load(src + 48) ^ t3 ^ rk[0];
-        for (var r = 1; r < Rounds; r++)
-        {
-            var k = rk[r];
-            b0 = X86Aes.Decrypt(b0, k);
-            b1 = X86Aes.Decrypt(b1, k);
-            b2 = X86Aes.Decrypt(b2, k);
-            b3 = X86Aes.Decrypt(b3, k);
-        }
-
-        Vector128.Store(X86Aes.DecryptLast(b0, rk[Rounds] ^ t0), dst);
-        Vector128.Store(X86Aes.DecryptLast(b1, rk[Rounds] ^ t1), dst + 16);
-        Vector128.Store(X86Aes.DecryptLast(b2, rk[Rounds] ^ t2), dst + 32);
-        Vector128.Store(X86Aes.DecryptLast(b3, rk[Rounds] ^ t3), dst + 48);
+        Vector128.Store(TDirection.LastRound(b0, rk[Rounds] ^ t0), dst);
+        Vector128.Store(TDirection.LastRound(b1, rk[Rounds] ^ t1), dst + 16);
+        Vector128.Store(TDirection.LastRound(b2, rk[Rounds] ^ t2), dst + 32);
+        Vector128.Store(TDirection.LastRound(b3, rk[Rounds] ^ t3), dst + 48);
         return Gf128.MulX(t3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> EncryptBlock(Vector128<byte> b, Vector128<byte>* rk)
+    private static Vector128<byte> CryptBlock<TDirection>(Vector128<byte> b, Vector128<byte>* rk)
+        where TDirection : struct, IAesDirection
     {
         b ^= rk[0];
         for (var r = 1; r < Rounds; r++)
         {
-            b = X86Aes.Encrypt(b, rk[r]);
+            b = TDirection.Round(b, rk[r]);
         }
 
-        return X86Aes.EncryptLast(b, rk[Rounds]);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> DecryptBlock(Vector128<byte> b, Vector128<byte>* rk)
-    {
-        b ^= rk[0];
-        for (var r = 1; r < Rounds; r++)
-        {
-            b = X86Aes.Decrypt(b, rk[r]);
-        }
-
-        return X86Aes.DecryptLast(b, rk[Rounds]);
+        return TDirection.LastRound(b, rk[Rounds]);
     }
 
     /// <summary>The AES-256 key schedule (FIPS 197 §5.2) on AESKEYGENASSIST; the immediates must be constants.</summary>
