@@ -6,6 +6,7 @@ using BlockSim.Nbd.Server;
 using BlockSim.Nbd.Server.Handshake;
 using BlockSim.Nbd.Server.Transmission;
 using BlockSim.Storage.Devices;
+using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
 using BlockSim.Storage.Simulation.Latency;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,6 +21,7 @@ public sealed class RequestHandlerTests : IDisposable
 {
     private const long ExportSize = 1 << 20;
     private const ulong Cookie = 0x0102030405060708;
+    private const string StorageFailed = "I/O error on the server's storage (the server log has the reason)";
 
     private readonly PayloadMemory _memory = new(16L << 20);
     private readonly List<RequestContext> _contexts = [];
@@ -53,6 +55,23 @@ public sealed class RequestHandlerTests : IDisposable
         Assert.Equal(NbdError.Invalid, handler.Validate(new NbdRequest(NbdCommandFlags.None, NbdCommand.Trim, Cookie, 0, 512)));
         Assert.Equal(NbdError.Invalid, handler.Validate(new NbdRequest(NbdCommandFlags.FastZero, NbdCommand.WriteZeroes, Cookie, 0, 512)));
         Assert.Equal(NbdError.None, handler.Validate(new NbdRequest(NbdCommandFlags.NoHole, NbdCommand.WriteZeroes, Cookie, 0, 512)));
+    }
+
+    [Fact]
+    public async Task A_storage_failure_tells_the_client_EIO_and_keeps_the_servers_paths_in_the_log()
+    {
+        var handler = Handler(export: new ReadFailingExport(new IOException("Input/output error : '/var/lib/blocksim/volumes/secret.vol'")));
+        var read = Context(NbdCommand.Read, 0, 512);
+        await handler.ExecuteAsync(read, CancellationToken.None);
+        Assert.Equal(NbdError.IO, read.Error);
+        Assert.DoesNotContain("/var/lib", read.ErrorMessage);
+        Assert.Contains("server log", read.ErrorMessage);
+
+        // A fault the simulator injected is meant to be seen: its message reaches the client.
+        var simulated = Handler(export: new ReadFailingExport(new SimulatedIOException("simulated read error at offset 0 (fault injection)")));
+        var again = Context(NbdCommand.Read, 0, 512);
+        await simulated.ExecuteAsync(again, CancellationToken.None);
+        Assert.Equal("simulated read error at offset 0 (fault injection)", again.ErrorMessage);
     }
 
     [Fact]
@@ -174,8 +193,8 @@ public sealed class RequestHandlerTests : IDisposable
         {
             (new NbdException(NbdError.NotSupported, "too slow to zero"), NbdCommand.WriteZeroes, NbdError.NotSupported, "too slow to zero"),
             (new IOException("disk full") { HResult = 28 }, NbdCommand.Write, NbdError.NoSpace, "no space left on the server's storage"),
-            (new IOException("disk full") { HResult = 28 }, NbdCommand.Read, NbdError.IO, "disk full"), // only a write can run out of space
-            (new IOException("bad sector"), NbdCommand.Read, NbdError.IO, "bad sector"),
+            (new IOException("disk full") { HResult = 28 }, NbdCommand.Read, NbdError.IO, StorageFailed), // only a write can run out of space
+            (new IOException("bad sector"), NbdCommand.Read, NbdError.IO, StorageFailed), // the storage's words stay in the log
             (new OperationCanceledException(), NbdCommand.Flush, NbdError.Shutdown, "the server is shutting down"),
             (new InvalidOperationException("a bug"), NbdCommand.Trim, NbdError.IO, "internal error"), // no detail for the client
         };
@@ -259,5 +278,11 @@ public sealed class RequestHandlerTests : IDisposable
             LastToken = cancellationToken;
             return failure is null ? ValueTask.CompletedTask : ValueTask.FromException(failure);
         }
+    }
+
+    /// <summary>Every read fails with the exception given.</summary>
+    private sealed class ReadFailingExport(IOException failure) : DelegatingExport(new MemoryExport("failing", ExportSize))
+    {
+        public override ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) => ValueTask.FromException(failure);
     }
 }

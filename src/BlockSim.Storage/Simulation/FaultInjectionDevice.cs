@@ -67,7 +67,7 @@ public sealed class FaultInjectionDevice(IBlockDevice inner, FaultOptions option
 
         if (fail)
         {
-            throw new IOException($"simulated {what} error at offset {offset} (fault injection)");
+            throw new SimulatedIOException($"simulated {what} error at offset {offset} (fault injection)");
         }
     }
 }

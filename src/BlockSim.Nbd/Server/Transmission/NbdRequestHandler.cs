@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using BlockSim.Nbd.Exports;
 using BlockSim.Nbd.Protocol;
 using BlockSim.Nbd.Server.Handshake;
+using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
 using Microsoft.Extensions.Logging;
 
@@ -153,8 +154,10 @@ internal sealed class NbdRequestHandler(NbdSession session, PayloadMemory memory
         }
         catch (IOException e)
         {
+            // The storage's own messages name files on the server: those stay in the log. Only the
+            // simulator's faults, made to be seen, tell the client what happened.
             context.Error = NbdError.IO;
-            context.ErrorMessage = e.Message;
+            context.ErrorMessage = e is SimulatedIOException ? e.Message : "I/O error on the server's storage (the server log has the reason)";
             RequestFailureLog.Of(export).Failed(logger, session.Identity.ConnectionId, export.Name, request.Command.ToString(), e.Message);
         }
         catch (OperationCanceledException)
