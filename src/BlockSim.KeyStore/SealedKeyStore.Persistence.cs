@@ -44,7 +44,7 @@ public sealed partial class SealedKeyStore
         if (body is null)
         {
             throw new KeyStoreException(
-                "StoreDamaged",
+                KeyStoreErrors.StoreDamaged,
                 $"Neither copy of the key store in {_directory} verifies (damaged or tampered with); restore one from a backup.");
         }
 

@@ -432,7 +432,7 @@ internal sealed class AuditLog
         var parts = File.ReadAllText(_headPath).Trim().Split(' ');
         if (parts.Length != 3 || !long.TryParse(parts[0], out var sequence) || !MacMatches(parts[2], HeadMac(sequence, parts[1])))
         {
-            throw new KeyStoreException("AuditLogDamaged", $"{_headPath} is damaged; run audit verify and restore the log before using the store.");
+            throw new KeyStoreException(KeyStoreErrors.AuditLogDamaged, $"{_headPath} is damaged; run audit verify and restore the log before using the store.");
         }
 
         return (sequence, parts[1]);
