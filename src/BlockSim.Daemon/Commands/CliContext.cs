@@ -175,6 +175,10 @@ internal static class CliContext
                     KeyStoreErrors.Validation or KeyStoreErrors.MalformedPolicyDocument or KeyStoreErrors.AlreadyExists => ExitCodes.Usage,
                     _ => ExitCodes.IOError,
                 };
+            case InvalidVolumeNameException e:
+                // Printed as every other usage error is ("ValidationException: ..."), which scripts may match.
+                Console.Error.WriteLine($"{KeyStoreErrors.Validation}: {e.Message}");
+                return ExitCodes.Usage;
             case VolumeKeyException e:
                 Console.Error.WriteLine(e.Message);
                 return ExitCodes.Denied;

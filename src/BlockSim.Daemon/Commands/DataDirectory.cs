@@ -40,28 +40,31 @@ internal sealed partial class DataDirectory
 
     public string SnapshotPath(string volume, string label) => Path.Combine(SnapshotsPath, $"{volume}@{label}.vol");
 
-    /// <summary>A volume (and export) name: 1 to 64 letters, digits, '.', '_' or '-', not starting with a punctuation mark.</summary>
+    /// <summary>
+    /// A volume (and export) name: 1 to 64 letters, digits, '.', '_' or '-', not starting with a punctuation
+    /// mark; anything else is an <see cref="InvalidVolumeNameException"/>.
+    /// </summary>
     public static string CheckVolumeName(string name) => ValidVolumeName().IsMatch(name)
         ? name
-        : throw new KeyStoreException(KeyStoreErrors.Validation, $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
+        : throw new InvalidVolumeNameException($"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
 
     /// <summary>
     /// A snapshot's name, NAME@LABEL: the volume name as <see cref="CheckVolumeName"/> checks it, and a label
-    /// by the same rules (so it is a plain file name, never a path).
+    /// by the same rules (so it is a plain file name, never a path); either broken is an <see cref="InvalidVolumeNameException"/>.
     /// </summary>
     public static (string Volume, string Label) CheckSnapshotName(string name)
     {
         var at = name.IndexOf('@', StringComparison.Ordinal);
         if (at < 0)
         {
-            throw new KeyStoreException(KeyStoreErrors.Validation, $"'{name}' does not name a snapshot: give the volume's name, '@' and a label, e.g. data@before-upgrade.");
+            throw new InvalidVolumeNameException($"'{name}' does not name a snapshot: give the volume's name, '@' and a label, e.g. data@before-upgrade.");
         }
 
         var volume = CheckVolumeName(name[..at]);
         var label = name[(at + 1)..];
         return ValidVolumeName().IsMatch(label)
             ? (volume, label)
-            : throw new KeyStoreException(KeyStoreErrors.Validation, $"'{label}' is not a valid snapshot label: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (the rules for volume names).");
+            : throw new InvalidVolumeNameException($"'{label}' is not a valid snapshot label: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (the rules for volume names).");
     }
 
     /// <summary>The local user, as the key store names principals.</summary>
