@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using BlockSim.KeyStore.Sealing;
+using BlockSim.Storage.Durability;
 
 namespace BlockSim.KeyStore;
 

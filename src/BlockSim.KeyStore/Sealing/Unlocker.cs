@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using BlockSim.Storage.Durability;
 using Konscious.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
