@@ -16,4 +16,18 @@ public interface IKeyService
     byte[] ReEncrypt(byte[] wrapped, IReadOnlyDictionary<string, string> encryptionContext, string? destinationKeyIdOrAlias, KeyRequestContext context);
 
     KeyDescription DescribeKey(string keyIdOrAlias, KeyRequestContext context);
+
+    /// <summary>
+    /// A narrow, revocable permission: <paramref name="grantee"/> may do <paramref name="operations"/> with the
+    /// key when the request's encryption context holds <paramref name="encryptionContextEquals"/>. The daemon
+    /// grants itself Decrypt for each volume it creates, so a service that stands in must be able to grant.
+    /// </summary>
+    GrantInfo CreateGrant(
+        string keyIdOrAlias,
+        string grantee,
+        IReadOnlyList<string> operations,
+        IReadOnlyDictionary<string, string>? encryptionContextEquals,
+        KeyRequestContext context,
+        string? retiringPrincipal = null,
+        IReadOnlyList<string>? clients = null);
 }

@@ -90,7 +90,7 @@ public sealed partial class SealedKeyStore
             {
                 RecordThenCommit(Load(), summaries);
             }
-            catch (KeyStoreException e) when (e.ErrorCode == "StoreWriteFailed")
+            catch (KeyStoreException e) when (e.ErrorCode == KeyStoreErrors.StoreWriteFailed)
             {
                 _pendingSummaries.Clear(); // in the log: only the store write after them failed
                 throw;

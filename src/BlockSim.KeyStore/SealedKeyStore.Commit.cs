@@ -39,7 +39,7 @@ public sealed partial class SealedKeyStore
                 {
                     // Appending now would move the anchor onto a log that lost records: refuse, as for a damaged head.
                     throw new KeyStoreException(
-                        "AuditLogDamaged",
+                        KeyStoreErrors.AuditLogDamaged,
                         $"The audit log ends at record {head.Sequence} but the store's anchor says record {anchor.Sequence}: it was rolled back, truncated or replaced. Run 'blocksim audit verify' and put back the log that holds record {anchor.Sequence}.");
                 }
 
@@ -59,7 +59,7 @@ public sealed partial class SealedKeyStore
         {
             var last = records[^1];
             var refused = refusal is null ? "" : $" (it was refused anyway: {refusal.ErrorCode}: {refusal.Message})";
-            throw new KeyStoreException("AuditWriteFailed", $"The audit record for {last.EventName} could not be written, so the request was refused and nothing changed{refused}: {e.Message}", e);
+            throw new KeyStoreException(KeyStoreErrors.AuditWriteFailed, $"The audit record for {last.EventName} could not be written, so the request was refused and nothing changed{refused}: {e.Message}", e);
         }
 
         try
@@ -75,7 +75,7 @@ public sealed partial class SealedKeyStore
         }
         catch (BackupWriteFailedException e)
         {
-            throw new KeyStoreException("StoreWriteFailed", $"{records[^1].EventName} was made and recorded ({PrimaryName} holds it), but the backup copy {BackupName} could not be written; fix the cause, the next change rewrites it: {e.Message}", e);
+            throw new KeyStoreException(KeyStoreErrors.StoreWriteFailed, $"{records[^1].EventName} was made and recorded ({PrimaryName} holds it), but the backup copy {BackupName} could not be written; fix the cause, the next change rewrites it: {e.Message}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -84,7 +84,7 @@ public sealed partial class SealedKeyStore
                 TryRecordNotCommitted(record, e.Message);
             }
 
-            throw new KeyStoreException("StoreWriteFailed", $"The key store could not be written, so {records[^1].EventName} was not made and nothing was released (the audit log says so): {e.Message}", e);
+            throw new KeyStoreException(KeyStoreErrors.StoreWriteFailed, $"The key store could not be written, so {records[^1].EventName} was not made and nothing was released (the audit log says so): {e.Message}", e);
         }
     }
 
@@ -106,7 +106,7 @@ public sealed partial class SealedKeyStore
                 RequestParameters = recorded.RequestParameters,
                 RequestId = recorded.RequestId,
                 EventId = Guid.NewGuid().ToString(),
-                ErrorCode = "StoreWriteFailed",
+                ErrorCode = KeyStoreErrors.StoreWriteFailed,
                 ErrorMessage = $"The request recorded in record {recorded.Sequence} was not committed (no change made, nothing released): the store could not be written ({reason}).",
             });
         }

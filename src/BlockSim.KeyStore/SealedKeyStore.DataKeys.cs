@@ -18,7 +18,7 @@ public sealed partial class SealedKeyStore
     {
         if (bytes is < 16 or > 1024)
         {
-            throw new KeyStoreException("ValidationException", $"A data key is 16 to 1024 bytes; asked for {bytes}.");
+            throw new KeyStoreException(KeyStoreErrors.Validation, $"A data key is 16 to 1024 bytes; asked for {bytes}.");
         }
 
         return Request<byte[]>("GenerateDataKeyWithoutPlaintext", context, keyIdOrAlias, encryptionContext, body =>
@@ -58,7 +58,7 @@ public sealed partial class SealedKeyStore
         {
             if (result.Length != plaintext.Length)
             {
-                throw new KeyStoreException("ValidationException", $"The data key is {result.Length} bytes; the buffer given is {plaintext.Length}.");
+                throw new KeyStoreException(KeyStoreErrors.Validation, $"The data key is {result.Length} bytes; the buffer given is {plaintext.Length}.");
             }
 
             result.CopyTo(plaintext);
@@ -132,11 +132,11 @@ public sealed partial class SealedKeyStore
         var (_, versionNumber, nonce, ciphertext, tag) = ParseBlob(wrapped);
         if (versionNumber < key.MinimumDecryptVersion)
         {
-            throw new KeyStoreException("KMSInvalidStateException", $"Key {key.KeyId} no longer decrypts with version {versionNumber} (minimum decrypt version {key.MinimumDecryptVersion}); re-wrap with a newer version first.");
+            throw new KeyStoreException(KeyStoreErrors.KmsInvalidState, $"Key {key.KeyId} no longer decrypts with version {versionNumber} (minimum decrypt version {key.MinimumDecryptVersion}); re-wrap with a newer version first.");
         }
 
         var version = key.Versions.FirstOrDefault(v => v.Version == versionNumber)
-            ?? throw new KeyStoreException("InvalidCiphertextException", $"Key {key.KeyId} has no version {versionNumber}.");
+            ?? throw new KeyStoreException(KeyStoreErrors.InvalidCiphertext, $"Key {key.KeyId} has no version {versionNumber}.");
         var plaintext = GC.AllocateArray<byte>(ciphertext.Length, pinned: true);
         Span<byte> material = stackalloc byte[32];
         try
@@ -150,7 +150,7 @@ public sealed partial class SealedKeyStore
             CryptographicOperations.ZeroMemory(plaintext);
             var fields = encryptionContext.Count == 0 ? "none" : string.Join(", ", encryptionContext.Keys.Order());
             throw new KeyStoreException(
-                "InvalidCiphertextException",
+                KeyStoreErrors.InvalidCiphertext,
                 $"The wrapped key does not decrypt with key {key.KeyId} version {versionNumber} and the encryption context given (fields: {fields}): the context differs from the one it was wrapped with, or the blob was altered.", e);
         }
         finally
@@ -161,7 +161,7 @@ public sealed partial class SealedKeyStore
         if (plaintext.Length == 64 && CryptographicOperations.FixedTimeEquals(plaintext.AsSpan(0, 32), plaintext.AsSpan(32)))
         {
             CryptographicOperations.ZeroMemory(plaintext);
-            throw new KeyStoreException("InvalidCiphertextException", "The unwrapped XTS key has equal halves; refusing it.");
+            throw new KeyStoreException(KeyStoreErrors.InvalidCiphertext, "The unwrapped XTS key has equal halves; refusing it.");
         }
 
         return plaintext;
@@ -171,14 +171,14 @@ public sealed partial class SealedKeyStore
     {
         if (blob.Length < 6 || !blob.AsSpan(0, 4).SequenceEqual("BSWK"u8) || blob[4] != BlobFormat)
         {
-            throw new KeyStoreException("InvalidCiphertextException", "This is not a BlockSim wrapped key (bad magic or format).");
+            throw new KeyStoreException(KeyStoreErrors.InvalidCiphertext, "This is not a BlockSim wrapped key (bad magic or format).");
         }
 
         var idLength = blob[5];
         var header = 6 + idLength + 4;
         if (blob.Length < header + 12 + 16 + 1)
         {
-            throw new KeyStoreException("InvalidCiphertextException", "The wrapped key is truncated.");
+            throw new KeyStoreException(KeyStoreErrors.InvalidCiphertext, "The wrapped key is truncated.");
         }
 
         var keyId = Encoding.ASCII.GetString(blob, 6, idLength);

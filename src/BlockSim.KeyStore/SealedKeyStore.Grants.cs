@@ -38,7 +38,7 @@ public sealed partial class SealedKeyStore
         if (operations.Count == 0 || unknown.Count > 0)
         {
             throw new KeyStoreException(
-                "ValidationException",
+                KeyStoreErrors.Validation,
                 $"{(unknown.Count == 0 ? "A grant needs at least one operation" : $"Unknown grant operation {string.Join(", ", unknown.Select(o => $"'{o}'"))}")}; give one or more of {string.Join(", ", Policies.PolicyActions.Known)}.");
         }
     }
@@ -56,7 +56,7 @@ public sealed partial class SealedKeyStore
         Request<bool>("RetireGrant", context, null, null, body =>
         {
             var grant = body.Grants.FirstOrDefault(g => g.GrantId == grantId)
-                ?? throw new KeyStoreException("NotFoundException", $"There is no grant {grantId}.");
+                ?? throw new KeyStoreException(KeyStoreErrors.NotFound, $"There is no grant {grantId}.");
             var key = Find(body, grant.KeyId);
             if (grant.RetiringPrincipal != context.Principal)
             {

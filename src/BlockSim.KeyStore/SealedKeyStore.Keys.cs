@@ -51,7 +51,7 @@ public sealed partial class SealedKeyStore
     {
         if (pendingWindowDays is < MinimumDeletionDays or > MaximumDeletionDays)
         {
-            throw new KeyStoreException("ValidationException", $"The waiting period must be {MinimumDeletionDays} to {MaximumDeletionDays} days; got {pendingWindowDays}.");
+            throw new KeyStoreException(KeyStoreErrors.Validation, $"The waiting period must be {MinimumDeletionDays} to {MaximumDeletionDays} days; got {pendingWindowDays}.");
         }
 
         return ChangeState("ScheduleKeyDeletion", keyIdOrAlias, context, key =>
@@ -83,7 +83,7 @@ public sealed partial class SealedKeyStore
             if (minimumDecryptVersion is < 1 || minimumDecryptVersion > version)
             {
                 // Never clamped: a minimum past the new version would refuse every Decrypt, one below 1 means nothing.
-                throw new KeyStoreException("ValidationException", $"minimum decryption version {minimumDecryptVersion}: give 1 to {version} (the new version); nothing was changed.");
+                throw new KeyStoreException(KeyStoreErrors.Validation, $"minimum decryption version {minimumDecryptVersion}: give 1 to {version} (the new version); nothing was changed.");
             }
 
             key.Versions.Add(NewMaterial(key.KeyId, version));
@@ -110,12 +110,12 @@ public sealed partial class SealedKeyStore
     {
         if (!alias.StartsWith("alias/", StringComparison.Ordinal) || alias.Length > 256)
         {
-            throw new KeyStoreException("ValidationException", $"Aliases start with 'alias/' (got '{alias}').");
+            throw new KeyStoreException(KeyStoreErrors.Validation, $"Aliases start with 'alias/' (got '{alias}').");
         }
 
         if (body.Keys.Any(k => k.Aliases.Contains(alias)))
         {
-            throw new KeyStoreException("AlreadyExistsException", $"The alias {alias} is already taken.");
+            throw new KeyStoreException(KeyStoreErrors.AlreadyExists, $"The alias {alias} is already taken.");
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using BlockSim.KeyStore.Sealing;
+using BlockSim.Storage.Durability;
 
 namespace BlockSim.KeyStore;
 
@@ -44,7 +45,7 @@ public sealed partial class SealedKeyStore
         if (body is null)
         {
             throw new KeyStoreException(
-                "StoreDamaged",
+                KeyStoreErrors.StoreDamaged,
                 $"Neither copy of the key store in {_directory} verifies (damaged or tampered with); restore one from a backup.");
         }
 

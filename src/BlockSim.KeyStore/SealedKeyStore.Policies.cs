@@ -50,7 +50,7 @@ public sealed partial class SealedKeyStore
                 && policy.Evaluate(new PolicyRequest(context.Principal, "PutKeyPolicy", context.InvokedBy, context.SourceAddress, null, context.ClientIdentity)) != PolicyDecision.Allow)
             {
                 throw new KeyStoreException(
-                    "MalformedPolicyDocumentException",
+                    KeyStoreErrors.MalformedPolicyDocument,
                     $"The new policy would not allow {context.Principal} to PutKeyPolicy on this key afterwards, so it could lock every administrator out. Allow it in the policy, or bypass the lockout safety check (blocksim policy put --bypass-lockout-check) if that is what you want.");
             }
 
@@ -109,7 +109,7 @@ public sealed partial class SealedKeyStore
             fault = null;
             return KeyPolicy.Parse(key.Policy);
         }
-        catch (KeyStoreException e) when (e.ErrorCode == "MalformedPolicyDocumentException")
+        catch (KeyStoreException e) when (e.ErrorCode == KeyStoreErrors.MalformedPolicyDocument)
         {
             fault = e.Message;
             return null;
@@ -122,7 +122,7 @@ public sealed partial class SealedKeyStore
         ?? _audit.FindFirst(r => r is { EventName: "CreateKey", ErrorCode: null } && r.RequestParameters.KeyId == key.KeyId)?.UserIdentity.Principal;
 
     private static KeyStoreException UnreadablePolicy(MasterKey key, string fault, string more) => new(
-        "KMSInvalidStateException",
+        KeyStoreErrors.KmsInvalidState,
         $"Key {key.KeyId} has a stored policy that the current policy rules refuse ({fault.TrimEnd('.')}); an older BlockSim may have accepted it. Nothing is guessed from it: every request on the key is refused, grants included, until it is replaced. The principal that created the key may read it ('blocksim policy get {key.KeyId}') and replace it ('blocksim policy put {key.KeyId} FILE').{more}");
 
     private static Dictionary<string, string>? Repairing(string? fault) =>

@@ -271,7 +271,7 @@ public sealed partial class SealedKeyStore
             {
                 var also = alsoFailed is null ? "" : $" ({alsoFailed})";
                 throw new KeyStoreException(
-                    "StoreWriteFailed",
+                    KeyStoreErrors.StoreWriteFailed,
                     $"A key was destroyed and the store re-keyed (committed and recorded), but {PendingKeyFile.NextPath(path)} could not be renamed over {path}{also}: until it is, the store opens with {PendingKeyFile.NextPath(path)}, and the next open of the store finishes the rename: {e.Message}",
                     e);
             }

@@ -80,7 +80,7 @@ public sealed partial class SealedKeyStore
             {
                 var with = _held[0] is KeyFileUnlocker k ? $"the key file {k.Path}" : "the passphrase";
                 throw new KeyStoreException(
-                    "UnlockFailed",
+                    KeyStoreErrors.UnlockFailed,
                     $"The key store in {_directory} no longer opens with {with}, which this process opened it with: another process re-keyed it (destroying a key replaces the root key and the key file, and removes a passphrase slot it cannot re-seal), or it was replaced by a copy from before such a re-key. Nothing was changed; open the store again (restart the daemon) with a key file or passphrase that opens it now.");
             }
 

@@ -7,7 +7,7 @@ public sealed partial class SealedKeyStore
 {
     private static MasterKey Find(StoreBody body, string keyIdOrAlias) =>
         body.Keys.FirstOrDefault(k => k.KeyId == keyIdOrAlias || k.Aliases.Contains(keyIdOrAlias))
-        ?? throw new KeyStoreException("NotFoundException", $"There is no key '{keyIdOrAlias}' in the store.");
+        ?? throw new KeyStoreException(KeyStoreErrors.NotFound, $"There is no key '{keyIdOrAlias}' in the store.");
 
     private bool IsAllowed(StoreBody body, MasterKey key, string action, KeyRequestContext context, IReadOnlyDictionary<string, string>? encryptionContext)
     {
@@ -31,7 +31,7 @@ public sealed partial class SealedKeyStore
         if (!IsAllowed(body, key, action, context, encryptionContext))
         {
             var via = context.InvokedBy is null ? "" : $" (via {context.InvokedBy})";
-            throw new KeyStoreException("AccessDeniedException", $"{context.Principal}{via} is not allowed to {action} with key {key.KeyId}.");
+            throw new KeyStoreException(KeyStoreErrors.AccessDenied, $"{context.Principal}{via} is not allowed to {action} with key {key.KeyId}.");
         }
     }
 
@@ -44,10 +44,10 @@ public sealed partial class SealedKeyStore
 
         throw key.State switch
         {
-            KeyState.Disabled => new KeyStoreException("DisabledException", $"Key {key.KeyId} is disabled; enable it to use it."),
-            KeyState.PendingDeletion => new KeyStoreException("KMSInvalidStateException", $"Key {key.KeyId} is pending deletion (on {key.DeletionDate:u}); cancel the deletion to use it."),
-            KeyState.Destroyed => new KeyStoreException("KMSInvalidStateException", $"Key {key.KeyId} was destroyed: everything encrypted under it is unrecoverable."),
-            _ => new KeyStoreException("KMSInvalidStateException", $"Key {key.KeyId} is {key.State}."),
+            KeyState.Disabled => new KeyStoreException(KeyStoreErrors.Disabled, $"Key {key.KeyId} is disabled; enable it to use it."),
+            KeyState.PendingDeletion => new KeyStoreException(KeyStoreErrors.KmsInvalidState, $"Key {key.KeyId} is pending deletion (on {key.DeletionDate:u}); cancel the deletion to use it."),
+            KeyState.Destroyed => new KeyStoreException(KeyStoreErrors.KmsInvalidState, $"Key {key.KeyId} was destroyed: everything encrypted under it is unrecoverable."),
+            _ => new KeyStoreException(KeyStoreErrors.KmsInvalidState, $"Key {key.KeyId} is {key.State}."),
         };
     }
 
@@ -100,7 +100,7 @@ public sealed partial class SealedKeyStore
                 }
                 catch (Exception e)
                 {
-                    if (e is KeyStoreException { ErrorCode: "StoreWriteFailed" })
+                    if (e is KeyStoreException { ErrorCode: KeyStoreErrors.StoreWriteFailed })
                     {
                         _pendingSummaries.Clear(); // in the log, whatever became of the store write
                     }
@@ -112,7 +112,7 @@ public sealed partial class SealedKeyStore
                 Recorded(records);
                 return result;
             }
-            catch (KeyStoreException e) when (e.ErrorCode is not ("AuditWriteFailed" or "StoreWriteFailed"))
+            catch (KeyStoreException e) when (e.ErrorCode is not (KeyStoreErrors.AuditWriteFailed or KeyStoreErrors.StoreWriteFailed))
             {
                 // A refused operation may have touched the body before it threw: commit only the destructions
                 // (and the anchor).
@@ -132,7 +132,7 @@ public sealed partial class SealedKeyStore
                     RecordThenCommit(body, WithSummaries(records), refusal: e, rekey: rekey);
                     Recorded(records);
                 }
-                catch (KeyStoreException failed) when (failed.ErrorCode == "StoreWriteFailed")
+                catch (KeyStoreException failed) when (failed.ErrorCode == KeyStoreErrors.StoreWriteFailed)
                 {
                     // Refused either way: the refusal is the answer; the log says what was not committed.
                     _pendingSummaries.Clear();

@@ -52,7 +52,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         if (Exists(directory))
         {
-            throw new KeyStoreException("AlreadyExistsException", $"{directory} already holds a key store; open it instead.");
+            throw new KeyStoreException(KeyStoreErrors.AlreadyExists, $"{directory} already holds a key store; open it instead.");
         }
 
         var store = new SealedKeyStore(directory, time);
@@ -85,7 +85,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
                 var copies = store.ReadCopies();
                 if (copies.Count == 0)
                 {
-                    throw new KeyStoreException("NotFoundException", $"No key store in {directory} (neither {PrimaryName} nor {BackupName} is readable).");
+                    throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {directory} (neither {PrimaryName} nor {BackupName} is readable).");
                 }
 
                 var finished = store.FinishInterruptedReKey(copies);
@@ -124,7 +124,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
                 copy.UnwrapRootKey(unlocker, root);
                 return true;
             }
-            catch (KeyStoreException e) when (e.ErrorCode == "UnlockFailed")
+            catch (KeyStoreException e) when (e.ErrorCode == KeyStoreErrors.UnlockFailed)
             {
                 refusal = e;
             }
@@ -141,7 +141,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         {
             Load(); // follows a re-key made by another process, so its copies are checked with the new root
         }
-        catch (KeyStoreException e) when (e.ErrorCode == "StoreDamaged")
+        catch (KeyStoreException e) when (e.ErrorCode == KeyStoreErrors.StoreDamaged)
         {
             // Both copies are reported below.
         }

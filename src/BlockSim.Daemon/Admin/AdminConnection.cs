@@ -54,7 +54,7 @@ internal sealed class AdminConnection : IDisposable
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
         {
-            throw new KeyStoreException("AccessDeniedException", $"A daemon listens on {socketPath}, but you may not connect to it (permission denied): its owner and the members of its group may.");
+            throw new KeyStoreException(KeyStoreErrors.AccessDenied, $"A daemon listens on {socketPath}, but you may not connect to it (permission denied): its owner and the members of its group may.");
         }
         catch (SocketException)
         {
@@ -79,7 +79,7 @@ internal sealed class AdminConnection : IDisposable
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            throw new KeyStoreException("KMSInternalException", $"The daemon's admin socket {SocketPath} did not answer {method} /{path}: {e.Message}");
+            throw new KeyStoreException(KeyStoreErrors.KmsInternal, $"The daemon's admin socket {SocketPath} did not answer {method} /{path}: {e.Message}");
         }
 
         using (response)
@@ -87,10 +87,10 @@ internal sealed class AdminConnection : IDisposable
             if (!response.IsSuccessStatusCode)
             {
                 var error = Read<AdminError>(response);
-                throw new KeyStoreException(error?.ErrorCode ?? "KMSInternalException", error?.Message ?? $"The daemon answered {method} /{path} with HTTP {(int)response.StatusCode}.");
+                throw new KeyStoreException(error?.ErrorCode ?? KeyStoreErrors.KmsInternal, error?.Message ?? $"The daemon answered {method} /{path} with HTTP {(int)response.StatusCode}.");
             }
 
-            return Read<T>(response) ?? throw new KeyStoreException("KMSInternalException", $"The daemon answered {method} /{path} with nothing.");
+            return Read<T>(response) ?? throw new KeyStoreException(KeyStoreErrors.KmsInternal, $"The daemon answered {method} /{path} with nothing.");
         }
     }
 

@@ -90,13 +90,13 @@ internal sealed class AdminEndpoint : IAsyncDisposable
     {
         if (PeerOf(http) is not { } peer)
         {
-            await Answer(http, StatusCodes.Status403Forbidden, new AdminError("AccessDeniedException", "The caller's credentials could not be read from the socket.")).ConfigureAwait(false);
+            await Answer(http, StatusCodes.Status403Forbidden, new AdminError(KeyStoreErrors.AccessDenied, "The caller's credentials could not be read from the socket.")).ConfigureAwait(false);
             return;
         }
 
         if (!KeyStoreDispatch.Operations.Contains(operation))
         {
-            await Answer(http, StatusCodes.Status404NotFound, new AdminError("UnknownOperationException", $"There is no key-store operation '{operation}'.")).ConfigureAwait(false);
+            await Answer(http, StatusCodes.Status404NotFound, new AdminError(KeyStoreErrors.UnknownOperation, $"There is no key-store operation '{operation}'.")).ConfigureAwait(false);
             return;
         }
 
@@ -116,7 +116,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         {
             if (call.ActAs is { } claimed)
             {
-                store.Refuse(operation, caller, call.KeyId, "AccessDeniedException", $"{caller.Principal} asked to act as {claimed}: the admin socket names its callers from the kernel, and --as is only for the key file's holder offline.");
+                store.Refuse(operation, caller, call.KeyId, KeyStoreErrors.AccessDenied, $"{caller.Principal} asked to act as {claimed}: the admin socket names its callers from the kernel, and --as is only for the key file's holder offline.");
             }
 
             using var admin = new LocalKeyAdministration(store, caller, ownsStore: false);
@@ -128,16 +128,16 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            await Answer(http, StatusCodes.Status500InternalServerError, new AdminError("KMSInternalException", e.Message)).ConfigureAwait(false);
+            await Answer(http, StatusCodes.Status500InternalServerError, new AdminError(KeyStoreErrors.KmsInternal, e.Message)).ConfigureAwait(false);
         }
     }
 
     private static int StatusFor(string errorCode) => errorCode switch
     {
-        "NotFoundException" => StatusCodes.Status404NotFound,
-        "AccessDeniedException" => StatusCodes.Status403Forbidden,
-        "DisabledException" or "KMSInvalidStateException" or "AlreadyExistsException" => StatusCodes.Status409Conflict,
-        "ValidationException" or "MalformedPolicyDocumentException" => StatusCodes.Status400BadRequest,
+        KeyStoreErrors.NotFound => StatusCodes.Status404NotFound,
+        KeyStoreErrors.AccessDenied => StatusCodes.Status403Forbidden,
+        KeyStoreErrors.Disabled or KeyStoreErrors.KmsInvalidState or KeyStoreErrors.AlreadyExists => StatusCodes.Status409Conflict,
+        KeyStoreErrors.Validation or KeyStoreErrors.MalformedPolicyDocument => StatusCodes.Status400BadRequest,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -153,7 +153,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         catch (JsonException e)
         {
             var problem = e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? $"{e.Path}: no such field" : e.Message;
-            await Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"The request body is not a valid {what} request: {problem}")).ConfigureAwait(false);
+            await Answer(http, StatusCodes.Status400BadRequest, new AdminError(KeyStoreErrors.Validation, $"The request body is not a valid {what} request: {problem}")).ConfigureAwait(false);
             return null;
         }
     }

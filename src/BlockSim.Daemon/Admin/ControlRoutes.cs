@@ -1,4 +1,5 @@
 using BlockSim.Daemon.Service;
+using BlockSim.KeyStore;
 using BlockSim.Nbd.Server;
 using BlockSim.Storage.Simulation;
 using BlockSim.Storage.Simulation.Faults;
@@ -34,13 +35,13 @@ internal static class ControlRoutes
 
             if (patch.RangeProblem() is { } range)
             {
-                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"Export '{name}': {range}")).ConfigureAwait(false);
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError(KeyStoreErrors.Validation, $"Export '{name}': {range}")).ConfigureAwait(false);
                 return;
             }
 
             if (patch.MissingLayer(simulation.Layers, simulation.Attached) is { } missing)
             {
-                await AdminEndpoint.Answer(http, StatusCodes.Status409Conflict, new AdminError("KMSInvalidStateException", $"Export '{name}': {missing}")).ConfigureAwait(false);
+                await AdminEndpoint.Answer(http, StatusCodes.Status409Conflict, new AdminError(KeyStoreErrors.KmsInvalidState, $"Export '{name}': {missing}")).ConfigureAwait(false);
                 return;
             }
 
@@ -69,7 +70,7 @@ internal static class ControlRoutes
             }
             catch (ArgumentException e)
             {
-                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"Fault rule: {e.Message}")).ConfigureAwait(false);
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError(KeyStoreErrors.Validation, $"Fault rule: {e.Message}")).ConfigureAwait(false);
                 return;
             }
 
@@ -81,7 +82,7 @@ internal static class ControlRoutes
         {
             if (simulation.Control!.Remove(id) is not { } from)
             {
-                return AdminEndpoint.Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFoundException", $"Export '{name}' has no fault rule {id}."));
+                return AdminEndpoint.Answer(http, StatusCodes.Status404NotFound, new AdminError(KeyStoreErrors.NotFound, $"Export '{name}' has no fault rule {id}."));
             }
 
             Changed(logger, http, name, $"removed fault rule {id}", from);
@@ -129,7 +130,7 @@ internal static class ControlRoutes
 
             if (!ValidDown(request.DownSeconds))
             {
-                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", "downSeconds: give 0 to 86400.")).ConfigureAwait(false);
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError(KeyStoreErrors.Validation, "downSeconds: give 0 to 86400.")).ConfigureAwait(false);
                 return;
             }
 
@@ -149,7 +150,7 @@ internal static class ControlRoutes
 
             if (string.IsNullOrWhiteSpace(mark.Name) || mark.Name.Length > 200)
             {
-                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", "A mark needs a name of 1 to 200 characters.")).ConfigureAwait(false);
+                await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError(KeyStoreErrors.Validation, "A mark needs a name of 1 to 200 characters.")).ConfigureAwait(false);
                 return;
             }
 
@@ -175,7 +176,7 @@ internal static class ControlRoutes
 
         if (double.IsNaN(request.Survival) || request.Survival is < 0 or > 1 || !s_tearing.TryGetValue(request.Tearing, out var tearing) || !ValidDown(request.DownSeconds))
         {
-            await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"A power cut takes survival 0 to 1, tearing {string.Join(", ", s_tearing.Keys)}, and downSeconds 0 to 86400.")).ConfigureAwait(false);
+            await AdminEndpoint.Answer(http, StatusCodes.Status400BadRequest, new AdminError(KeyStoreErrors.Validation, $"A power cut takes survival 0 to 1, tearing {string.Join(", ", s_tearing.Keys)}, and downSeconds 0 to 86400.")).ConfigureAwait(false);
             return;
         }
 
@@ -213,7 +214,7 @@ internal static class ControlRoutes
     internal static Task With(HttpContext http, IReadOnlyDictionary<string, ExportSimulation> exports, string name, Func<ExportSimulation, Task> action) =>
         exports.TryGetValue(name, out var simulation) && simulation.Control is not null
             ? action(simulation)
-            : AdminEndpoint.Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFoundException", $"This daemon serves no export '{name}' (it serves {string.Join(", ", exports.Keys.Order(StringComparer.Ordinal))})."));
+            : AdminEndpoint.Answer(http, StatusCodes.Status404NotFound, new AdminError(KeyStoreErrors.NotFound, $"This daemon serves no export '{name}' (it serves {string.Join(", ", exports.Keys.Order(StringComparer.Ordinal))})."));
 
     private static object Show(ExportSimulation simulation)
     {

@@ -41,11 +41,11 @@ internal static class KeyStoreDispatch
         "RetireGrant" => Done(() => admin.RetireGrant(Need(call.GrantId, "grantId"))),
         "VerifyAuditLog" => admin.VerifyAudit(),
         "GetAuditRecords" => admin.AuditTail(call.Tail is > 0 ? call.Tail.Value : 50),
-        _ => throw new KeyStoreException("ValidationException", $"There is no key-store operation '{operation}'."),
+        _ => throw new KeyStoreException(KeyStoreErrors.Validation, $"There is no key-store operation '{operation}'."),
     };
 
     private static string Need(string? value, string field) =>
-        value ?? throw new KeyStoreException("ValidationException", $"The request needs '{field}'.");
+        value ?? throw new KeyStoreException(KeyStoreErrors.Validation, $"The request needs '{field}'.");
 
     private static object Done(Action action)
     {

@@ -1,4 +1,5 @@
 using BlockSim.Daemon.Service;
+using BlockSim.KeyStore;
 using BlockSim.Storage.Simulation.Recording;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -40,7 +41,7 @@ internal static class RecordRoutes
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                await AdminEndpoint.Answer(http, StatusCodes.Status500InternalServerError, new AdminError("RecordingFailed", $"Export '{name}': the recording could not start: {e.Message}")).ConfigureAwait(false);
+                await AdminEndpoint.Answer(http, StatusCodes.Status500InternalServerError, new AdminError(KeyStoreErrors.RecordingFailed, $"Export '{name}': the recording could not start: {e.Message}")).ConfigureAwait(false);
                 return;
             }
             finally
@@ -85,7 +86,7 @@ internal static class RecordRoutes
         var name = simulation.Name;
         if (Recordings.NameProblem(request.Log, folder) is { } badName)
         {
-            return (StatusCodes.Status400BadRequest, new AdminError("ValidationException", $"log: {badName}"));
+            return (StatusCodes.Status400BadRequest, new AdminError(KeyStoreErrors.Validation, $"log: {badName}"));
         }
 
         if (simulation.KeyIsEphemeral)

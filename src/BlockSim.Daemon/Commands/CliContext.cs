@@ -76,7 +76,7 @@ internal static class CliContext
 
         if (ServicePrincipals.IsReserved(claimed))
         {
-            store.Refuse("Impersonate", holder, null, "AccessDeniedException", $"{holder.Principal} asked to act as {claimed}: that principal is the daemon's own, and nobody may act as it.");
+            store.Refuse("Impersonate", holder, null, KeyStoreErrors.AccessDenied, $"{holder.Principal} asked to act as {claimed}: that principal is the daemon's own, and nobody may act as it.");
         }
 
         return new KeyRequestContext(claimed) { AuthenticatedBy = OfflineEvidence, ImpersonatedBy = holder.Principal };
@@ -114,10 +114,10 @@ internal static class CliContext
         {
             if (Directory.Exists(data.Root) && !CanEnter(data.Root))
             {
-                throw new KeyStoreException("AccessDeniedException", $"You may not look into {data.Root} (permission denied): the key store there is for the daemon's user, and no daemon answered on its admin socket.");
+                throw new KeyStoreException(KeyStoreErrors.AccessDenied, $"You may not look into {data.Root} (permission denied): the key store there is for the daemon's user, and no daemon answered on its admin socket.");
             }
 
-            throw new KeyStoreException("NotFoundException", $"No key store in {data.Root}. Run 'blocksim serve' once (it creates one), or pass --data-dir.");
+            throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {data.Root}. Run 'blocksim serve' once (it creates one), or pass --data-dir.");
         }
 
         return SealedKeyStore.Open(data.KeyStorePath, Unlocker(result, data));
@@ -171,11 +171,15 @@ internal static class CliContext
                 Console.Error.WriteLine($"{e.ErrorCode}: {e.Message}");
                 return e.ErrorCode switch
                 {
-                    "NotFoundException" or "KeyFileMissing" => ExitCodes.NotFound,
-                    "AccessDeniedException" or "DisabledException" or "KMSInvalidStateException" or "UnlockFailed" or "InsecureKeyFile" => ExitCodes.Denied,
-                    "ValidationException" or "MalformedPolicyDocumentException" or "AlreadyExistsException" => ExitCodes.Usage,
+                    KeyStoreErrors.NotFound or KeyStoreErrors.KeyFileMissing => ExitCodes.NotFound,
+                    KeyStoreErrors.AccessDenied or KeyStoreErrors.Disabled or KeyStoreErrors.KmsInvalidState or KeyStoreErrors.UnlockFailed or KeyStoreErrors.InsecureKeyFile => ExitCodes.Denied,
+                    KeyStoreErrors.Validation or KeyStoreErrors.MalformedPolicyDocument or KeyStoreErrors.AlreadyExists => ExitCodes.Usage,
                     _ => ExitCodes.IOError,
                 };
+            case InvalidVolumeNameException e:
+                // Printed as every other usage error is ("ValidationException: ..."), which scripts may match.
+                Console.Error.WriteLine($"{KeyStoreErrors.Validation}: {e.Message}");
+                return ExitCodes.Usage;
             case VolumeKeyException e:
                 Console.Error.WriteLine(e.Message);
                 return ExitCodes.Denied;
@@ -234,7 +238,7 @@ internal static class CliContext
             var at = pair.IndexOf('=');
             if (at <= 0)
             {
-                throw new KeyStoreException("ValidationException", $"--context {pair}: give FIELD=VALUE, e.g. volumeId=1234.");
+                throw new KeyStoreException(KeyStoreErrors.Validation, $"--context {pair}: give FIELD=VALUE, e.g. volumeId=1234.");
             }
 
             context[pair[..at]] = pair[(at + 1)..];

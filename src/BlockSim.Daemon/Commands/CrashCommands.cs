@@ -79,12 +79,12 @@ internal static class CrashCommands
             }
             catch (FormatException e)
             {
-                throw new KeyStoreException("ValidationException", e.Message);
+                throw new KeyStoreException(KeyStoreErrors.Validation, e.Message);
             }
 
             if (model.Problem(parsed) is { } problem)
             {
-                throw new KeyStoreException("ValidationException", $"The recipe {parsed} names no legal state of {r.GetValue(log)}: {problem}.");
+                throw new KeyStoreException(KeyStoreErrors.Validation, $"The recipe {parsed} names no legal state of {r.GetValue(log)}: {problem}.");
             }
 
             using var opened = OpenBase(r, r.GetValue(image)!);
@@ -170,7 +170,7 @@ internal static class CrashCommands
             }
             catch (FormatException e)
             {
-                throw new KeyStoreException("ValidationException", $"--states: {e.Message}");
+                throw new KeyStoreException(KeyStoreErrors.Validation, $"--states: {e.Message}");
             }
 
             recipes.AddRange(generator.Recipes(strategy, crashPoints).Select(r => tear == "none" && r.Torn.Count > 0 ? r.WithTorn([]) : r));
@@ -192,11 +192,11 @@ internal static class CrashCommands
         {
             return int.TryParse(tear, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)
                 ? new CrashStateGenerator(model, bytes)
-                : throw new KeyStoreException("ValidationException", $"{problem}.");
+                : throw new KeyStoreException(KeyStoreErrors.Validation, $"{problem}.");
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new KeyStoreException("ValidationException", $"{problem}: {e.Message.Split(" (Parameter")[0]}");
+            throw new KeyStoreException(KeyStoreErrors.Validation, $"{problem}: {e.Message.Split(" (Parameter")[0]}");
         }
     }
 

@@ -252,9 +252,9 @@ internal static class ServeCommand
             Console.Error.WriteLine(e.Message);
             return e switch
             {
-                KeyStoreException { ErrorCode: "AccessDeniedException" or "InsecureKeyFile" } or VolumeKeyException => ExitCodes.Denied,
-                KeyStoreException { ErrorCode: "KeyFileMissing" or "NotFoundException" } => ExitCodes.NotFound,
-                KeyStoreException { ErrorCode: "ValidationException" } => ExitCodes.Usage,
+                KeyStoreException { ErrorCode: KeyStoreErrors.AccessDenied or KeyStoreErrors.InsecureKeyFile } or VolumeKeyException => ExitCodes.Denied,
+                KeyStoreException { ErrorCode: KeyStoreErrors.KeyFileMissing or KeyStoreErrors.NotFound } => ExitCodes.NotFound,
+                KeyStoreException { ErrorCode: KeyStoreErrors.Validation } => ExitCodes.Usage,
                 IOException or UnauthorizedAccessException or KeyStoreException => ExitCodes.IOError,
                 _ => ExitCodes.Usage,
             };

@@ -165,7 +165,7 @@ internal static class SimCommands
         var socket = r.GetValue(CliContext.Control) ?? CliContext.Data(r).DefaultControlSocket;
         if (socket == "none" || !AdminConnection.IsServed(socket))
         {
-            throw new KeyStoreException("NotFoundException", $"No daemon answers on {socket}: the simulation is driven on a running daemon (blocksim serve), through its admin socket (--control PATH).");
+            throw new KeyStoreException(KeyStoreErrors.NotFound, $"No daemon answers on {socket}: the simulation is driven on a running daemon (blocksim serve), through its admin socket (--control PATH).");
         }
 
         using var daemon = new AdminConnection(socket);
@@ -191,7 +191,7 @@ internal static class SimCommands
         if (!long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var first)
             || (parts.Length == 2 && !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
         {
-            throw new KeyStoreException("ValidationException", $"--sectors {text}: give FIRST or FIRST-LAST, e.g. 2048-2055.");
+            throw new KeyStoreException(KeyStoreErrors.Validation, $"--sectors {text}: give FIRST or FIRST-LAST, e.g. 2048-2055.");
         }
 
         return (first, parts.Length == 2 ? long.Parse(parts[1], CultureInfo.InvariantCulture) : first);

@@ -40,28 +40,31 @@ internal sealed partial class DataDirectory
 
     public string SnapshotPath(string volume, string label) => Path.Combine(SnapshotsPath, $"{volume}@{label}.vol");
 
-    /// <summary>A volume (and export) name: 1 to 64 letters, digits, '.', '_' or '-', not starting with a punctuation mark.</summary>
+    /// <summary>
+    /// A volume (and export) name: 1 to 64 letters, digits, '.', '_' or '-', not starting with a punctuation
+    /// mark; anything else is an <see cref="InvalidVolumeNameException"/>.
+    /// </summary>
     public static string CheckVolumeName(string name) => ValidVolumeName().IsMatch(name)
         ? name
-        : throw new KeyStoreException("ValidationException", $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
+        : throw new InvalidVolumeNameException($"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
 
     /// <summary>
     /// A snapshot's name, NAME@LABEL: the volume name as <see cref="CheckVolumeName"/> checks it, and a label
-    /// by the same rules (so it is a plain file name, never a path).
+    /// by the same rules (so it is a plain file name, never a path); either broken is an <see cref="InvalidVolumeNameException"/>.
     /// </summary>
     public static (string Volume, string Label) CheckSnapshotName(string name)
     {
         var at = name.IndexOf('@', StringComparison.Ordinal);
         if (at < 0)
         {
-            throw new KeyStoreException("ValidationException", $"'{name}' does not name a snapshot: give the volume's name, '@' and a label, e.g. data@before-upgrade.");
+            throw new InvalidVolumeNameException($"'{name}' does not name a snapshot: give the volume's name, '@' and a label, e.g. data@before-upgrade.");
         }
 
         var volume = CheckVolumeName(name[..at]);
         var label = name[(at + 1)..];
         return ValidVolumeName().IsMatch(label)
             ? (volume, label)
-            : throw new KeyStoreException("ValidationException", $"'{label}' is not a valid snapshot label: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (the rules for volume names).");
+            : throw new InvalidVolumeNameException($"'{label}' is not a valid snapshot label: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (the rules for volume names).");
     }
 
     /// <summary>The local user, as the key store names principals.</summary>
@@ -99,17 +102,17 @@ internal sealed partial class DataDirectory
 
         if (File.Exists(KeyFilePath))
         {
-            throw new KeyStoreException("NotFoundException", $"There is a key file {KeyFilePath} but no key store in {KeyStorePath} (neither keystore.json nor keystore.backup.json): put the store back from a backup. To start afresh with a new, empty store instead, move the key file away too.");
+            throw new KeyStoreException(KeyStoreErrors.NotFound, $"There is a key file {KeyFilePath} but no key store in {KeyStorePath} (neither keystore.json nor keystore.backup.json): put the store back from a backup. To start afresh with a new, empty store instead, move the key file away too.");
         }
 
         if (Directory.Exists(KeyStorePath) && Directory.EnumerateFileSystemEntries(KeyStorePath).Any())
         {
-            throw new KeyStoreException("NotFoundException", $"{KeyStorePath} holds files but no key store (neither keystore.json nor keystore.backup.json): put the store back from a backup, or move that directory away to start afresh.");
+            throw new KeyStoreException(KeyStoreErrors.NotFound, $"{KeyStorePath} holds files but no key store (neither keystore.json nor keystore.backup.json): put the store back from a backup, or move that directory away to start afresh.");
         }
 
         if (File.Exists(Root))
         {
-            throw new KeyStoreException("ValidationException", $"The data directory {Root} is a file: give a directory with --data-dir (\"dataDir\" in the configuration); a missing one is created.");
+            throw new KeyStoreException(KeyStoreErrors.Validation, $"The data directory {Root} is a file: give a directory with --data-dir (\"dataDir\" in the configuration); a missing one is created.");
         }
 
         Directory.CreateDirectory(Root, Private);
@@ -130,7 +133,7 @@ internal sealed partial class DataDirectory
 
     /// <summary>The store is there, its key file is not: say where it was expected and that nothing else opens the store.</summary>
     public KeyStoreException MissingKeyFile(string? alternative = null) => new(
-        "KeyFileMissing",
+        KeyStoreErrors.KeyFileMissing,
         $"The key file {KeyFilePath} is missing: the key store in {KeyStorePath} is sealed by it and cannot be opened without it. Put it back from your backup (then chmod 600 {KeyFilePath}){alternative}. Nothing was written; a new key file would not open this store.");
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

@@ -25,10 +25,7 @@ internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias =
         {
             var blob = keys.GenerateDataKeyWithoutPlaintext(keyIdOrAlias, context, 64, caller);
             var (keyId, _) = SealedKeyStore.InspectWrappedKey(blob);
-            if (keys is SealedKeyStore store)
-            {
-                store.CreateGrant(keyId, DaemonPrincipal, ["Decrypt"], context, caller, retiringPrincipal: owner);
-            }
+            keys.CreateGrant(keyId, DaemonPrincipal, ["Decrypt"], context, caller, retiringPrincipal: owner);
 
             return new WrappedVolumeKey(keyId, blob);
         }

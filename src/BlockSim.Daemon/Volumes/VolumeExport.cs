@@ -129,8 +129,8 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     /// </summary>
     private static string Explain(string code) => code switch
     {
-        "AuditWriteFailed" => ": the server cannot write its audit log, and releases no key without a record; try again later",
-        "StoreWriteFailed" => ": the server cannot write its key store; try again later",
+        KeyStoreErrors.AuditWriteFailed => ": the server cannot write its audit log, and releases no key without a record; try again later",
+        KeyStoreErrors.StoreWriteFailed => ": the server cannot write its key store; try again later",
         _ => "",
     };
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using BlockSim.KeyStore.Sealing;
+using BlockSim.Storage.Durability;
 
 namespace BlockSim.KeyStore.Audit;
 
@@ -92,8 +93,7 @@ internal sealed class AuditLog
 
         var files = Files();
         var next = files.Count > 1 ? SegmentNumber(files[^2]) + 1 : 1;
-        File.Move(_path, Path.Combine(_directory, $"{SegmentPrefix}{next:D6}{SegmentSuffix}"), overwrite: false);
-        DurableFile.SyncDirectory(_directory);
+        DurableFile.Rename(_path, Path.Combine(_directory, $"{SegmentPrefix}{next:D6}{SegmentSuffix}"), overwrite: false);
     }
 
     /// <summary>Appends and flushes one record; throws if it cannot, so the caller fails closed. Returns the new head.</summary>
@@ -432,7 +432,7 @@ internal sealed class AuditLog
         var parts = File.ReadAllText(_headPath).Trim().Split(' ');
         if (parts.Length != 3 || !long.TryParse(parts[0], out var sequence) || !MacMatches(parts[2], HeadMac(sequence, parts[1])))
         {
-            throw new KeyStoreException("AuditLogDamaged", $"{_headPath} is damaged; run audit verify and restore the log before using the store.");
+            throw new KeyStoreException(KeyStoreErrors.AuditLogDamaged, $"{_headPath} is damaged; run audit verify and restore the log before using the store.");
         }
 
         return (sequence, parts[1]);

@@ -205,7 +205,7 @@ internal static class PolicyParser
         }
     }
 
-    private static KeyStoreException Fault(string path, string what) => new("MalformedPolicyDocumentException", $"{Clip(path, 256)}: {what}.");
+    private static KeyStoreException Fault(string path, string what) => new(KeyStoreErrors.MalformedPolicyDocument, $"{Clip(path, 256)}: {what}.");
 
     /// <summary>
     /// A value from the document as a message quotes it: cut short, since the message goes into the audit

@@ -1,3 +1,5 @@
+using BlockSim.Storage.Durability;
+
 namespace BlockSim.KeyStore.Sealing;
 
 /// <summary>
@@ -17,14 +19,13 @@ internal static class PendingKeyFile
         var next = NextPath(keyFile);
         File.Delete(next);
         DurableFile.CreateNew(next, secret);
-        DurableFile.SyncDirectory(DirectoryOf(keyFile));
+        DirectorySync.FlushParentOf(keyFile);
     }
 
     /// <summary>The store is committed for the new key file: it takes the old one's place, durably.</summary>
     public static void Finish(string keyFile)
     {
-        File.Move(NextPath(keyFile), keyFile, overwrite: true);
-        DurableFile.SyncDirectory(DirectoryOf(keyFile));
+        DurableFile.Rename(NextPath(keyFile), keyFile, overwrite: true);
     }
 
     /// <summary>Best effort, after a re-key that was not committed: the <c>.next</c> opens nothing and must not linger.</summary>
@@ -39,6 +40,4 @@ internal static class PendingKeyFile
             // Left behind, it opens nothing; the next open or re-key discards it.
         }
     }
-
-    private static string DirectoryOf(string path) => Path.GetDirectoryName(Path.GetFullPath(path))!;
 }

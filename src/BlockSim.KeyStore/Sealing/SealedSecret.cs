@@ -26,7 +26,7 @@ internal sealed class SealedSecret
     {
         if (Nonce.Length != 12 || Sealed.Length != 48)
         {
-            throw new KeyStoreException("StoreDamaged", "The store's sealed audit key has the wrong size; restore the store from a backup.");
+            throw new KeyStoreException(KeyStoreErrors.StoreDamaged, "The store's sealed audit key has the wrong size; restore the store from a backup.");
         }
 
         using var gcm = new AesGcm(rootKey, 16);

@@ -66,7 +66,7 @@ internal sealed class StoreFile
         }
 
         throw new KeyStoreException(
-            "UnlockFailed",
+            KeyStoreErrors.UnlockFailed,
             unlocker is PassphraseUnlocker
                 ? "Wrong passphrase for the key store, or no passphrase slot for it: destroying a key removes a passphrase slot unless the store was opened with that passphrase."
                 : "This key file does not open the key store. Destroying a key replaces the store's key file, so a copy of the store made before a destruction opens only with the key file of its time, and the current key file only opens the current store.");

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using BlockSim.Storage.Durability;
 using Konscious.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
@@ -69,7 +70,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
             using var file = OpenPrivate();
             if (RandomAccess.GetLength(file) != 32 || RandomAccess.Read(file, material, 0) != 32)
             {
-                throw new KeyStoreException("InvalidKeyFile", $"{Path} is not a 32-byte key-store key file.");
+                throw new KeyStoreException(KeyStoreErrors.InvalidKeyFile, $"{Path} is not a 32-byte key-store key file.");
             }
 
             DeriveSlotKey(material, slot, slotKey);
@@ -90,14 +91,14 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new KeyStoreException("KeyFileMissing", $"The key file {Path} is missing: a key store sealed by it cannot be opened without it. Put it back from a backup (chmod 600 {Path}).", e);
+            throw new KeyStoreException(KeyStoreErrors.KeyFileMissing, $"The key file {Path} is missing: a key store sealed by it cannot be opened without it. Put it back from a backup (chmod 600 {Path}).", e);
         }
 
         var mode = File.GetUnixFileMode(file);
         if ((mode & GroupOrOthers) != 0)
         {
             file.Dispose();
-            throw new KeyStoreException("InsecureKeyFile", $"The key file {Path} has mode {Octal(mode)}: users other than its owner may read or change it, and it unseals the key store. Make it private with: chmod 600 {Path}");
+            throw new KeyStoreException(KeyStoreErrors.InsecureKeyFile, $"The key file {Path} has mode {Octal(mode)}: users other than its owner may read or change it, and it unseals the key store. Make it private with: chmod 600 {Path}");
         }
 
         return file;

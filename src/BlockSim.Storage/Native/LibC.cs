@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace BlockSim.Storage.Native;
 
-/// <summary>The few Linux calls .NET does not expose: hole punching, data/hole seeking, directory fsync, flock, reflinks, allocated size, precise sleeps.</summary>
+/// <summary>The few Linux calls .NET does not expose: hole punching, data/hole seeking, fsync (of directories too: Durability.DirectorySync), flock, reflinks, allocated size, precise sleeps.</summary>
 internal static partial class LibC
 {
     public const int FallocKeepSize = 0x01;
@@ -35,6 +35,8 @@ internal static partial class LibC
     public const uint Ficlone = 0x40049409;   // FICLONE, _IOW(0x94, 9, int): share all of another file's blocks
     /// <summary>O_DIRECT, whose value differs between architectures (Arm's is x86's O_DIRECTORY).</summary>
     public static int Direct => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
+    /// <summary>O_DIRECTORY: x86's 0x10000 is Arm's O_DIRECT, so it too depends on the architecture.</summary>
+    public static int DirectoryOnly => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x4000 : 0x10000;
 
     private const int AtCurrentDirectory = -100; // AT_FDCWD
     private const uint StatxBlocks = 0x400;   // STATX_BLOCKS
@@ -107,28 +109,5 @@ internal static partial class LibC
         }
 
         return (long)MemoryMarshal.Read<ulong>(buffer[StatxBlocksOffset..]) * 512;
-    }
-
-    /// <summary>fsyncs a directory so a rename or a new file in it survives a crash.</summary>
-    public static void SyncDirectory(string directory)
-    {
-        const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY
-        var fd = open(directory, ReadOnlyDirectory);
-        if (fd < 0)
-        {
-            throw new IOException($"Cannot open directory {directory} to sync it (errno {Marshal.GetLastPInvokeError()}).");
-        }
-
-        try
-        {
-            if (fsync(fd) != 0)
-            {
-                throw new IOException($"fsync of directory {directory} failed (errno {Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            close(fd);
-        }
     }
 }

@@ -1,3 +1,4 @@
+using BlockSim.Storage.Durability;
 using BlockSim.Storage.Native;
 using Microsoft.Win32.SafeHandles;
 
@@ -68,7 +69,7 @@ public sealed class Volume : IDisposable
             throw;
         }
 
-        LibC.SyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        DirectorySync.FlushParentOf(path);
     }
 
     /// <summary>Opens a volume: validates the header, unwraps the key through <paramref name="keys"/>.</summary>
@@ -124,7 +125,7 @@ public sealed class Volume : IDisposable
             File.Delete(path);
         }
 
-        LibC.SyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        DirectorySync.FlushParentOf(path);
     }
 
     /// <summary>

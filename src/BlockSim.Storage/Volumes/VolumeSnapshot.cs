@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using BlockSim.Storage.Durability;
 using BlockSim.Storage.Native;
 using Microsoft.Win32.SafeHandles;
 
@@ -115,7 +116,7 @@ public static class VolumeSnapshot
             File.Delete(snapshotPath);
         }
 
-        LibC.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(snapshotPath))!);
+        DirectorySync.FlushParentOf(snapshotPath);
     }
 
     /// <summary>
@@ -153,7 +154,7 @@ public static class VolumeSnapshot
                 throw new SnapshotExistsException(path); // made meanwhile by another command
             }
 
-            LibC.SyncDirectory(directory);
+            DirectorySync.Flush(directory);
             return report;
         }
         catch
@@ -205,7 +206,7 @@ public static class VolumeSnapshot
         if (!Directory.Exists(directory))
         {
             Directory.CreateDirectory(directory, OwnerOnly | UnixFileMode.UserExecute);
-            LibC.SyncDirectory(Path.GetDirectoryName(directory)!);
+            DirectorySync.FlushParentOf(directory);
         }
 
         return directory;
