@@ -1,4 +1,4 @@
-namespace BlockSim.Daemon.Commands;
+namespace BlockSim.Daemon.Service;
 
 /// <summary>
 /// A volume, export or snapshot name that breaks the naming rules (<see cref="DataDirectory.CheckVolumeName"/>):
