@@ -35,8 +35,9 @@ public partial class VolumeProfileCliTests
             }
         }));
         Assert.InRange(watch.Elapsed.TotalSeconds, 1.5, 60);
+        var sinceReads = Stopwatch.StartNew();
         var after = Credits((await daemon.SimAsync("show", "default")).Output);
-        Assert.InRange(after, 0, 300 * 5); // spent, and refilled at 300 a second since
+        Assert.InRange(after, 0, 300 * (sinceReads.Elapsed.TotalSeconds + 2)); // spent, and refilled at 300 a second since (a loaded machine answers late)
 
         await daemon.Process.WaitForOutputAsync("/metrics");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{MetricsLine().Match(daemon.Process.Output).Groups[1].Value}") };

@@ -1,3 +1,4 @@
+using BlockSim.Storage.Durability;
 using Microsoft.Win32.SafeHandles;
 
 namespace BlockSim.Daemon.Commands;
@@ -54,6 +55,8 @@ internal sealed class PrivateOutputFile : IDisposable
         {
             File.Move(_writing, _path, overwrite: true);
         }
+
+        DirectorySync.FlushParentOf(_path); // the new name (or the rename over the old one) survives a crash
 
         _committed = true;
     }

@@ -42,6 +42,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
         try
         {
             DurableFile.CreateNew(path, key);
+            DirectorySync.FlushParentOf(path); // a crash now must not lose the key file's name: the store would be sealed for good
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using BlockSim.Storage.Durability;
 
 namespace BlockSim.Nbd.Tls;
 
@@ -172,14 +173,8 @@ public sealed class PrivateCertificateAuthority : IDisposable
         {
             System.Text.Encoding.ASCII.GetBytes(pem, bytes);
             bytes[^1] = (byte)'\n';
-            using var stream = new FileStream(path, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = s_privateFile,
-            });
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
+            DurableFile.CreateNew(path, bytes); // 0600 from the start, and only if new
+            DirectorySync.FlushParentOf(path);
         }
         finally
         {
