@@ -84,7 +84,7 @@ fail() {
 monmaptool --create --addv a "[v2:127.0.0.1:$port]" --fsid "$fsid" "$dir/monmap" >/dev/null
 ceph-mon --id a --mkfs --monmap "$dir/monmap" --keyring /dev/null >/dev/null 2>&1 || fail "ceph-mon --mkfs"
 touch "$dir/mon/keyring"
-ceph-mon --id a 2>>"$dir/log/start.err" || fail "ceph-mon did not start (is port $port free?)"
+ceph-mon --id a </dev/null >>"$dir/log/start.err" 2>&1 || fail "ceph-mon did not start (is port $port free?)"
 mark "mon started"
 
 # The OSD puts itself into the CRUSH map when it starts (osd crush update on start), so no "crush add".
@@ -92,7 +92,7 @@ timeout 60 ceph --connect-timeout 30 osd create >/dev/null || fail "the monitor 
 mark "osd id allocated"
 ceph-osd --id 0 --mkfs >/dev/null 2>&1 || fail "ceph-osd --mkfs"
 mark "osd made"
-ceph-osd --id 0 2>>"$dir/log/start.err" || fail "ceph-osd did not start"
+ceph-osd --id 0 </dev/null >>"$dir/log/start.err" 2>&1 || fail "ceph-osd did not start"
 mark "osd started"
 
 # The pool; "rbd pool init" waits for its placement groups, so it also waits for the OSD to be up.
