@@ -49,16 +49,23 @@ public sealed class RbdBlockDeviceTests(CephCluster cluster, ITestOutputHelper l
             await device.ReadAsync(i * 4096L, buffer);
         }
 
-        const int Requests = 1000;
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        for (var i = 0; i < Requests / 2; i++)
+        // Whole-process counts: anything else running (the previous test's connection winding down, the
+        // runner) adds to them, so the least of five rounds is what the requests themselves cost.
+        const int Requests = 400;
+        var perRequest = double.MaxValue;
+        for (var round = 0; round < 5; round++)
         {
-            await device.WriteAsync(i * 4096L, buffer);
-            await device.ReadAsync(i * 4096L, buffer);
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            for (var i = 0; i < Requests / 2; i++)
+            {
+                await device.WriteAsync(i * 4096L, buffer);
+                await device.ReadAsync(i * 4096L, buffer);
+            }
+
+            perRequest = Math.Min(perRequest, (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Requests);
         }
 
-        var perRequest = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Requests;
-        log.WriteLine($"{perRequest:F1} bytes allocated per request (whole process)");
+        log.WriteLine($"{perRequest:F1} bytes allocated per request (whole process, least of five rounds)");
         Assert.True(perRequest < 64, $"{perRequest:F1} bytes per request");
     }
 
