@@ -32,7 +32,7 @@ public class SimulationTests
         using var device = new FaultInjectionDevice(new MemoryBlockDevice(4 << 20), options);
         await device.WriteAsync(0, new byte[4096]);
         await device.ReadAsync(1 << 20, new byte[4096]);
-        var e = await Assert.ThrowsAsync<IOException>(() => device.WriteAsync((1 << 20) + 100, new byte[10]).AsTask());
+        var e = await Assert.ThrowsAsync<SimulatedIOException>(() => device.WriteAsync((1 << 20) + 100, new byte[10]).AsTask());
         Assert.Contains("simulated write error", e.Message);
         Assert.Equal(1, device.InjectedFaults);
     }
