@@ -34,7 +34,9 @@ public partial class VolumeProfileCliTests
                 await client.ReadAsync((ulong)i * 4096, buffer);
             }
         }));
-        Assert.InRange(watch.Elapsed.TotalSeconds, 1.5, 60);
+        // At least the 600 past the credits at 300 a second, less what the bucket refilled between the show
+        // above and the first read (CI once measured 1.44 s against a bound of 1.5).
+        Assert.InRange(watch.Elapsed.TotalSeconds, 1.0, 60);
         var sinceReads = Stopwatch.StartNew();
         var after = Credits((await daemon.SimAsync("show", "default")).Output);
         Assert.InRange(after, 0, 300 * (sinceReads.Elapsed.TotalSeconds + 2)); // spent, and refilled at 300 a second since (a loaded machine answers late)
