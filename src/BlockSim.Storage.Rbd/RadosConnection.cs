@@ -121,5 +121,39 @@ public sealed class RbdPool : IDisposable
 
     internal RadosIoContextHandle Handle { get; }
 
+    /// <summary>The names of the pool's images (rbd ls), in no particular order.</summary>
+    public unsafe IReadOnlyList<string> ListImages()
+    {
+        var capacity = (nuint)64;
+        while (true)
+        {
+            var specs = new Librbd.ImageSpec[(int)capacity];
+            var count = capacity;
+            fixed (Librbd.ImageSpec* list = specs)
+            {
+                var result = Librbd.rbd_list2(Handle.DangerousGetHandle(), list, ref count);
+                if (result == -Errno.ERANGE && count > capacity)
+                {
+                    capacity = count;
+                    continue;
+                }
+
+                if (result < 0)
+                {
+                    RbdErrors.Throw(result, $"Listing the images of pool {Name}");
+                }
+
+                var names = new string[(int)count];
+                for (var i = 0; i < names.Length; i++)
+                {
+                    names[i] = Marshal.PtrToStringUTF8(specs[i].Name) ?? "";
+                }
+
+                Librbd.rbd_image_spec_list_cleanup(list, count);
+                return names;
+            }
+        }
+    }
+
     public void Dispose() => Handle.Dispose();
 }

@@ -27,7 +27,7 @@ public sealed unsafe partial class RbdBlockDevice
             var image = Enter();
             try
             {
-                result = Librbd.rbd_diff_iterate2(image, null, (ulong)offset, (ulong)length, 0, 0, &OnDiffExtent, GCHandle.ToIntPtr(argument));
+                result = Librbd.rbd_diff_iterate2(image, null, (ulong)(_start + offset), (ulong)length, 0, 0, &OnDiffExtent, GCHandle.ToIntPtr(argument));
             }
             finally
             {
@@ -44,7 +44,7 @@ public sealed unsafe partial class RbdBlockDevice
             throw RbdErrors.ForRequest(-result, "allocation query", Name, offset, length);
         }
 
-        return found.Describe(offset, length, extents);
+        return found.Describe(_start + offset, length, extents);
     }
 
     [UnmanagedCallersOnly]

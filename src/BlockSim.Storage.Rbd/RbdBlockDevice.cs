@@ -15,14 +15,18 @@ namespace BlockSim.Storage.Rbd;
 public sealed partial class RbdBlockDevice : IBlockDevice
 {
     private readonly RbdImageHandle _image;
+    private readonly long _start;
+    private readonly bool _ownsImage;
     private long _capacity;
 
-    private RbdBlockDevice(RbdImageHandle image, string name, long capacity, bool readOnly)
+    private RbdBlockDevice(RbdImageHandle image, string name, long capacity, bool readOnly, long start = 0, bool ownsImage = true)
     {
         _image = image;
         Name = name;
         _capacity = capacity;
         IsReadOnly = readOnly;
+        _start = start;
+        _ownsImage = ownsImage;
     }
 
     /// <summary>"pool/image", as the rbd tool names it.</summary>
@@ -65,6 +69,13 @@ public sealed partial class RbdBlockDevice : IBlockDevice
             throw;
         }
     }
+
+    /// <summary>
+    /// A device over <paramref name="capacity"/> bytes of an image already open, from <paramref name="start"/>
+    /// (a volume's data area); the image's owner closes it, after this device.
+    /// </summary>
+    internal static RbdBlockDevice Region(RbdImageHandle image, string name, long start, long capacity, bool readOnly) =>
+        new(image, name, capacity, readOnly, start, ownsImage: false);
 
     /// <summary>Creates an image of <paramref name="size"/> bytes with 4 MiB objects (order 22) and the cluster's default features (which include exclusive-lock).</summary>
     public static void Create(RbdPool pool, string image, long size)
@@ -130,6 +141,11 @@ public sealed partial class RbdBlockDevice : IBlockDevice
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
         ThrowIfReadOnly("resize");
+        if (!_ownsImage)
+        {
+            throw new InvalidOperationException($"A region of RBD image {Name} cannot resize the image; its owner does.");
+        }
+
         var result = Librbd.rbd_resize(_image.DangerousGetHandle(), (ulong)size);
         if (result < 0)
         {
@@ -152,7 +168,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         try
         {
             var op = RbdOperation.Start("read", Name, offset, destination.Length, out var completion);
-            var result = Librbd.rbd_aio_read(image, (ulong)offset, (nuint)destination.Length, op.Pin(destination), completion);
+            var result = Librbd.rbd_aio_read(image, (ulong)(_start + offset), (nuint)destination.Length, op.Pin(destination), completion);
             return Submitted(op, result, completion);
         }
         finally
@@ -176,7 +192,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         try
         {
             var op = RbdOperation.Start("write", Name, offset, source.Length, out var completion);
-            var result = Librbd.rbd_aio_write(image, (ulong)offset, (nuint)source.Length, op.Pin(source), completion);
+            var result = Librbd.rbd_aio_write(image, (ulong)(_start + offset), (nuint)source.Length, op.Pin(source), completion);
             write = Submitted(op, result, completion);
         }
         finally
@@ -223,7 +239,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         try
         {
             var op = RbdOperation.Start("trim", Name, offset, length, out var completion);
-            return Submitted(op, Librbd.rbd_aio_discard(image, (ulong)offset, (ulong)length, completion), completion);
+            return Submitted(op, Librbd.rbd_aio_discard(image, (ulong)(_start + offset), (ulong)length, completion), completion);
         }
         finally
         {
@@ -252,7 +268,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         {
             var op = RbdOperation.Start("write-zeroes", Name, offset, length, out var completion);
             var flags = mayDeallocate ? 0 : Librbd.WriteZeroesThickProvision;
-            return Submitted(op, Librbd.rbd_aio_write_zeroes(image, (ulong)offset, (nuint)length, completion, flags, 0), completion);
+            return Submitted(op, Librbd.rbd_aio_write_zeroes(image, (ulong)(_start + offset), (nuint)length, completion, flags, 0), completion);
         }
         finally
         {
@@ -260,8 +276,14 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         }
     }
 
-    /// <summary>Closes the image: librbd flushes its cache, waits for requests in flight and gives the lock up.</summary>
-    public void Dispose() => _image.Dispose();
+    /// <summary>Closes the image (unless it is a region's, which its owner closes): librbd flushes its cache, waits for requests in flight and gives the lock up.</summary>
+    public void Dispose()
+    {
+        if (_ownsImage)
+        {
+            _image.Dispose();
+        }
+    }
 
     private static ValueTask Submitted(RbdOperation op, int result, nint completion) =>
         result < 0 ? ValueTask.FromException(op.Abandon(result, completion)) : new ValueTask(op, op.Version);
@@ -307,7 +329,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
     private void ThrowReadOnly(string operation) =>
         throw new IOException($"Cannot {operation} RBD image {Name}: it was opened read-only.", Errno.EROFS);
 
-    private static RbdImageHandle OpenHandle(RbdPool pool, string image, bool readOnly)
+    internal static RbdImageHandle OpenHandle(RbdPool pool, string image, bool readOnly)
     {
         var handle = new RbdImageHandle();
         handle.HoldParent(pool.Handle);
@@ -328,7 +350,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         return handle;
     }
 
-    private static ulong GetSize(RbdImageHandle handle, string name)
+    internal static ulong GetSize(RbdImageHandle handle, string name)
     {
         var result = Librbd.rbd_get_size(handle.DangerousGetHandle(), out var size);
         if (result < 0)
@@ -339,7 +361,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         return size;
     }
 
-    private static void AcquireLock(RbdImageHandle handle, string name)
+    internal static void AcquireLock(RbdImageHandle handle, string name)
     {
         var result = Librbd.rbd_lock_acquire(handle.DangerousGetHandle(), Librbd.LockModeExclusive);
         switch (-result)
@@ -358,7 +380,7 @@ public sealed partial class RbdBlockDevice : IBlockDevice
         }
     }
 
-    private static unsafe IReadOnlyList<string> GetLockOwners(RbdImageHandle handle, string name)
+    internal static unsafe IReadOnlyList<string> GetLockOwners(RbdImageHandle handle, string name)
     {
         var capacity = (nuint)4;
         while (true)

@@ -57,7 +57,7 @@ public partial class KernelAttachTests(ITestOutputHelper output)
         Assert.Equal(0, await daemon.InterruptAsync());
     }
 
-    private static async Task<(int Exit, string Console)> BootAsync(int port, int blockSize, int connections, bool flushEach, int cpus, Func<Task> onDetached)
+    internal static async Task<(int Exit, string Console)> BootAsync(int port, int blockSize, int connections, bool flushEach, int cpus, Func<Task> onDetached)
     {
         var script = RepositoryFiles.Path("tests", "kernel", "boot.sh");
         using var process = new CapturedProcess(new ProcessStartInfo(script, [port.ToString(), "kernel", blockSize.ToString(), connections.ToString(), flushEach ? "1" : "0", cpus.ToString()]));
@@ -73,7 +73,7 @@ public partial class KernelAttachTests(ITestOutputHelper output)
     }
 
     [GeneratedRegex(@"Simulated power cut: \d+ unflushed sectors lost")]
-    private static partial Regex PowerCutLine();
+    internal static partial Regex PowerCutLine();
 
     [GeneratedRegex(@"attached export 'kernel'")]
     private static partial Regex AttachLine();

@@ -149,7 +149,7 @@ public class ClientInteropTests(ITestOutputHelper output)
         ExternalTool.RunLoggedAsync(output, program, arguments);
 
     /// <summary>A raw image with random data at the start and zeros after (sparse where the file system allows).</summary>
-    private static void WriteRandomImage(string path, long size, int dataBytes)
+    internal static void WriteRandomImage(string path, long size, int dataBytes)
     {
         var data = new byte[dataBytes];
         new Random(dataBytes).NextBytes(data);

@@ -288,7 +288,7 @@ public class VolumeSnapshotTests(ITestOutputHelper output)
         Assert.Equal(DateTimeKind.Utc, info.CreatedUtc.Kind);
         Assert.InRange(info.AllocatedBytes, 2 * VolumeHeader.Size, 1 << 20); // the two headers, not 32 MiB
 
-        using (VolumeFile.Open(dir.File("v@s.vol"), readOnly: true)) // as a rollback reading it holds it
+        using (HeldVolume.Open(dir.File("v@s.vol"), readOnly: true)) // as a rollback reading it holds it
         {
             Assert.Throws<VolumeInUseException>(() => VolumeSnapshot.Delete(dir.File("v@s.vol")));
         }

@@ -257,7 +257,7 @@ public class VolumeTests
         var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys);
-        using (var held = VolumeFile.Open(path))
+        using (var held = HeldVolume.Open(path))
         {
             Assert.Equal(Capacity, held.Header.Capacity);
             var resize = Assert.Throws<VolumeInUseException>(() => Volume.Resize(path, Capacity / 2));
@@ -266,8 +266,8 @@ public class VolumeTests
             Assert.Throws<VolumeInUseException>(() => Volume.Rewrap(path, header => throw new InvalidOperationException("never asked")));
             Assert.Throws<VolumeInUseException>(() => Volume.Delete(path));
             Assert.Throws<VolumeInUseException>(() => Volume.Preallocate(path));
-            Assert.Throws<VolumeInUseException>(() => VolumeFile.Open(path));
-            Assert.Throws<VolumeInUseException>(() => VolumeFile.Open(path, readOnly: true));
+            Assert.Throws<VolumeInUseException>(() => HeldVolume.Open(path));
+            Assert.Throws<VolumeInUseException>(() => HeldVolume.Open(path, readOnly: true));
             Assert.Equal(Capacity, Volume.ReadHeader(path).Header.Capacity); // reading the header needs no lock
         }
 
@@ -281,10 +281,10 @@ public class VolumeTests
         var keys = TestKeyProvider.OpenOrCreate(dir.File("dev.key"));
         var path = dir.File("v.vol");
         Volume.Create(path, Capacity, keys);
-        using var first = VolumeFile.Open(path, readOnly: true);
-        using var second = VolumeFile.Open(path, readOnly: true);
+        using var first = HeldVolume.Open(path, readOnly: true);
+        using var second = HeldVolume.Open(path, readOnly: true);
         Assert.Throws<VolumeInUseException>(() => Volume.Resize(path, 2 * Capacity));
-        Assert.Throws<VolumeInUseException>(() => VolumeFile.Open(path));
+        Assert.Throws<VolumeInUseException>(() => HeldVolume.Open(path));
         using var volume = second.Unlock(keys);
         Assert.True(volume.Device.IsReadOnly);
         Assert.Equal(new byte[512], await ReadAsync(volume, 0, 512));
@@ -296,8 +296,8 @@ public class VolumeTests
     {
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("d.vol"));
-        Assert.Contains("is a directory", Assert.Throws<VolumeException>(() => VolumeFile.Open(dir.File("d.vol"))).Message);
-        Assert.Contains("no such volume file", Assert.Throws<VolumeException>(() => VolumeFile.Open(dir.File("none.vol"))).Message);
+        Assert.Contains("is a directory", Assert.Throws<VolumeException>(() => HeldVolume.Open(dir.File("d.vol"))).Message);
+        Assert.Contains("no such volume file", Assert.Throws<VolumeException>(() => HeldVolume.Open(dir.File("none.vol"))).Message);
     }
 
     [Fact]

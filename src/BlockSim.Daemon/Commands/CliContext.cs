@@ -45,6 +45,18 @@ internal static class CliContext
         Recursive = true,
     };
 
+    public static readonly Option<string?> CephConf = new("--ceph-conf")
+    {
+        Description = "For volumes named rbd:POOL/IMAGE: the Ceph configuration file. Default: $CEPH_CONF, else /etc/ceph/ceph.conf.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> CephClient = new("--ceph-client")
+    {
+        Description = $"For volumes named rbd:POOL/IMAGE: the Ceph client to connect as. Default: {CephConnection.DefaultClient}.",
+        Recursive = true,
+    };
+
     /// <summary>How an offline caller is known: they could open the store, so they hold its key file or a passphrase.</summary>
     public const string OfflineEvidence = "offline: holds the store's key file or passphrase";
 
@@ -57,9 +69,15 @@ internal static class CliContext
         root.Options.Add(PassphraseFile);
         root.Options.Add(As);
         root.Options.Add(Control);
+        root.Options.Add(CephConf);
+        root.Options.Add(CephClient);
     }
 
     public static DataDirectory Data(ParseResult result) => new(result.GetValue(DataDir)!);
+
+    /// <summary>Where volumes named on this command line live; connects to Ceph only when one is named rbd:POOL/IMAGE.</summary>
+    public static VolumeLocator Volumes(ParseResult result) =>
+        new(Data(result), new CephConnection(result.GetValue(CephConf), result.GetValue(CephClient)), ownsCeph: true);
 
     /// <summary>
     /// The caller of a request on a store opened here: the local user, who holds its key file (or a
@@ -185,7 +203,7 @@ internal static class CliContext
                 return ExitCodes.Denied;
             case VolumeInUseException e:
                 // Resize, rewrap, delete, import, snapshot create and rollback: refused while a daemon serves the volume (it holds the lock).
-                Console.Error.WriteLine($"Refused: volume '{Path.GetFileNameWithoutExtension(e.FilePath)}': {e.Message}");
+                Console.Error.WriteLine($"Refused: volume '{(VolumeLocator.IsRbd(e.FilePath) ? e.FilePath : Path.GetFileNameWithoutExtension(e.FilePath))}': {e.Message}");
                 return ExitCodes.IOError;
             case SnapshotExistsException e:
                 var snapshot = Path.GetFileNameWithoutExtension(e.FilePath);

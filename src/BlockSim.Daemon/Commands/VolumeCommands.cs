@@ -2,18 +2,24 @@ using BlockSim.Daemon.Service;
 using BlockSim.Storage;
 using System.CommandLine;
 using BlockSim.KeyStore;
+using BlockSim.Daemon.Volumes;
+using BlockSim.Storage.Rbd.Volumes;
 using BlockSim.Storage.Volumes;
+using BlockSim.Storage.Volumes.Media;
 
 namespace BlockSim.Daemon.Commands;
 
-/// <summary><c>blocksim volume ...</c>: encrypted volumes in the data directory (NAME.vol, served as export NAME).</summary>
+/// <summary>
+/// <c>blocksim volume ...</c>: encrypted volumes in the data directory (NAME.vol, served as export NAME), or
+/// on Ceph RBD images (named rbd:POOL/IMAGE, served by an export that names it).
+/// </summary>
 internal static class VolumeCommands
 {
     public static Command Create()
     {
         var volume = new Command("volume", "Create, list, inspect, re-wrap, resize, snapshot, import, export and delete encrypted volumes.");
 
-        var name = new Argument<string>("name") { Description = "Volume (and export) name: letters, digits, '.', '_', '-'." };
+        var name = new Argument<string>("name") { Description = "Volume (and export) name: letters, digits, '.', '_', '-'; or rbd:POOL/IMAGE for a volume on a Ceph RBD image." };
         var size = new Option<string>("--size") { Required = true, Description = "Capacity (bytes, or with K, M, G, T), a multiple of the sector size." };
         var key = new Option<string?>("--key") { Description = $"Master key id or alias. Default: {SealedKeyStore.DefaultAlias}." };
         var sector = new Option<int>("--sector-size") { Description = "Encryption sector size, 512 or 4096.", DefaultValueFactory = _ => 4096 }.OneOf(512, 4096);
@@ -21,24 +27,32 @@ internal static class VolumeCommands
         var create = new Command("create", "Create an encrypted volume (sparse unless --preallocate); its key comes from the key store.") { name, size, key, sector, preallocate };
         create.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(name)!);
+            var volumeName = CheckName(r.GetValue(name)!);
             if (!ByteSize.TryParse(r.GetValue(size)!, out var bytes) || bytes <= 0 || bytes % r.GetValue(sector) != 0)
             {
                 Console.Error.WriteLine($"--size {r.GetValue(size)}: give a positive multiple of {r.GetValue(sector)} bytes, e.g. 10G.");
                 return ExitCodes.Usage;
             }
 
-            var data = CliContext.Data(r);
-            using var store = data.OpenOrCreateKeyStore(out _);
-            var path = data.VolumePath(volumeName);
-            if (File.Exists(path))
+            if (r.GetValue(preallocate) && VolumeLocator.IsRbd(volumeName))
             {
-                Console.Error.WriteLine($"A volume named '{volumeName}' already exists ({path}).");
+                Console.Error.WriteLine("--preallocate is for volume files: an RBD image is thin-provisioned, and its space is the pool's (set a quota on the pool to reserve it).");
+                return ExitCodes.Usage;
+            }
+
+            var data = CliContext.Data(r);
+            using var volumes = CliContext.Volumes(r);
+            var location = volumes.Resolve(volumeName);
+            using var store = data.OpenOrCreateKeyStore(out _);
+            if (location.Exists())
+            {
+                Console.Error.WriteLine($"A volume named '{volumeName}' already exists ({location.Name}).");
                 return ExitCodes.Usage;
             }
 
             var caller = CliContext.Caller(r, store);
-            Volume.Create(path, bytes, CliContext.VolumeKeys(store, r.GetValue(key)), caller.Principal, r.GetValue(sector));
+            Volume.Create(location, bytes, CliContext.VolumeKeys(store, r.GetValue(key)), caller.Principal, r.GetValue(sector));
+            var path = location.Name;
             if (r.GetValue(preallocate))
             {
                 var progress = new ProgressReporter($"preallocating {volumeName}", bytes);
@@ -53,16 +67,26 @@ internal static class VolumeCommands
                 }
             }
 
-            CliContext.Print(r, Info(volumeName, path), Describe);
+            CliContext.Print(r, Info(volumeName, location), Describe);
             return ExitCodes.Ok;
         }));
 
-        var list = new Command("list", "List volumes; one that cannot be used is listed as damaged (or unreadable), with the reason, and the exit code is then 5.");
+        var pool = new Argument<string?>("pool") { Arity = ArgumentArity.ZeroOrOne, Description = "rbd:POOL: list the volumes among that Ceph pool's images instead of the data directory's." };
+        var list = new Command("list", "List volumes (of the data directory, or of an RBD pool); one that cannot be used is listed as damaged (or unreadable), with the reason, and the exit code is then 5.") { pool };
         list.SetAction(r => CliContext.Run(r, () =>
         {
             var data = CliContext.Data(r);
-            var volumes = Directory.Exists(data.VolumesPath)
-                ? Directory.GetFiles(data.VolumesPath, "*.vol").Order(StringComparer.Ordinal).Select(p => ListEntry(Path.GetFileNameWithoutExtension(p), p)).ToList()
+            if (r.GetValue(pool) is { } where && !IsRbdPool(where))
+            {
+                Console.Error.WriteLine($"'{where}': name an RBD pool as rbd:POOL (e.g. rbd:rbd), or nothing for the data directory's volumes.");
+                return ExitCodes.Usage;
+            }
+
+            using var locator = CliContext.Volumes(r);
+            var volumes = r.GetValue(pool) is { } rbd
+                ? RbdEntries(locator, rbd)
+                : Directory.Exists(data.VolumesPath)
+                ? Directory.GetFiles(data.VolumesPath, "*.vol").Order(StringComparer.Ordinal).Select(p => ListEntry(Path.GetFileNameWithoutExtension(p), new FileVolumeLocation(p))).ToList()
                 : [];
             CliContext.Print(r, volumes, all => string.Join(Environment.NewLine, all.Select(v => v switch
             {
@@ -90,9 +114,9 @@ internal static class VolumeCommands
         var info = new Command("info", "Show a volume's header (no key needed).") { infoName };
         info.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(infoName)!);
-            var path = Existing(CliContext.Data(r), volumeName);
-            CliContext.Print(r, Info(volumeName, path), Describe);
+            var volumeName = CheckName(r.GetValue(infoName)!);
+            using var volumes = CliContext.Volumes(r);
+            CliContext.Print(r, Info(volumeName, volumes.Existing(volumeName)), Describe);
             return ExitCodes.Ok;
         }));
 
@@ -105,22 +129,23 @@ internal static class VolumeCommands
             var data = CliContext.Data(r);
             var names = r.GetValue(rewrapAll)
                 ? Directory.GetFiles(data.VolumesPath, "*.vol").Order().Select(p => Path.GetFileNameWithoutExtension(p)).ToList()
-                : r.GetValue(rewrapName) is { } one ? [DataDirectory.CheckVolumeName(one)] : [];
+                : r.GetValue(rewrapName) is { } one ? [CheckName(one)] : [];
             if (names.Count == 0 || r.GetValue(rewrapAll) && r.GetValue(rewrapName) is not null)
             {
                 Console.Error.WriteLine("Name one volume, or pass --all (not both), e.g. blocksim volume rewrap data");
                 return ExitCodes.Usage;
             }
 
+            using var volumes = CliContext.Volumes(r);
             using var store = CliContext.OpenStore(r);
             var keys = CliContext.VolumeKeys(store, null);
             var progress = names.Count > 1 ? new ProgressReporter("re-wrapping volumes", names.Count, bytes: false) : null;
             var results = new List<VolumeInfo>();
             foreach (var volumeName in names)
             {
-                var path = Existing(data, volumeName);
-                keys.Rewrap(path, CliContext.Caller(r, store), r.GetValue(rewrapKey));
-                results.Add(Info(volumeName, path));
+                var location = volumes.Existing(volumeName);
+                keys.Rewrap(location, CliContext.Caller(r, store), r.GetValue(rewrapKey));
+                results.Add(Info(volumeName, location));
                 progress?.Report(results.Count);
             }
 
@@ -142,9 +167,10 @@ internal static class VolumeCommands
         var resize = new Command("resize", "Grow (or, with --allow-shrink, shrink) a volume that is not being served.") { resizeName, resizeSize, allowShrink };
         resize.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(resizeName)!);
-            var path = Existing(CliContext.Data(r), volumeName);
-            var header = Volume.ReadHeader(path).Header;
+            var volumeName = CheckName(r.GetValue(resizeName)!);
+            using var volumes = CliContext.Volumes(r);
+            var location = volumes.Existing(volumeName);
+            var header = Volume.ReadHeader(location).Header;
             if (!ByteSize.TryParse(r.GetValue(resizeSize)!, out var bytes) || bytes <= 0 || bytes % header.SectorSize != 0)
             {
                 Console.Error.WriteLine($"--size {r.GetValue(resizeSize)}: give a positive multiple of the volume's {header.SectorSize}-byte sectors, e.g. 20G.");
@@ -157,8 +183,8 @@ internal static class VolumeCommands
                 return ExitCodes.Usage;
             }
 
-            Volume.Resize(path, bytes);
-            CliContext.Print(r, Info(volumeName, path), Describe);
+            Volume.Resize(location, bytes);
+            CliContext.Print(r, Info(volumeName, location), Describe);
             return ExitCodes.Ok;
         }));
 
@@ -167,28 +193,29 @@ internal static class VolumeCommands
         var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it. Not while a daemon serves it, nor while it has snapshots.") { deleteName, yes };
         delete.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = DataDirectory.CheckVolumeName(r.GetValue(deleteName)!);
+            var volumeName = CheckName(r.GetValue(deleteName)!);
             var data = CliContext.Data(r);
-            var path = Existing(data, volumeName);
+            using var volumes = CliContext.Volumes(r);
+            var location = volumes.Existing(volumeName);
 
             // Its snapshots would outlive it with nothing to roll back onto, and the grant retired here is the
             // daemon's only way to their key: the person deletes them first, knowing what they are.
-            if (SnapshotCommands.Labels(data, volumeName) is { Count: > 0 } labels)
+            if (!VolumeLocator.IsRbd(volumeName) && SnapshotCommands.Labels(data, volumeName) is { Count: > 0 } labels)
             {
                 Console.Error.WriteLine($"Refused: volume '{volumeName}' has {labels.Count} snapshot{(labels.Count == 1 ? "" : "s")}: {string.Join(", ", labels.Select(l => $"{volumeName}@{l}"))}. Delete {(labels.Count == 1 ? "it" : "them")} first (blocksim volume snapshot delete {volumeName}@{labels[0]} --yes), then the volume.");
                 return ExitCodes.Usage;
             }
 
-            if (!CliContext.Confirm(r.GetValue(yes), $"WARNING: this deletes {path} and everything on it.", volumeName))
+            if (!CliContext.Confirm(r.GetValue(yes), $"WARNING: this deletes {location.Name} and everything on it.", volumeName))
             {
                 return ExitCodes.Usage;
             }
 
-            var (header, _) = Volume.ReadHeader(path);
+            var (header, _) = Volume.ReadHeader(location);
             using var store = CliContext.OpenStore(r);
             var caller = CliContext.Caller(r, store);
             var grants = store.ListGrants(header.KeyId, caller).Where(g => g.EncryptionContextEquals.TryGetValue("volumeId", out var id) && id == header.VolumeId.ToString()).ToList();
-            Volume.Delete(path); // refuses while a daemon serves it
+            Volume.Delete(location); // refuses while a daemon serves it
             foreach (var grant in grants)
             {
                 store.RetireGrant(grant.GrantId, caller);
@@ -207,10 +234,55 @@ internal static class VolumeCommands
         volume.Subcommands.Add(VolumeTransfer.Import());
         volume.Subcommands.Add(VolumeTransfer.Export());
         volume.Subcommands.Add(delete);
+        volume.Subcommands.Add(Takeover());
         return volume;
     }
 
-    public sealed record VolumeInfo(string Name, string Path, Guid VolumeId, long Capacity, int SectorSize, string Cipher, string KeyId, int KeyVersion, string Owner, IReadOnlyList<string> Warnings)
+    /// <summary>
+    /// <c>volume takeover rbd:POOL/IMAGE</c>: breaks the exclusive lock of a host that is gone, so a daemon
+    /// here can serve the volume. Ceph blocklists the old holder as the lock breaks, so a host that was only
+    /// paused or cut off cannot write after the volume moved (fencing): that is why it asks first.
+    /// </summary>
+    private static Command Takeover()
+    {
+        var name = new Argument<string>("name") { Description = "The RBD volume, rbd:POOL/IMAGE." };
+        var yes = new Option<bool>("--yes") { Description = "Confirm without a prompt." };
+        var command = new Command("takeover", "Break a dead host's lock on an RBD volume (Ceph fences that host), so it can be served here; a daemon here serving it as an export takes it at the next attach.") { name, yes };
+        command.SetAction(r => CliContext.Run(r, () =>
+        {
+            var volumeName = r.GetValue(name)!;
+            if (!VolumeLocator.IsRbd(volumeName))
+            {
+                Console.Error.WriteLine($"'{volumeName}' is a volume file: its lock goes with the process that holds it, and is never taken over. Name an RBD volume, rbd:POOL/IMAGE.");
+                return ExitCodes.Usage;
+            }
+
+            VolumeLocator.CheckRbdName(volumeName);
+            using var volumes = CliContext.Volumes(r);
+            var location = (RbdVolumeLocation)volumes.Existing(volumeName);
+            var holders = location.LockHolders();
+            if (holders.Count == 0)
+            {
+                Console.WriteLine($"{volumeName}: no one holds its lock; nothing to take over.");
+                return ExitCodes.Ok;
+            }
+
+            if (!CliContext.Confirm(r.GetValue(yes),
+                    $"WARNING: {string.Join(", ", holders)} holds {volumeName}. Taking it over fences that client: Ceph blocklists it, and whatever it has not flushed is lost. Do this only when that host is down or must stop writing.",
+                    volumeName))
+            {
+                return ExitCodes.Usage;
+            }
+
+            var broken = location.TakeOver();
+            Console.WriteLine($"took over {volumeName}: broke the lock of {(broken.Count == 0 ? "no one (it was let go meanwhile)" : string.Join(", ", broken))}; serve it here now");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    /// <param name="Store">Where it lives: "file" (Path is the file) or "rbd" (Path is rbd:POOL/IMAGE).</param>
+    public sealed record VolumeInfo(string Name, string Store, string Path, Guid VolumeId, long Capacity, int SectorSize, string Cipher, string KeyId, int KeyVersion, string Owner, IReadOnlyList<string> Warnings)
     {
         public string State => "ok";
     }
@@ -218,14 +290,29 @@ internal static class VolumeCommands
     /// <summary>A volume file <c>list</c> could not use: State is "damaged: ..." or "unreadable: ...".</summary>
     public sealed record UnusableVolume(string Name, string Path, string State);
 
-    /// <summary>A volume's info, or what makes it unusable; never throws for one bad file.</summary>
-    private static object ListEntry(string name, string path)
+    private static bool IsRbdPool(string name) => VolumeLocator.IsRbd(name) && name.Length > RbdVolumeName.Scheme.Length && !name.Contains('/', StringComparison.Ordinal);
+
+    /// <summary>The BlockSim volumes among a pool's images, by name; images that are not volumes are left out.</summary>
+    private static List<object> RbdEntries(VolumeLocator locator, string pool)
     {
+        var images = locator.Images(pool[RbdVolumeName.Scheme.Length..]);
+        return [.. images.Order(StringComparer.Ordinal)
+            .Select(image => $"{pool}/{image}")
+            .Select(name => ListEntry(name, locator.Resolve(name)))
+            .Where(entry => entry is not UnusableVolume { State: var state } || !state.Contains(NotAVolume, StringComparison.Ordinal))];
+    }
+
+    private const string NotAVolume = "not a BlockSim volume";
+
+    /// <summary>A volume's info, or what makes it unusable; never throws for one bad file.</summary>
+    private static object ListEntry(string name, VolumeLocation location)
+    {
+        var path = location.Name;
         try
         {
-            var info = Info(name, path);
+            var info = Info(name, location);
             var expected = VolumeHeader.DataOffset + info.Capacity;
-            var length = new FileInfo(path).Length;
+            var length = location is FileVolumeLocation ? new FileInfo(path).Length : expected; // an image's size is checked when it is opened
             return length < expected
                 ? new UnusableVolume(name, path, $"damaged: the file is {length} bytes, shorter than the {expected} its header describes (truncated outside blocksim)")
                 : info;
@@ -244,16 +331,30 @@ internal static class VolumeCommands
         }
     }
 
-    internal static VolumeInfo Info(string name, string path)
+    internal static VolumeInfo Info(string name, string path) => Info(name, new FileVolumeLocation(path));
+
+    internal static VolumeInfo Info(string name, VolumeLocation location)
     {
-        var (header, warnings) = Volume.ReadHeader(path);
+        var (header, warnings) = Volume.ReadHeader(location);
         var version = header.WrappedKey.Length > 0 ? SealedKeyStore.InspectWrappedKey(header.WrappedKey).KeyVersion : 0;
-        return new VolumeInfo(name, path, header.VolumeId, header.Capacity, header.SectorSize, VolumeHeader.Cipher, header.KeyId, version, header.Owner, warnings);
+        return new VolumeInfo(name, location is FileVolumeLocation ? "file" : "rbd", location.Name, header.VolumeId, header.Capacity, header.SectorSize, VolumeHeader.Cipher, header.KeyId, version, header.Owner, warnings);
     }
 
     internal static string Describe(VolumeInfo v) =>
         $"volume {v.Name} ({v.Path})\n  id: {v.VolumeId}\n  capacity: {v.Capacity} bytes\n  cipher: {v.Cipher}, {v.SectorSize}-byte sectors\n  key: {v.KeyId} version {v.KeyVersion}\n  owner: {v.Owner}"
         + string.Concat(v.Warnings.Select(w => $"\n  WARNING: {w}"));
+
+    /// <summary>A volume name as the commands take it: a name in the data directory, or rbd:POOL/IMAGE (checked, not yet looked up).</summary>
+    internal static string CheckName(string name)
+    {
+        if (VolumeLocator.IsRbd(name))
+        {
+            VolumeLocator.CheckRbdName(name);
+            return name;
+        }
+
+        return DataDirectory.CheckVolumeName(name);
+    }
 
     internal static string Existing(DataDirectory data, string name)
     {

@@ -1,4 +1,3 @@
-using BlockSim.Daemon.Service;
 using System.Buffers;
 using System.CommandLine;
 using BlockSim.Daemon.Volumes;
@@ -62,10 +61,11 @@ internal static class VolumeTransfer
     private static Task<int> RunAsync(ParseResult r, string name, bool readOnly, Func<Volume, Task<int>> body) =>
         CliContext.RunAsync(r, async () =>
         {
-            var path = VolumeCommands.Existing(CliContext.Data(r), DataDirectory.CheckVolumeName(name));
+            using var volumes = CliContext.Volumes(r);
+            var location = volumes.Existing(VolumeCommands.CheckName(name));
             using var store = CliContext.OpenStore(r);
             var caller = CliContext.Caller(r, store) with { InvokedBy = KeyStoreVolumeKeys.CliPrincipal };
-            using var volume = Volume.Open(path, new KeyStoreVolumeKeys(store, unwrapAs: caller), readOnly);
+            using var volume = Volume.Open(location, new KeyStoreVolumeKeys(store, unwrapAs: caller), readOnly);
             return await body(volume).ConfigureAwait(false);
         });
 

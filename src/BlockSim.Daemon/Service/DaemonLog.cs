@@ -44,6 +44,12 @@ internal static partial class DaemonLog
     [LoggerMessage(4005, LogLevel.Warning, "{Warning}")]
     public static partial void VolumeWarning(ILogger logger, string warning);
 
+    [LoggerMessage(4010, LogLevel.Warning, "Export '{Export}' is not served here for now: {Reason} Clients that choose it are refused until this daemon can take the lock (it asks again at each attach).")]
+    public static partial void VolumeHeldElsewhere(ILogger logger, string export, string reason);
+
+    [LoggerMessage(4011, LogLevel.Error, "Export '{Export}' stopped: {Reason}. Its clients' requests fail and new attaches are refused; the volume is served by its new holder now.")]
+    public static partial void VolumeLockLost(ILogger logger, string export, string reason);
+
     [LoggerMessage(4006, LogLevel.Information, "Attached volume {VolumeId} for export '{Export}' ({Client})")]
     public static partial void Attached(ILogger logger, Guid volumeId, string export, string client);
 

@@ -49,6 +49,9 @@ internal sealed partial class DaemonOptions
     /// <summary>How much the key store's audit log writes, and in how large segments.</summary>
     public AuditSettings Audit { get; set; } = new();
 
+    /// <summary>How to reach the Ceph cluster that holds the volumes named rbd:POOL/IMAGE.</summary>
+    public CephSettings Ceph { get; set; } = new();
+
     /// <summary>Exports by name. Empty: every volume in the data directory, each as its own name.</summary>
     public Dictionary<string, ExportSettings> Exports { get; set; } = new(StringComparer.Ordinal);
 
@@ -141,6 +144,7 @@ internal sealed partial class DaemonOptions
 
         Limits.AddProblems(problems);
         Audit.AddProblems(problems);
+        Ceph.AddProblems(problems);
         Simulation.AddProblems("simulation", problems);
         if (ControlGroup is null)
         {
@@ -372,6 +376,30 @@ internal sealed class LimitSettings
             InlineTransmission = InlineTransmission,
             InlineSpin = TimeSpan.FromMicroseconds(InlineSpinMicroseconds),
         };
+    }
+}
+
+/// <summary>The ceph section: the cluster that holds volumes named rbd:POOL/IMAGE (read only when one is served).</summary>
+internal sealed class CephSettings
+{
+    /// <summary>The Ceph configuration file; default: $CEPH_CONF, else where librados looks (/etc/ceph/ceph.conf).</summary>
+    public string? Conf { get; set; }
+
+    /// <summary>The Ceph client (cephx user) to connect as; default client.admin, as the rbd tool.</summary>
+    public string? Client { get; set; }
+
+    /// <summary>Adds a message for each ceph setting that cannot be right.</summary>
+    public void AddProblems(List<string> problems)
+    {
+        if (Conf is { } conf && !File.Exists(conf))
+        {
+            problems.Add($"ceph.conf {conf}: no such file; give the Ceph configuration file (with mon_host and the keyring) or leave it out for $CEPH_CONF or /etc/ceph/ceph.conf.");
+        }
+
+        if (Client is { } client && !Volumes.CephConnection.IsClientName(client))
+        {
+            problems.Add($"ceph.client {SettingRanges.Given(client)}: give a Ceph client name, client.ID, e.g. client.blocksim.");
+        }
     }
 }
 

@@ -46,7 +46,9 @@ internal sealed partial class DataDirectory
     /// </summary>
     public static string CheckVolumeName(string name) => ValidVolumeName().IsMatch(name)
         ? name
-        : throw new InvalidVolumeNameException($"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
+        : throw new InvalidVolumeNameException(name.StartsWith("rbd:", StringComparison.Ordinal)
+            ? $"'{name}' names a volume on Ceph RBD, which this takes only as a volume in the data directory (snapshots of an RBD volume are Ceph's own: rbd snap create POOL/IMAGE@LABEL)."
+            : $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
 
     /// <summary>
     /// A snapshot's name, NAME@LABEL: the volume name as <see cref="CheckVolumeName"/> checks it, and a label

@@ -27,6 +27,7 @@ internal sealed class ExportCatalog : IDisposable
     private readonly Dictionary<string, ExportSimulation> _simulations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyCollection<string>> _allowedClients = new(StringComparer.Ordinal);
     private SealedKeyStore? _store;
+    private CephConnection? _ceph;
 
     /// <summary>This run made the key store: a new data directory, the only time "default" is created.</summary>
     private bool _storeCreated;
@@ -92,6 +93,7 @@ internal sealed class ExportCatalog : IDisposable
             (export as IDisposable)?.Dispose(); // zeroes the volume keys
         }
 
+        _ceph?.Dispose(); // after the exports: their images close first
         _store?.Dispose(); // zeroes the store's root key
     }
 
@@ -164,9 +166,18 @@ internal sealed class ExportCatalog : IDisposable
             }
 
             keys ??= new KeyStoreVolumeKeys(OpenStore(data, options.Audit, logger));
-            var volumeName = DataDirectory.CheckVolumeName(settings.Volume ?? name);
-            var path = data.VolumePath(volumeName);
-            if (!File.Exists(path))
+            var volumeName = settings.Volume ?? name;
+            if (VolumeLocator.IsRbd(volumeName))
+            {
+                VolumeLocator.CheckRbdName(volumeName);
+            }
+            else
+            {
+                DataDirectory.CheckVolumeName(volumeName);
+            }
+
+            var path = VolumeLocator.IsRbd(volumeName) ? null : data.VolumePath(volumeName);
+            if (path is not null && !File.Exists(path))
             {
                 if (volumeName != "default")
                 {
@@ -192,7 +203,8 @@ internal sealed class ExportCatalog : IDisposable
             }
 
             served[volumeName] = (name, settings.ReadOnly);
-            var export = OpenVolume(name, volumeName, path, keys, logger, control, settings);
+            _ceph ??= new CephConnection(options.Ceph.Conf, options.Ceph.Client);
+            var export = OpenVolume(name, volumeName, new VolumeLocator(data, _ceph), keys, logger, control, settings);
             try
             {
                 control.Settings.CheckFor(export.Header.Capacity, settings.Simulation is null ? "simulation" : $"exports.{name}.simulation");
@@ -207,7 +219,7 @@ internal sealed class ExportCatalog : IDisposable
             control.VolumeHeader = () => export.Header;
             if (export.Size != defaultSize && volumeName == "default")
             {
-                DaemonLog.ExistingSizeKept(logger, path, export.Size);
+                DaemonLog.ExistingSizeKept(logger, export.Location, export.Size);
             }
 
             _exports.Add(export);
@@ -244,12 +256,18 @@ internal sealed class ExportCatalog : IDisposable
     }
 
     /// <summary>Opens and locks the volume for the life of the daemon; a failure names the export and the volume.</summary>
-    private static VolumeExport OpenVolume(string name, string volumeName, string path, KeyStoreVolumeKeys keys, ILogger logger, ExportSimulation simulation, ExportSettings settings)
+    private static VolumeExport OpenVolume(string name, string volumeName, VolumeLocator locator, KeyStoreVolumeKeys keys, ILogger logger, ExportSimulation simulation, ExportSettings settings)
     {
         var which = name == volumeName ? $"volume '{volumeName}'" : $"export '{name}' (volume '{volumeName}')";
         try
         {
-            return new VolumeExport(name, path, keys, logger, simulation.Wrap, settings.ReadOnly, settings.Description, simulation.WrapPlaintext, simulation.Settings.Traits);
+            var location = locator.Resolve(volumeName); // an RBD name connects to the cluster here
+            if (!location.Exists())
+            {
+                throw new ConfigurationProblem($"Export '{name}': there is no volume {volumeName}. Create it first: blocksim volume create {volumeName} --size 10G");
+            }
+
+            return new VolumeExport(name, location, keys, logger, simulation.Wrap, settings.ReadOnly, settings.Description, simulation.WrapPlaintext, simulation.Settings.Traits);
         }
         catch (VolumeNotWritableException e)
         {

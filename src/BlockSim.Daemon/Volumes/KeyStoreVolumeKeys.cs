@@ -1,6 +1,7 @@
 using BlockSim.Nbd.Exports;
 using BlockSim.KeyStore;
 using BlockSim.Storage.Volumes;
+using BlockSim.Storage.Volumes.Media;
 
 namespace BlockSim.Daemon.Volumes;
 
@@ -55,7 +56,11 @@ internal sealed class KeyStoreVolumeKeys(IKeyService keys, string keyIdOrAlias =
     /// the store's ReEncrypt: the volume key never leaves the store in clear and no data is re-encrypted.
     /// </summary>
     public VolumeHeader Rewrap(string volumePath, KeyRequestContext caller, string? destinationKeyIdOrAlias = null) =>
-        Volume.Rewrap(volumePath, header =>
+        Rewrap(new FileVolumeLocation(volumePath), caller, destinationKeyIdOrAlias);
+
+    /// <inheritdoc cref="Rewrap(string, KeyRequestContext, string?)"/>
+    public VolumeHeader Rewrap(VolumeLocation location, KeyRequestContext caller, string? destinationKeyIdOrAlias = null) =>
+        Volume.Rewrap(location, header =>
         {
             try
             {

@@ -2,14 +2,15 @@ using BlockSim.KeyStore;
 using BlockSim.Nbd.Exports;
 using BlockSim.Storage;
 using BlockSim.Storage.Volumes;
+using BlockSim.Storage.Volumes.Media;
 using BlockSim.Daemon.Service;
 using Microsoft.Extensions.Logging;
 
 namespace BlockSim.Daemon.Volumes;
 
 /// <summary>
-/// An encrypted volume served as an export. The volume file is opened and locked when the export is set up
-/// (<see cref="VolumeFile"/>) and held until the daemon stops, so its header, where the size and description
+/// An encrypted volume served as an export. The volume is opened and locked when the export is set up
+/// (<see cref="HeldVolume"/>) and held until the daemon stops, so its header, where the size and description
 /// come from, cannot change while it is served: resize, rewrap and delete are refused by the lock. The key
 /// is fetched when the first client chooses the export (attach), and every later client's attach is decided
 /// by the key store again, for that client; an attach hands the server the device to serve, so no I/O
@@ -18,9 +19,16 @@ namespace BlockSim.Daemon.Volumes;
 /// afresh, so enabling the key needs no restart. Once unlocked, the volume stays open until the daemon stops,
 /// as an attached cloud volume keeps working for clients already attached; disposing zeroes its key.
 /// </summary>
+/// <remarks>
+/// A volume on a shared store (an RBD image) may be held by another host's daemon at start-up: the export is
+/// then kept, described from its header read without the lock, and each attach asks for the lock again (so a
+/// takeover, or the other daemon stopping, needs no restart here). If this daemon's own lock is taken from
+/// it (a takeover elsewhere fences it), the export stops: attaches are refused, and the fenced device fails
+/// every request rather than acknowledging writes that never land.
+/// </remarks>
 internal sealed class VolumeExport : IAttachableExport, IDisposable
 {
-    private readonly VolumeFile _file;
+    private readonly VolumeLocation _location;
     private readonly KeyStoreVolumeKeys _keys;
     private readonly Func<IBlockDevice, IBlockDevice>? _simulation;
     private readonly Func<IBlockDevice, IBlockDevice>? _aboveEncryption;
@@ -28,35 +36,60 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     private readonly string? _description;
     private readonly DeviceTraits _traits;
     private readonly SemaphoreSlim _attach = new(1, 1);
+    private readonly VolumeHeader _headerReadUnlocked;
+    private HeldVolume? _held;
     private Volume? _volume;
     private BlockDeviceExport? _served;
+    private bool _lockLostLogged;
 
-    /// <summary>Opens and locks the volume file (no key yet).</summary>
+    /// <summary>Opens and locks the volume (no key yet).</summary>
     /// <exception cref="VolumeException">Missing, damaged, held by another process, or not writable where it is to be written.</exception>
     /// <param name="simulation">Layers under the encryption, over the ciphertext.</param>
     /// <param name="aboveEncryption">Layers over the encryption, on plaintext.</param>
     /// <param name="traits">What the device stack will say of itself once built, for an INFO before the first attach.</param>
-    public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null, Func<IBlockDevice, IBlockDevice>? aboveEncryption = null, DeviceTraits? traits = null)
+    public VolumeExport(string name, VolumeLocation location, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null, Func<IBlockDevice, IBlockDevice>? aboveEncryption = null, DeviceTraits? traits = null)
     {
         _traits = traits ?? DeviceTraits.File;
         Name = name;
+        _location = location;
         _keys = keys;
         _simulation = simulation;
         _aboveEncryption = aboveEncryption;
         _logger = logger;
         _description = description;
         IsReadOnly = readOnly;
-        _file = VolumeFile.Open(path, readOnly);
-        foreach (var warning in _file.Warnings)
+        IReadOnlyList<string> warnings;
+        try
+        {
+            _held = HeldVolume.Open(location, readOnly);
+            (_headerReadUnlocked, warnings) = (_held.Header, _held.Warnings);
+        }
+        catch (VolumeInUseException e) when (location.IsShared)
+        {
+            // Another host serves it now; this one may take over later, so the export stays.
+            DaemonLog.VolumeHeldElsewhere(logger, name, e.Message);
+            (_headerReadUnlocked, warnings) = Volume.ReadHeader(location);
+        }
+
+        foreach (var warning in warnings)
         {
             DaemonLog.VolumeWarning(logger, warning);
         }
     }
 
+    /// <inheritdoc cref="VolumeExport(string, VolumeLocation, KeyStoreVolumeKeys, ILogger, Func{IBlockDevice, IBlockDevice}?, bool, string?, Func{IBlockDevice, IBlockDevice}?, DeviceTraits?)"/>
+    public VolumeExport(string name, string path, KeyStoreVolumeKeys keys, ILogger logger, Func<IBlockDevice, IBlockDevice>? simulation = null, bool readOnly = false, string? description = null, Func<IBlockDevice, IBlockDevice>? aboveEncryption = null, DeviceTraits? traits = null)
+        : this(name, new FileVolumeLocation(path), keys, logger, simulation, readOnly, description, aboveEncryption, traits)
+    {
+    }
+
     public string Name { get; }
 
-    /// <summary>The header read at set-up; the lock keeps it the one on disk.</summary>
-    public VolumeHeader Header => _file.Header;
+    /// <summary>The header read at set-up; the lock keeps it the one on disk (while another host holds it, the one read without the lock).</summary>
+    public VolumeHeader Header => _held?.Header ?? _headerReadUnlocked;
+
+    /// <summary>Where the volume lives: a path, or rbd:POOL/IMAGE.</summary>
+    public string Location => _location.Name;
 
     // Clients read this (LIST, INFO) before anyone has proved who they are: no volume or key ids in it.
     public string? Description => _description ?? $"encrypted volume (aes-xts-plain64, {Header.SectorSize}-byte sectors)";
@@ -95,10 +128,15 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
         await _attach.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            using var key = _file.UnwrapKey(keys);
+            if (Hold() is { } refusal)
+            {
+                return NbdAttachment.Refuse(refusal);
+            }
+
+            using var key = _held!.UnwrapKey(keys);
             if (_served is null)
             {
-                _volume = _file.Unlock(key, _simulation);
+                _volume = _held.Unlock(key, _simulation);
                 _served = new BlockDeviceExport(Name, _aboveEncryption?.Invoke(_volume.Device) ?? _volume.Device, Description);
                 DaemonLog.Attached(_logger, Header.VolumeId, Name, client.ToString());
             }
@@ -124,6 +162,38 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     }
 
     /// <summary>
+    /// Null when this daemon holds the volume's lock and may serve it: taking the lock first where another
+    /// host held it at start-up, and refusing once a takeover elsewhere took it from this one.
+    /// </summary>
+    private NbdRefusal? Hold()
+    {
+        if (_held is null)
+        {
+            try
+            {
+                _held = HeldVolume.Open(_location, IsReadOnly);
+            }
+            catch (VolumeInUseException e)
+            {
+                return new NbdRefusal("another server holds the volume's lock and serves it; it is not served here (the server log names the holder)", e.Message);
+            }
+        }
+
+        if (_held.LockLost is not { } lost)
+        {
+            return null;
+        }
+
+        if (!_lockLostLogged)
+        {
+            _lockLostLogged = true;
+            DaemonLog.VolumeLockLost(_logger, Name, lost);
+        }
+
+        return new NbdRefusal("the volume was taken over by another server; this one may no longer write it (the server log has the reason)", lost);
+    }
+
+    /// <summary>
     /// What the client can do about a refusal that is not about it: a key store that cannot record or save
     /// (a full disk, most often) refuses every attach, since no key is released without its audit record.
     /// </summary>
@@ -140,7 +210,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     public void Dispose()
     {
         _volume?.Dispose();
-        _file.Dispose(); // releases the lock
+        _held?.Dispose(); // releases the lock
         _attach.Dispose();
     }
 }

@@ -35,6 +35,15 @@ internal static unsafe partial class Librbd
     public static partial int rbd_resize(nint image, ulong size);
 
     [LibraryImport(Library)]
+    public static partial nint rbd_read(nint image, ulong offset, nuint length, byte* buffer);
+
+    [LibraryImport(Library)]
+    public static partial nint rbd_write(nint image, ulong offset, nuint length, byte* buffer);
+
+    [LibraryImport(Library)]
+    public static partial int rbd_flush(nint image);
+
+    [LibraryImport(Library)]
     public static partial int rbd_lock_acquire(nint image, int lockMode);
 
     [LibraryImport(Library)]
@@ -42,6 +51,21 @@ internal static unsafe partial class Librbd
 
     [LibraryImport(Library)]
     public static partial int rbd_is_exclusive_lock_owner(nint image, out int isOwner);
+
+    /// <summary>rbd_image_spec_t: an image's id and name, strings librbd allocated (freed by rbd_image_spec_list_cleanup).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ImageSpec
+    {
+        public nint Id;
+        public nint Name;
+    }
+
+    /// <summary>Fills <paramref name="images"/>; -ERANGE (with the count needed in <paramref name="maxImages"/>) when it is too short.</summary>
+    [LibraryImport(Library)]
+    public static partial int rbd_list2(nint ioctx, ImageSpec* images, ref nuint maxImages);
+
+    [LibraryImport(Library)]
+    public static partial void rbd_image_spec_list_cleanup(ImageSpec* images, nuint count);
 
     /// <summary>Fills <paramref name="owners"/> with C strings; -ERANGE (with the count needed in <paramref name="maxOwners"/>) when it is too short.</summary>
     [LibraryImport(Library)]

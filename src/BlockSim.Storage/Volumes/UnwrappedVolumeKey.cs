@@ -5,7 +5,7 @@ namespace BlockSim.Storage.Volumes;
 /// <summary>
 /// A volume's XTS key, unwrapped for one attach and held only until it is disposed: pinned, so the GC never
 /// moves it and leaves a copy behind, and zeroed on dispose. Proof that the key provider allowed the caller
-/// (<see cref="VolumeFile.UnwrapKey"/>), and what <see cref="VolumeFile.Unlock(UnwrappedVolumeKey, Func{IBlockDevice, IBlockDevice}?)"/> opens the volume with.
+/// (<see cref="HeldVolume.UnwrapKey"/>), and what <see cref="HeldVolume.Unlock(UnwrappedVolumeKey, Func{IBlockDevice, IBlockDevice}?)"/> opens the volume with.
 /// </summary>
 public sealed class UnwrappedVolumeKey : IDisposable
 {

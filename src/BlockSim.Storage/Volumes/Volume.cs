@@ -1,38 +1,43 @@
-using BlockSim.Storage.Durability;
 using BlockSim.Storage.Native;
-using Microsoft.Win32.SafeHandles;
+using BlockSim.Storage.Volumes.Media;
 
 namespace BlockSim.Storage.Volumes;
 
 /// <summary>
-/// One encrypted volume file: <see cref="VolumeHeader"/> (primary and backup) and a sparse data area whose
-/// sectors are XTS-AES-256 ciphertext. <see cref="Device"/> is the plaintext view. Opening never writes; a
-/// damaged primary header is reported in <see cref="Warnings"/> and the backup used. The file stays locked
-/// (see <see cref="VolumeFile"/>) while it is open: exclusively when read-write, shared when read-only.
+/// One encrypted volume: <see cref="VolumeHeader"/> (primary and backup) and a sparse data area whose
+/// sectors are XTS-AES-256 ciphertext, on a medium (a file, or an image in a shared store, see
+/// <see cref="VolumeLocation"/>). <see cref="Device"/> is the plaintext view. Opening never writes; a
+/// damaged primary header is reported in <see cref="Warnings"/> and the backup used. The medium stays locked
+/// (see <see cref="HeldVolume"/>) while it is open: exclusively when read-write, shared when read-only.
 /// </summary>
 public sealed class Volume : IDisposable
 {
-    private readonly VolumeFile _file;
-    private readonly bool _ownsFile;
+    private readonly HeldVolume _held;
+    private readonly bool _ownsHeld;
 
-    internal Volume(VolumeFile file, IBlockDevice device, bool ownsFile = false)
+    internal Volume(HeldVolume held, IBlockDevice device, bool ownsHeld = false)
     {
-        _file = file;
-        _ownsFile = ownsFile;
+        _held = held;
+        _ownsHeld = ownsHeld;
         Device = device;
     }
 
-    public string Path => _file.Path;
+    /// <summary>Where it lives, as the user names it (a path, or <c>rbd:POOL/IMAGE</c>).</summary>
+    public string Path => _held.Location;
 
-    public VolumeHeader Header => _file.Header;
+    public VolumeHeader Header => _held.Header;
 
     /// <summary>The decrypted view of the data area.</summary>
     public IBlockDevice Device { get; }
 
-    public IReadOnlyList<string> Warnings => _file.Warnings;
+    public IReadOnlyList<string> Warnings => _held.Warnings;
 
     /// <summary>Creates a new, empty (sparse) volume file; refuses to overwrite anything.</summary>
-    public static void Create(string path, long capacity, IVolumeKeyProvider keys, string owner = "local", int sectorSize = 4096)
+    public static void Create(string path, long capacity, IVolumeKeyProvider keys, string owner = "local", int sectorSize = 4096) =>
+        Create(new FileVolumeLocation(path), capacity, keys, owner, sectorSize);
+
+    /// <summary>Creates a new, empty (sparse) volume at <paramref name="location"/>; refuses to overwrite anything.</summary>
+    public static void Create(VolumeLocation location, long capacity, IVolumeKeyProvider keys, string owner = "local", int sectorSize = 4096)
     {
         if (sectorSize is not (512 or 4096))
         {
@@ -47,46 +52,41 @@ public sealed class Volume : IDisposable
         var volumeId = Guid.NewGuid();
         var wrapped = keys.GenerateVolumeKey(volumeId, owner);
         var header = new VolumeHeader(volumeId, capacity, sectorSize, wrapped.KeyId, owner, wrapped.Blob).Serialize();
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.ReadWrite,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        };
-        var made = false;
+        var medium = location.Create(VolumeHeader.DataOffset + capacity);
         try
         {
-            using var file = new FileStream(path, options);
-            made = true; // CreateNew: the file is ours, so a failure may delete it
-            RandomAccess.Write(file.SafeFileHandle, header, VolumeHeader.PrimaryOffset);
-            RandomAccess.Write(file.SafeFileHandle, header, VolumeHeader.BackupOffset);
-            SetLength(path, file.SafeFileHandle, capacity);
-            RandomAccess.FlushToDisk(file.SafeFileHandle);
+            medium.Write(VolumeHeader.PrimaryOffset, header);
+            medium.Write(VolumeHeader.BackupOffset, header);
+            medium.Flush();
         }
-        catch when (made)
+        catch
         {
-            File.Delete(path); // a failed create leaves nothing half-made behind
+            location.Delete(medium); // a failed create leaves nothing half-made behind
             throw;
         }
 
-        DirectorySync.FlushParentOf(path);
+        medium.Dispose();
     }
 
-    /// <summary>Opens a volume: validates the header, unwraps the key through <paramref name="keys"/>.</summary>
+    /// <summary>Opens a volume file: validates the header, unwraps the key through <paramref name="keys"/>.</summary>
     /// <param name="underEncryption">
     /// Optionally wraps the ciphertext device before encryption is layered on, where a real disk's behaviour
     /// belongs (device simulation: a volatile cache then holds ciphertext, as a disk would).
     /// </param>
-    public static Volume Open(string path, IVolumeKeyProvider keys, bool readOnly = false, Func<IBlockDevice, IBlockDevice>? underEncryption = null)
+    public static Volume Open(string path, IVolumeKeyProvider keys, bool readOnly = false, Func<IBlockDevice, IBlockDevice>? underEncryption = null) =>
+        Open(new FileVolumeLocation(path), keys, readOnly, underEncryption);
+
+    /// <inheritdoc cref="Open(string, IVolumeKeyProvider, bool, Func{IBlockDevice, IBlockDevice}?)"/>
+    public static Volume Open(VolumeLocation location, IVolumeKeyProvider keys, bool readOnly = false, Func<IBlockDevice, IBlockDevice>? underEncryption = null)
     {
-        var file = VolumeFile.Open(path, readOnly);
+        var held = HeldVolume.Open(location, readOnly);
         try
         {
-            return file.Unlock(keys, underEncryption, ownsFile: true);
+            return held.Unlock(keys, underEncryption, ownsMedium: true);
         }
         catch
         {
-            file.Dispose();
+            held.Dispose();
             throw;
         }
     }
@@ -97,36 +97,34 @@ public sealed class Volume : IDisposable
     /// must not be open elsewhere; the primary is written and synced before the backup, so a crash leaves one
     /// valid header either way.
     /// </summary>
-    public static VolumeHeader Rewrap(string path, Func<VolumeHeader, WrappedVolumeKey> rewrap)
+    public static VolumeHeader Rewrap(string path, Func<VolumeHeader, WrappedVolumeKey> rewrap) => Rewrap(new FileVolumeLocation(path), rewrap);
+
+    /// <inheritdoc cref="Rewrap(string, Func{VolumeHeader, WrappedVolumeKey})"/>
+    public static VolumeHeader Rewrap(VolumeLocation location, Func<VolumeHeader, WrappedVolumeKey> rewrap)
     {
-        using var handle = VolumeFile.OpenLocked(path, readOnly: false);
-        var (header, _) = VolumeFile.ReadHeader(path, handle);
+        using var medium = location.Open(readOnly: false);
+        var (header, _) = HeldVolume.ReadHeader(medium);
         var wrapped = rewrap(header);
         var updated = header with { KeyId = wrapped.KeyId, WrappedKey = wrapped.Blob };
-        WriteHeaders(handle, updated);
+        WriteHeaders(medium, updated);
         return updated;
     }
 
     /// <summary>Primary first, synced, then the backup: a crash at any point leaves one valid copy.</summary>
-    internal static void WriteHeaders(SafeFileHandle handle, VolumeHeader header)
+    internal static void WriteHeaders(IVolumeMedium medium, VolumeHeader header)
     {
         var bytes = header.Serialize();
-        RandomAccess.Write(handle, bytes, VolumeHeader.PrimaryOffset);
-        RandomAccess.FlushToDisk(handle);
-        RandomAccess.Write(handle, bytes, VolumeHeader.BackupOffset);
-        RandomAccess.FlushToDisk(handle);
+        medium.Write(VolumeHeader.PrimaryOffset, bytes);
+        medium.Flush();
+        medium.Write(VolumeHeader.BackupOffset, bytes);
+        medium.Flush();
     }
 
     /// <summary>Deletes a volume file that no one has open (a serving daemon holds its lock: <see cref="VolumeInUseException"/>).</summary>
-    public static void Delete(string path)
-    {
-        using (VolumeFile.OpenLocked(path, readOnly: false))
-        {
-            File.Delete(path);
-        }
+    public static void Delete(string path) => Delete(new FileVolumeLocation(path));
 
-        DirectorySync.FlushParentOf(path);
-    }
+    /// <summary>Deletes a volume that no one has open (a serving daemon holds its lock: <see cref="VolumeInUseException"/>).</summary>
+    public static void Delete(VolumeLocation location) => location.Delete(location.Open(readOnly: false));
 
     /// <summary>
     /// Reserves disk space for the whole data area (fallocate), so writes can never fail for lack of space;
@@ -135,8 +133,9 @@ public sealed class Volume : IDisposable
     public static void Preallocate(string path, IProgress<long>? progress = null)
     {
         const long Chunk = 256L << 20;
-        using var handle = VolumeFile.OpenLocked(path, readOnly: false);
-        var (header, _) = VolumeFile.ReadHeader(path, handle);
+        using var handle = FileVolumeMedium.OpenLocked(path, readOnly: false);
+        using var medium = new FileVolumeMedium(path, handle, readOnly: false, ownsHandle: false);
+        var (header, _) = HeldVolume.ReadHeader(medium);
         for (long done = 0; done < header.Capacity;)
         {
             var length = Math.Min(Chunk, header.Capacity - done);
@@ -158,13 +157,16 @@ public sealed class Volume : IDisposable
     /// <summary>
     /// Grows or shrinks a closed volume to <paramref name="capacity"/> bytes. Growing adds sparse sectors that
     /// read as zeros; shrinking discards everything past the new end. The order keeps every crash recoverable:
-    /// the file only ever holds at least what the header on disk describes (grow: extend and sync, then write
-    /// the headers; shrink: write the headers, then truncate), and Open accepts a longer file with a warning.
+    /// the medium only ever holds at least what the header on it describes (grow: extend and sync, then write
+    /// the headers; shrink: write the headers, then truncate), and Open accepts a longer one with a warning.
     /// </summary>
-    public static VolumeHeader Resize(string path, long capacity)
+    public static VolumeHeader Resize(string path, long capacity) => Resize(new FileVolumeLocation(path), capacity);
+
+    /// <inheritdoc cref="Resize(string, long)"/>
+    public static VolumeHeader Resize(VolumeLocation location, long capacity)
     {
-        using var handle = VolumeFile.OpenLocked(path, readOnly: false);
-        var (header, _) = VolumeFile.ReadHeader(path, handle);
+        using var medium = location.Open(readOnly: false);
+        var (header, _) = HeldVolume.ReadHeader(medium);
         if (capacity <= 0 || capacity % header.SectorSize != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must be a positive multiple of the volume's {header.SectorSize}-byte sector size.");
@@ -173,58 +175,36 @@ public sealed class Volume : IDisposable
         var resized = header with { Capacity = capacity };
         if (capacity >= header.Capacity)
         {
-            SetLength(path, handle, capacity);
-            RandomAccess.FlushToDisk(handle);
-            WriteHeaders(handle, resized);
+            medium.SetLength(VolumeHeader.DataOffset + capacity);
+            medium.Flush();
+            WriteHeaders(medium, resized);
         }
         else
         {
-            WriteHeaders(handle, resized);
-            RandomAccess.SetLength(handle, VolumeHeader.DataOffset + capacity);
-            RandomAccess.FlushToDisk(handle);
+            WriteHeaders(medium, resized);
+            medium.SetLength(VolumeHeader.DataOffset + capacity);
+            medium.Flush();
         }
 
         return resized;
     }
 
-    /// <summary>Sizes the file for <paramref name="capacity"/> bytes of data; a size the file system cannot hold is a <see cref="VolumeException"/> that says so.</summary>
-    private static void SetLength(string path, SafeFileHandle handle, long capacity)
-    {
-        try
-        {
-            RandomAccess.SetLength(handle, VolumeHeader.DataOffset + capacity);
-        }
-        catch (ArgumentOutOfRangeException e)
-        {
-            // .NET reports EFBIG this way ("Specified file length was too large for the file system").
-            throw new VolumeException($"{path}: the file system cannot hold a volume of {capacity} bytes ({ByteSize.Format(capacity)}); give a smaller size.", e);
-        }
-    }
-
     /// <summary>Reads the header without the key (for <c>volume info</c> and checks).</summary>
-    public static (VolumeHeader Header, IReadOnlyList<string> Warnings) ReadHeader(string path)
-    {
-        // Opened without the lock, which a daemon serving the volume holds: reading the header is safe then
-        // (it only changes under the exclusive lock, which that daemon's hold rules out).
-        var fd = LibC.open(path, LibC.ReadOnly | LibC.CloseOnExec);
-        if (fd < 0)
-        {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw errno == LibC.ENOENT
-                ? new VolumeException($"{path}: no such volume file.")
-                : new VolumeException($"{path}: cannot open (errno {errno}).");
-        }
+    public static (VolumeHeader Header, IReadOnlyList<string> Warnings) ReadHeader(string path) => ReadHeader(new FileVolumeLocation(path));
 
-        using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        return VolumeFile.ReadHeader(path, handle);
+    /// <summary>Reads the header without the key and without the lock (a serving daemon's hold keeps it still).</summary>
+    public static (VolumeHeader Header, IReadOnlyList<string> Warnings) ReadHeader(VolumeLocation location)
+    {
+        using var medium = location.OpenUnlocked();
+        return HeldVolume.ReadHeader(medium);
     }
 
     public void Dispose()
     {
         Device.Dispose();
-        if (_ownsFile)
+        if (_ownsHeld)
         {
-            _file.Dispose();
+            _held.Dispose();
         }
     }
 }
@@ -236,10 +216,28 @@ public class VolumeException(string message, Exception? inner = null) : IOExcept
 /// Another process (a daemon serving the volume, or a command such as import) holds the volume's lock, so
 /// its header cannot change and it cannot be opened for writing now.
 /// </summary>
-public sealed class VolumeInUseException(string path, bool readOnly) : VolumeException(
-    $"{path} is in use: a running blocksim daemon serving it (or another blocksim command) holds its lock{(readOnly ? " for writing" : "")}, and a volume's header cannot change while it is held. Stop the daemon first (or let the command finish), then try again.")
+public sealed class VolumeInUseException : VolumeException
 {
-    public string FilePath { get; } = path;
+    public VolumeInUseException(string path, bool readOnly)
+        : base($"{path} is in use: a running blocksim daemon serving it (or another blocksim command) holds its lock{(readOnly ? " for writing" : "")}, and a volume's header cannot change while it is held. Stop the daemon first (or let the command finish), then try again.")
+    {
+        FilePath = path;
+        Holders = [];
+    }
+
+    /// <summary>For a medium whose lock names its holders (a shared store's exclusive lock): <paramref name="message"/> says who and what to do.</summary>
+    public VolumeInUseException(string location, IReadOnlyList<string> holders, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        FilePath = location;
+        Holders = holders;
+    }
+
+    /// <summary>The volume's location (a path, or <c>rbd:POOL/IMAGE</c>).</summary>
+    public string FilePath { get; }
+
+    /// <summary>Who holds the lock, where the medium says (for a file, nobody is named: flock does not tell).</summary>
+    public IReadOnlyList<string> Holders { get; }
 }
 
 /// <summary>The file is there and readable, but not a usable volume: no header, both copies damaged, truncated.</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using BlockSim.Storage.Durability;
 using BlockSim.Storage.Native;
+using BlockSim.Storage.Volumes.Media;
 using Microsoft.Win32.SafeHandles;
 
 namespace BlockSim.Storage.Volumes;
@@ -29,7 +30,7 @@ public static class VolumeSnapshot
     {
         // The exclusive lock, as resize takes it: nothing writes the volume while it is copied, and a volume
         // that is damaged or truncated is refused here rather than preserved as if it were good.
-        using var volume = VolumeFile.Open(volumePath, readOnly: false);
+        using var volume = HeldVolume.Open(volumePath, readOnly: false);
         if (File.Exists(snapshotPath))
         {
             throw new SnapshotExistsException(snapshotPath);
@@ -39,7 +40,7 @@ public static class VolumeSnapshot
         var taken = DateTime.UtcNow;
         return WriteAndRename(snapshotPath, directory, replace: false, target =>
         {
-            var report = FileCopy.Copy(volume.Handle, target, tryReflink, progress);
+            var report = FileCopy.Copy(volume.FileHandle, target, tryReflink, progress);
             File.SetLastWriteTimeUtc(target, taken);
             return report;
         });
@@ -53,11 +54,11 @@ public static class VolumeSnapshot
     /// <exception cref="SnapshotMismatchException">The snapshot is of another volume; nothing is changed.</exception>
     public static SnapshotRollback Rollback(string volumePath, string snapshotPath, bool tryReflink = true, IProgress<long>? progress = null)
     {
-        using var volume = VolumeFile.OpenLocked(volumePath, readOnly: false); // as resize: refused while served
+        using var volume = new FileVolumeLocation(volumePath).Open(readOnly: false); // as resize: refused while served
         VolumeHeader current;
         try
         {
-            (current, _) = VolumeFile.ReadHeader(volumePath, volume);
+            (current, _) = HeldVolume.ReadHeader(volume);
         }
         catch (VolumeDamagedException e)
         {
@@ -66,7 +67,7 @@ public static class VolumeSnapshot
                 e.Problem);
         }
 
-        using var snapshot = VolumeFile.Open(snapshotPath, readOnly: true); // its header and length are checked too
+        using var snapshot = HeldVolume.Open(snapshotPath, readOnly: true); // its header and length are checked too
         if (snapshot.Header.VolumeId != current.VolumeId)
         {
             throw new SnapshotMismatchException(snapshotPath, snapshot.Header.VolumeId, volumePath, current.VolumeId);
@@ -85,10 +86,10 @@ public static class VolumeSnapshot
         var directory = Path.GetDirectoryName(Path.GetFullPath(volumePath))!;
         var report = WriteAndRename(volumePath, directory, replace: true, target =>
         {
-            var copied = FileCopy.Copy(snapshot.Handle, target, tryReflink, progress);
+            var copied = FileCopy.Copy(snapshot.FileHandle, target, tryReflink, progress);
             if (keepWrapping)
             {
-                Volume.WriteHeaders(target, snapshot.Header with { KeyId = current.KeyId, WrappedKey = current.WrappedKey });
+                Volume.WriteHeaders(new FileVolumeMedium(volumePath, target, readOnly: false, ownsHandle: false), snapshot.Header with { KeyId = current.KeyId, WrappedKey = current.WrappedKey });
             }
 
             if (reserved)
@@ -111,7 +112,7 @@ public static class VolumeSnapshot
     /// <summary>Deletes a snapshot file; refused while a rollback reads it (it holds the lock).</summary>
     public static void Delete(string snapshotPath)
     {
-        using (VolumeFile.OpenLocked(snapshotPath, readOnly: false))
+        using (FileVolumeMedium.OpenLocked(snapshotPath, readOnly: false))
         {
             File.Delete(snapshotPath);
         }
@@ -175,7 +176,7 @@ public static class VolumeSnapshot
         {
             try
             {
-                using (VolumeFile.OpenLocked(leftover, readOnly: false))
+                using (FileVolumeMedium.OpenLocked(leftover, readOnly: false))
                 {
                     File.Delete(leftover);
                 }
