@@ -98,6 +98,40 @@ public class EncryptedDeviceTests
     }
 
     [Fact]
+    public async Task Whole_sector_writes_to_different_sectors_are_all_in_flight_at_once()
+    {
+        // Eight sequential 128 KiB writes, as fio's seqwrite at depth 8 sends them, to a disk that holds
+        // every write until told: all eight must reach it before any completes. With too few sector-lock
+        // stripes a write waited for the one two requests ahead, and a slow disk saw two at a time.
+        var gate = new GatedDevice(new MemoryBlockDevice(Capacity));
+        using var device = EncryptedBlockDevice.WithEphemeralKey(gate, 4096);
+        const int Depth = 8;
+        var writes = Enumerable.Range(0, Depth).Select(i => device.WriteAsync(i * 128L * 1024, new byte[128 * 1024]).AsTask()).ToList();
+        for (var arrived = 0; arrived < Depth; arrived++)
+        {
+            Assert.True(await gate.Arrived.WaitAsync(TimeSpan.FromSeconds(30)), $"only {arrived} of {Depth} writes reached the disk while the first were held");
+        }
+
+        gate.Open.TrySetResult();
+        await Task.WhenAll(writes);
+    }
+
+    /// <summary>Holds every write until <see cref="Open"/> is set, and signals <see cref="Arrived"/> as each one comes in.</summary>
+    private sealed class GatedDevice(IBlockDevice inner) : BlockSim.Storage.Simulation.DelegatingBlockDevice(inner)
+    {
+        public SemaphoreSlim Arrived { get; } = new(0);
+
+        public TaskCompletionSource Open { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, bool fua = false, CancellationToken cancellationToken = default)
+        {
+            Arrived.Release();
+            await Open.Task.ConfigureAwait(false);
+            await Inner.WriteAsync(offset, source, fua, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    [Fact]
     public async Task Zeroing_that_must_stay_allocated_is_refused_when_only_fast_zeroing_is_allowed()
     {
         using var device = EncryptedBlockDevice.WithEphemeralKey(new MemoryBlockDevice(Capacity), 4096);

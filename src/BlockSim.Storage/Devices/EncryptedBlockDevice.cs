@@ -14,7 +14,10 @@ namespace BlockSim.Storage.Devices;
 /// </summary>
 public sealed class EncryptedBlockDevice : IBlockDevice
 {
-    private const int Stripes = 64;
+    // Sector n's lock is stripe n mod Stripes: enough that the writes a client keeps in flight (sequential
+    // 1 MiB requests at depth 8 span 2,048 sectors of 4 KiB) seldom share one; with 64, a sequential 128 KiB
+    // write waited for the one two requests ahead, so at most two were ever in flight (seqwrite on RBD: 0.49x).
+    private const int Stripes = 4096;
     private const int ChunkBytes = 1 << 20;
     private readonly IBlockDevice _inner;
     private readonly XtsAes256 _xts;
@@ -351,31 +354,48 @@ public sealed class EncryptedBlockDevice : IBlockDevice
     /// <summary>Takes the stripe locks of sectors [start, end) in ascending stripe order (no deadlock between writers).</summary>
     private async ValueTask LockAsync(long start, long end, CancellationToken cancellationToken)
     {
-        var (firstStripe, count) = StripeRange(start, end);
-        for (var stripe = 0; stripe < Stripes; stripe++)
+        var (low, high) = Runs(start, end);
+        for (var stripe = low.From; stripe < low.To; stripe++)
         {
-            if (InRange(stripe, firstStripe, count))
-            {
-                await _stripes[stripe].WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await _stripes[stripe].WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        for (var stripe = high.From; stripe < high.To; stripe++)
+        {
+            await _stripes[stripe].WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     private void Unlock(long start, long end)
     {
-        var (firstStripe, count) = StripeRange(start, end);
-        for (var stripe = 0; stripe < Stripes; stripe++)
+        var (low, high) = Runs(start, end);
+        for (var stripe = low.From; stripe < low.To; stripe++)
         {
-            if (InRange(stripe, firstStripe, count))
-            {
-                _stripes[stripe].Release();
-            }
+            _stripes[stripe].Release();
         }
+
+        for (var stripe = high.From; stripe < high.To; stripe++)
+        {
+            _stripes[stripe].Release();
+        }
+    }
+
+    /// <summary>
+    /// The stripes of sectors [start, end) as two runs in ascending order, [From, To) each: a range that wraps
+    /// past the last stripe is its start of the stripe array, then its end; every stripe when it is that long.
+    /// </summary>
+    private ((int From, int To) Low, (int From, int To) High) Runs(long start, long end)
+    {
+        var (first, count) = StripeRange(start, end);
+        if (count >= Stripes)
+        {
+            return ((0, Stripes), (0, 0));
+        }
+
+        var last = first + (int)count;
+        return last <= Stripes ? ((first, last), (0, 0)) : ((0, last - Stripes), (first, Stripes));
     }
 
     private (int FirstStripe, long Count) StripeRange(long start, long end) =>
         ((int)((start >> _shift) % Stripes), (end - start) >> _shift);
-
-    private static bool InRange(int stripe, int firstStripe, long count) =>
-        count >= Stripes || ((stripe - firstStripe + Stripes) % Stripes) < count;
 }
