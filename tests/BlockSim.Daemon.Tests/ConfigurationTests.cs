@@ -93,6 +93,10 @@ public class ConfigurationTests
     [InlineData("""{ "limits": { "maxConnectionsPerAddress": 0 } }""", "limits.maxConnectionsPerAddress 0: give 1 to 1048576")]
     [InlineData("""{ "limits": { "maxMemory": "1M" } }""", "limits.maxMemory 1M: give 64M to 64T")]
     [InlineData("""{ "exports": """, "blocksim.json")]
+    [InlineData("""{ "ceph": { "conf": "missing.conf" } }""", "missing.conf: no such file")]
+    [InlineData("""{ "ceph": { "client": "admin" } }""", "ceph.client admin: give a Ceph client name, client.ID")]
+    [InlineData("""{ "exports": { "db": { "volume": "rbd:rbd" } } }""", "write rbd:POOL/IMAGE")]
+    [InlineData("""{ "exports": { "db": { "volume": "rbd:rbd/a@snap" } } }""", "snapshots are not volumes")]
     public async Task A_bad_configuration_is_a_usage_error_that_names_the_problem(string json, string expected)
     {
         using var temp = await WithVolumesAsync("db");

@@ -171,6 +171,24 @@ public sealed class RbdVolumeServeTests(CephCluster cluster, ITestOutputHelper l
         Assert.All(tail, b => Assert.Equal(0, b));
     }
 
+    [SkippableFact]
+    public async Task A_cluster_that_does_not_answer_is_a_clear_error_for_commands_and_for_serve()
+    {
+        cluster.Require(); // librados must be there to fail to connect
+        using var temp = new TempDirectory();
+        File.WriteAllText(temp.File("dead.conf"), "[global]\nmon_host = 127.0.0.1:1\nauth_client_required = none\nclient_mount_timeout = 3\n");
+        var info = await Cli.RunAsync(temp.Path, "volume", "info", "rbd:rbd/x", "--ceph-conf", "dead.conf");
+        Assert.True(info.Exit == 5, $"{info.Exit}: {info.Output}");
+        Assert.Contains("dead.conf as client.admin failed: the cluster did not answer in time", info.Output);
+        Assert.DoesNotContain("   at ", info.Output);
+
+        File.WriteAllText(temp.File("blocksim.json"), """{ "ceph": { "conf": "dead.conf", "client": "client.blocksim" }, "exports": { "db": { "volume": "rbd:rbd/x" } } }""");
+        await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--config", "blocksim.json", "--listen", "127.0.0.1:0", "--socket", "none");
+        Assert.Equal(5, await daemon.WaitForExitAsync());
+        Assert.Contains("Cannot serve export 'db' (volume 'rbd:rbd/x')", daemon.Output);
+        Assert.Contains($"{temp.File("dead.conf")} as client.blocksim failed: the cluster did not answer in time", daemon.Output);
+    }
+
     /// <summary>The kernel attach test (see <see cref="KernelAttachTests"/>) on an RBD volume: ext4 made, written, a power cut between disconnect and reconnect, verified in the guest and by the host's e2fsck.</summary>
     [SkippableFact]
     public async Task The_kernel_attaches_an_rbd_volume_makes_ext4_and_reads_it_back_through_a_power_cut()

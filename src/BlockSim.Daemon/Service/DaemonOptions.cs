@@ -232,6 +232,10 @@ internal sealed partial class DaemonOptions
         }
 
         Tls.ResolveRelativeTo(directory);
+        if (Ceph.Conf is not null)
+        {
+            Ceph.Conf = Path.Combine(directory, Ceph.Conf);
+        }
     }
 }
 
@@ -382,7 +386,7 @@ internal sealed class LimitSettings
 /// <summary>The ceph section: the cluster that holds volumes named rbd:POOL/IMAGE (read only when one is served).</summary>
 internal sealed class CephSettings
 {
-    /// <summary>The Ceph configuration file; default: $CEPH_CONF, else where librados looks (/etc/ceph/ceph.conf).</summary>
+    /// <summary>The Ceph configuration file (relative to the configuration file); default: $CEPH_CONF, else where librados looks (/etc/ceph/ceph.conf).</summary>
     public string? Conf { get; set; }
 
     /// <summary>The Ceph client (cephx user) to connect as; default client.admin, as the rbd tool.</summary>

@@ -47,7 +47,7 @@ internal sealed partial class DataDirectory
     public static string CheckVolumeName(string name) => ValidVolumeName().IsMatch(name)
         ? name
         : throw new InvalidVolumeNameException(name.StartsWith("rbd:", StringComparison.Ordinal)
-            ? $"'{name}' names a volume on Ceph RBD, which this takes only as a volume in the data directory (snapshots of an RBD volume are Ceph's own: rbd snap create POOL/IMAGE@LABEL)."
+            ? $"'{name}' names a volume on Ceph RBD, which is not taken here: give a plain name (1 to 64 letters, digits, '.', '_' or '-'). Snapshots of an RBD volume are Ceph's own (rbd snap create POOL/IMAGE@LABEL)."
             : $"'{name}' is not a valid volume name: use 1 to 64 letters, digits, '.', '_' or '-'.");
 
     /// <summary>

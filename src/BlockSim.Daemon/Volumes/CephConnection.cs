@@ -67,14 +67,14 @@ internal sealed partial class CephConnection(string? configurationPath, string? 
             return _connection;
         }
 
-        var where = configurationPath ?? "$CEPH_CONF or /etc/ceph/ceph.conf";
         try
         {
             return _connection = RadosConnection.Connect(configurationPath, Client);
         }
         catch (RbdException e)
         {
-            throw new VolumeException($"Cannot reach the Ceph cluster ({where}, as {Client}): {e.Message} Check the \"ceph\" section of the configuration (conf, client) or --ceph-conf and --ceph-client.", e);
+            // The message names the configuration and the client already.
+            throw new VolumeException($"{e.Message} Check the \"ceph\" section of the configuration (conf, client) or --ceph-conf and --ceph-client.", e);
         }
         catch (DllNotFoundException e)
         {
