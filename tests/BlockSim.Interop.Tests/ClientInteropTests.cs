@@ -104,6 +104,12 @@ public class ClientInteropTests(ITestOutputHelper output)
     {
         ExternalTool.Require("fio", "fio");
         await using var server = new InteropServer("fio");
+        await FioVerifyAsync(server, Run);
+    }
+
+    /// <summary>fio's 3-second random read/write mix at QD32 with crc32c verification against the server's export: no error, no verify failure.</summary>
+    internal static async Task FioVerifyAsync(InteropServer server, Func<string, string[], Task<(int ExitCode, string Output)>> run)
+    {
         var job = server.File("verify.fio");
         File.WriteAllText(job, $"""
             [global]
@@ -119,7 +125,7 @@ public class ClientInteropTests(ITestOutputHelper output)
             verify_fatal=1
             [job]
             """);
-        var (exit, text) = await Run("fio", job);
+        var (exit, text) = await run("fio", [job]);
         Assert.Equal(0, exit);
         Assert.Contains("err= 0", text);
         Assert.DoesNotContain("verify:", text);

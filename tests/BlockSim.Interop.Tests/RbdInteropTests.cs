@@ -42,25 +42,7 @@ public sealed class RbdInteropTests(CephCluster cluster, ITestOutputHelper outpu
         ExternalTool.Require("fio", "fio");
         cluster.Require();
         await using var server = Serve("fio");
-        var job = server.File("verify.fio");
-        File.WriteAllText(job, $"""
-            [global]
-            ioengine=nbd
-            uri={server.Uri}
-            rw=randrw
-            bs=4k
-            iodepth=32
-            size=32m
-            time_based=1
-            runtime=3
-            verify=crc32c
-            verify_fatal=1
-            [job]
-            """);
-        var (exit, text) = await Run("fio", job);
-        Assert.Equal(0, exit);
-        Assert.Contains("err= 0", text);
-        Assert.DoesNotContain("verify:", text);
+        await ClientInteropTests.FioVerifyAsync(server, Run);
     }
 
     private InteropServer Serve(string export) =>
