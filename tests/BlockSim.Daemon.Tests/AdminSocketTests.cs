@@ -89,7 +89,7 @@ public class AdminSocketTests
             Assert.Equal(0, (await ExternalTool.RunAsync("useradd", ["-M", "-N", "-G", group, user])).ExitCode);
             await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--listen", "127.0.0.1:0", "--size", "1M", "--control-group", group);
             await daemon.PortAsync();
-            Assert.Contains($"group '{group}'", daemon.Output);
+            await daemon.WaitForOutputAsync($"group '{group}'"); // logged as the admin socket opens, which may be after the NBD listener
 
             var (exit, output) = await AsUser(user, temp.Path, "key", "disable", "alias/blocksim/default");
             Assert.True(exit == 4, output); // the default policy is for its administrator only

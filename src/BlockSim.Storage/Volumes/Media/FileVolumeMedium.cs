@@ -18,6 +18,9 @@ namespace BlockSim.Storage.Volumes.Media;
 /// </remarks>
 public sealed class FileVolumeMedium : IVolumeMedium
 {
+    /// <summary>How many times a held lock is asked for again, 10 ms apart, before the volume counts as in use.</summary>
+    private const int BriefHolds = 10;
+
     private readonly bool _ownsHandle;
 
     internal FileVolumeMedium(string path, SafeFileHandle handle, bool readOnly, bool ownsHandle = true)
@@ -92,16 +95,28 @@ public sealed class FileVolumeMedium : IVolumeMedium
     internal static SafeFileHandle OpenLocked(string path, bool readOnly)
     {
         var handle = OpenFile(path, readOnly);
-        if (LibC.flock(handle.DangerousGetHandle().ToInt32(), (readOnly ? LibC.LockShared : LibC.LockExclusive) | LibC.LockNonBlocking) != 0)
+        for (var attempt = 0; ; attempt++)
         {
+            if (LibC.flock(handle.DangerousGetHandle().ToInt32(), (readOnly ? LibC.LockShared : LibC.LockExclusive) | LibC.LockNonBlocking) == 0)
+            {
+                return handle;
+            }
+
             var errno = Marshal.GetLastPInvokeError();
+            if (errno == LibC.EWOULDBLOCK && attempt < BriefHolds)
+            {
+                // A lock this process has just let go of can outlive its close for a moment: a child forked
+                // meanwhile (Process.Start) holds a copy of the descriptor until it execs. That goes in
+                // milliseconds; a daemon's or another command's hold stays, and is refused below.
+                Thread.Sleep(10);
+                continue;
+            }
+
             handle.Dispose();
             throw errno == LibC.EWOULDBLOCK
                 ? new VolumeInUseException(path, readOnly)
                 : new VolumeException($"{path}: cannot lock ({Marshal.GetPInvokeErrorMessage(errno)}).");
         }
-
-        return handle;
     }
 
     internal static SafeFileHandle OpenFile(string path, bool readOnly)
