@@ -27,7 +27,7 @@ internal static class VolumeCommands
         var create = new Command("create", "Create an encrypted volume (sparse unless --preallocate); its key comes from the key store.") { name, size, key, sector, preallocate };
         create.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(name)!);
+            var volumeName = VolumeLocator.CheckName(r.GetValue(name)!);
             if (!ByteSize.TryParse(r.GetValue(size)!, out var bytes) || bytes <= 0 || bytes % r.GetValue(sector) != 0)
             {
                 Console.Error.WriteLine($"--size {r.GetValue(size)}: give a positive multiple of {r.GetValue(sector)} bytes, e.g. 10G.");
@@ -114,7 +114,7 @@ internal static class VolumeCommands
         var info = new Command("info", "Show a volume's header (no key needed).") { infoName };
         info.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(infoName)!);
+            var volumeName = VolumeLocator.CheckName(r.GetValue(infoName)!);
             using var volumes = CliContext.Volumes(r);
             CliContext.Print(r, Info(volumeName, volumes.Existing(volumeName)), Describe);
             return ExitCodes.Ok;
@@ -129,7 +129,7 @@ internal static class VolumeCommands
             var data = CliContext.Data(r);
             var names = r.GetValue(rewrapAll)
                 ? Directory.GetFiles(data.VolumesPath, "*.vol").Order().Select(p => Path.GetFileNameWithoutExtension(p)).ToList()
-                : r.GetValue(rewrapName) is { } one ? [CheckName(one)] : [];
+                : r.GetValue(rewrapName) is { } one ? [VolumeLocator.CheckName(one)] : [];
             if (names.Count == 0 || r.GetValue(rewrapAll) && r.GetValue(rewrapName) is not null)
             {
                 Console.Error.WriteLine("Name one volume, or pass --all (not both), e.g. blocksim volume rewrap data");
@@ -167,7 +167,7 @@ internal static class VolumeCommands
         var resize = new Command("resize", "Grow (or, with --allow-shrink, shrink) a volume that is not being served.") { resizeName, resizeSize, allowShrink };
         resize.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(resizeName)!);
+            var volumeName = VolumeLocator.CheckName(r.GetValue(resizeName)!);
             using var volumes = CliContext.Volumes(r);
             var location = volumes.Existing(volumeName);
             var header = Volume.ReadHeader(location).Header;
@@ -193,7 +193,7 @@ internal static class VolumeCommands
         var delete = new Command("delete", "Delete a volume file and retire the daemon's grant for it. Not while a daemon serves it, nor while it has snapshots.") { deleteName, yes };
         delete.SetAction(r => CliContext.Run(r, () =>
         {
-            var volumeName = CheckName(r.GetValue(deleteName)!);
+            var volumeName = VolumeLocator.CheckName(r.GetValue(deleteName)!);
             var data = CliContext.Data(r);
             using var volumes = CliContext.Volumes(r);
             var location = volumes.Existing(volumeName);
@@ -343,18 +343,6 @@ internal static class VolumeCommands
     internal static string Describe(VolumeInfo v) =>
         $"volume {v.Name} ({v.Path})\n  id: {v.VolumeId}\n  capacity: {v.Capacity} bytes\n  cipher: {v.Cipher}, {v.SectorSize}-byte sectors\n  key: {v.KeyId} version {v.KeyVersion}\n  owner: {v.Owner}"
         + string.Concat(v.Warnings.Select(w => $"\n  WARNING: {w}"));
-
-    /// <summary>A volume name as the commands take it: a name in the data directory, or rbd:POOL/IMAGE (checked, not yet looked up).</summary>
-    internal static string CheckName(string name)
-    {
-        if (VolumeLocator.IsRbd(name))
-        {
-            VolumeLocator.CheckRbdName(name);
-            return name;
-        }
-
-        return DataDirectory.CheckVolumeName(name);
-    }
 
     internal static string Existing(DataDirectory data, string name)
     {

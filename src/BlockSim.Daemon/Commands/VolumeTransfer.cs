@@ -62,7 +62,7 @@ internal static class VolumeTransfer
         CliContext.RunAsync(r, async () =>
         {
             using var volumes = CliContext.Volumes(r);
-            var location = volumes.Existing(VolumeCommands.CheckName(name));
+            var location = volumes.Existing(VolumeLocator.CheckName(name));
             using var store = CliContext.OpenStore(r);
             var caller = CliContext.Caller(r, store) with { InvokedBy = KeyStoreVolumeKeys.CliPrincipal };
             using var volume = Volume.Open(location, new KeyStoreVolumeKeys(store, unwrapAs: caller), readOnly);

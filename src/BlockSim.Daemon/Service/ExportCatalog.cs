@@ -166,16 +166,7 @@ internal sealed class ExportCatalog : IDisposable
             }
 
             keys ??= new KeyStoreVolumeKeys(OpenStore(data, options.Audit, logger));
-            var volumeName = settings.Volume ?? name;
-            if (VolumeLocator.IsRbd(volumeName))
-            {
-                VolumeLocator.CheckRbdName(volumeName);
-            }
-            else
-            {
-                DataDirectory.CheckVolumeName(volumeName);
-            }
-
+            var volumeName = VolumeLocator.CheckName(settings.Volume ?? name);
             var path = VolumeLocator.IsRbd(volumeName) ? null : data.VolumePath(volumeName);
             if (path is not null && !File.Exists(path))
             {

@@ -56,6 +56,18 @@ internal sealed class VolumeLocator(DataDirectory data, CephConnection ceph, boo
         }
     }
 
+    /// <summary>A volume name as the commands and the configuration take it: a name in the data directory, or rbd:POOL/IMAGE (checked, not yet looked up).</summary>
+    public static string CheckName(string name)
+    {
+        if (IsRbd(name))
+        {
+            CheckRbdName(name);
+            return name;
+        }
+
+        return DataDirectory.CheckVolumeName(name);
+    }
+
     /// <summary>Checks an rbd:POOL/IMAGE name without connecting.</summary>
     public static (string Pool, string Image) CheckRbdName(string name)
     {

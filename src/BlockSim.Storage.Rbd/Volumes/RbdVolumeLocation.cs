@@ -36,12 +36,13 @@ public sealed class RbdVolumeLocation : VolumeLocation
 
     public override bool Exists()
     {
+        // Only "no such image" is an answer; any other failure (permission, a cluster gone) is an error that names the volume.
         try
         {
-            RbdBlockDevice.OpenHandle(_pool, Image, readOnly: true).Dispose();
+            OpenHandle(readOnly: true).Dispose();
             return true;
         }
-        catch (RbdException e) when (e.Errno == Errno.ENOENT)
+        catch (VolumeException e) when (e.InnerException is RbdException { Errno: Errno.ENOENT })
         {
             return false;
         }
