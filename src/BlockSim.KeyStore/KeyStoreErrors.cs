@@ -53,7 +53,7 @@ public static class KeyStoreErrors
     /// <summary>The admin socket could not start a write-log recording on an export.</summary>
     public const string RecordingFailed = "RecordingFailed";
 
-    /// <summary>Neither copy of the key store verifies, or a sealed part of it has the wrong shape: restore it from a backup.</summary>
+    /// <summary>No copy of the key store verifies, or a sealed part of it has the wrong shape: restore it from a backup.</summary>
     public const string StoreDamaged = "StoreDamaged";
 
     /// <summary>The key store (or its backup copy, or a re-key's key file) could not be written; the message says whether the change was made.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using BlockSim.KeyStore.Audit;
+using BlockSim.KeyStore.Media;
 
 namespace BlockSim.KeyStore;
 
@@ -55,7 +56,10 @@ public sealed partial class SealedKeyStore
         using (Lock())
         {
             _auditOptions = options;
-            _audit.SegmentBytes = options.SegmentBytes;
+            if (_medium.Audit is FileAuditStorage files)
+            {
+                files.SegmentBytes = options.SegmentBytes; // a log in etcd is one key per record: nothing to close
+            }
         }
 
         _aggregateTimer?.Dispose();

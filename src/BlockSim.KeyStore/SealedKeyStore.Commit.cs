@@ -1,4 +1,5 @@
 using BlockSim.KeyStore.Audit;
+using BlockSim.KeyStore.Media;
 
 namespace BlockSim.KeyStore;
 
@@ -73,9 +74,9 @@ public sealed partial class SealedKeyStore
                 SaveReKeyed(body, rekey);
             }
         }
-        catch (BackupWriteFailedException e)
+        catch (StoreCopyWriteFailedException e)
         {
-            throw new KeyStoreException(KeyStoreErrors.StoreWriteFailed, $"{records[^1].EventName} was made and recorded ({PrimaryName} holds it), but the backup copy {BackupName} could not be written; fix the cause, the next change rewrites it: {e.Message}", e);
+            throw new KeyStoreException(KeyStoreErrors.StoreWriteFailed, $"{records[^1].EventName} was made and recorded ({e.CommittedCopy} holds it), but the backup copy {e.FailedCopy} could not be written; fix the cause, the next change rewrites it: {e.Message}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -1,32 +1,44 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using BlockSim.KeyStore.Sealing;
-using BlockSim.Storage.Durability;
+using BlockSim.KeyStore.Media;
 
 namespace BlockSim.KeyStore;
 
-/// <summary>Reading and writing the two store copies, and the lock that keeps writers apart.</summary>
+/// <summary>Reading and writing the store's copies on its medium, and the lock that keeps writers apart.</summary>
 public sealed partial class SealedKeyStore
 {
-    private StoreFile? TryReadFile(string path)
+    /// <summary>A copy as a store file, or null when it is missing or does not parse (its MAC unchecked).</summary>
+    private static StoreFile? Parse(StoreCopy copy)
     {
+        if (copy.Bytes is not { } bytes)
+        {
+            return null;
+        }
+
         try
         {
-            var file = JsonSerializer.Deserialize<StoreFile>(File.ReadAllBytes(path), StoreFile.Json);
+            var file = JsonSerializer.Deserialize<StoreFile>(bytes, StoreFile.Json);
             return file?.Format == StoreFile.CurrentFormat && file.Slots.Count > 0 ? file : null;
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        catch (JsonException)
         {
             return null;
         }
     }
 
+    /// <summary>The copies a medium keeps, named for a message that none is readable.</summary>
+    private static string DescribeCopies(IKeyStoreMedium medium)
+    {
+        var names = medium.ReadCopies().Select(c => Path.GetFileName(c.Name)).ToList();
+        return names.Count == 1 ? $"{names[0]} is missing or unreadable" : $"none of {string.Join(", ", names)} is readable";
+    }
+
     private bool MacMatches(StoreFile file) =>
         CryptographicOperations.FixedTimeEquals(file.Mac, HMACSHA256.HashData(_bodyMacKey, file.Body));
 
-    /// <summary>Both copies that parse (their MACs unchecked), primary first.</summary>
-    private List<StoreFile> ReadCopies() =>
-        [.. new[] { PrimaryName, BackupName }.Select(name => TryReadFile(Path.Combine(_directory, name))).OfType<StoreFile>()];
+    /// <summary>The copies that parse (their MACs unchecked), the one to trust first first.</summary>
+    private List<StoreFile> ReadCopies() => [.. _medium.ReadCopies().Select(Parse).OfType<StoreFile>()];
 
     /// <summary>
     /// Reads the newest copy whose MAC verifies; a bad copy is skipped (the next save repairs it). When
@@ -46,7 +58,7 @@ public sealed partial class SealedKeyStore
         {
             throw new KeyStoreException(
                 KeyStoreErrors.StoreDamaged,
-                $"Neither copy of the key store in {_directory} verifies (damaged or tampered with); restore one from a backup.");
+                $"No copy of the key store in {_medium.Location} verifies (damaged or tampered with); restore one from a backup.");
         }
 
         _slots = file!.Slots;
@@ -96,7 +108,7 @@ public sealed partial class SealedKeyStore
     private static ReadOnlySpan<byte> AuditKeyPurpose => "blocksim-audit-mac-key"u8;
 
     /// <summary>
-    /// Writes the primary, then the backup, each atomically and durably, with the next sequence number: under
+    /// Writes the store to its medium (a directory: the primary, then the backup) with the next sequence number: under
     /// this process's root, or, for a re-key, sealed for the plan's slots and MAC'd under its new root.
     /// </summary>
     private void Save(StoreBody body, ReKeyPlan? rekey = null)
@@ -106,59 +118,29 @@ public sealed partial class SealedKeyStore
         var bytes = JsonSerializer.SerializeToUtf8Bytes(body, StoreFile.Json);
         var file = new StoreFile { Slots = rekey?.Slots ?? _slots, Body = bytes, Mac = HMACSHA256.HashData(rekey?.BodyMacKey ?? _bodyMacKey, bytes) };
         var serialized = JsonSerializer.SerializeToUtf8Bytes(file, StoreFile.Json);
-        DurableFile.Replace(Path.Combine(_directory, PrimaryName), serialized);
-        CrashPoint?.Invoke("primary-written");
-        try
-        {
-            DurableFile.Replace(Path.Combine(_directory, BackupName), serialized);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The primary already holds the change, so it is committed (Load takes the newer copy): say that,
-            // rather than an I/O error that would read as "not made".
-            throw new BackupWriteFailedException(e);
-        }
+        _medium.WriteStore(serialized, CrashPoint);
     }
 
-    /// <summary>The primary was written (the change is committed) but the backup copy was not.</summary>
-    private sealed class BackupWriteFailedException(Exception inner) : IOException(inner.Message, inner);
-
-    /// <summary>The store's lock: in this process a semaphore, across processes an exclusive lock file.</summary>
+    /// <summary>The store's lock: in this process a semaphore, across processes (and hosts) the medium's.</summary>
     private IDisposable Lock()
     {
         _inProcess.Wait();
-        var path = Path.Combine(_directory, "keystore.lock");
-        var deadline = Environment.TickCount64 + 10_000;
-        while (true)
+        try
         {
-            try
-            {
-                var handle = File.Open(path, new FileStreamOptions
-                {
-                    Mode = FileMode.OpenOrCreate,
-                    Access = FileAccess.ReadWrite,
-                    Share = FileShare.None,
-                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                });
-                return new Releaser(handle, _inProcess);
-            }
-            catch (IOException) when (Environment.TickCount64 < deadline)
-            {
-                Thread.Sleep(20); // another process holds it
-            }
-            catch
-            {
-                _inProcess.Release();
-                throw;
-            }
+            return new Releaser(_medium.Lock(), _inProcess);
+        }
+        catch
+        {
+            _inProcess.Release();
+            throw;
         }
     }
 
-    private sealed class Releaser(FileStream handle, SemaphoreSlim gate) : IDisposable
+    private sealed class Releaser(IDisposable held, SemaphoreSlim gate) : IDisposable
     {
         public void Dispose()
         {
-            handle.Dispose();
+            held.Dispose();
             gate.Release();
         }
     }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using BlockSim.KeyStore.Media;
 using BlockSim.KeyStore.Sealing;
 
 namespace BlockSim.KeyStore;
@@ -115,7 +116,7 @@ public sealed partial class SealedKeyStore
 
         if (slot.Type == "keyfile" && slot.KeyFile is { } recorded)
         {
-            yield return new KeyFileUnlocker(Path.GetFullPath(Path.Combine(_directory, recorded)));
+            yield return new KeyFileUnlocker(KeyFileOfSlot(recorded));
         }
     }
 
@@ -146,7 +147,7 @@ public sealed partial class SealedKeyStore
             RandomNumberGenerator.Fill(secret);
             plan.KeyFiles.Add((path, secret));
             var slot = StoreFile.SealForKeyFile(secret, plan.Root);
-            slot.KeyFile = Path.GetRelativePath(_directory, path);
+            slot.KeyFile = RecordedKeyFile(path);
             plan.Slots.Add(slot);
             plan.Resealed.Add($"key file {path} (replaced by a new key file)");
         }
@@ -207,7 +208,7 @@ public sealed partial class SealedKeyStore
             CrashPoint?.Invoke("key-files-written");
             Save(body, rekey);
         }
-        catch (BackupWriteFailedException)
+        catch (StoreCopyWriteFailedException)
         {
             Adopt(rekey);
             FinishKeyFiles(rekey, "the backup copy could not be written either");

@@ -18,7 +18,7 @@ public sealed partial class SealedKeyStore
     {
         var keyFiles = _held.OfType<KeyFileUnlocker>().Select(k => Path.GetFullPath(k.Path))
             .Concat(copies.SelectMany(c => c.Slots).Where(s => s.Type == "keyfile" && s.KeyFile is not null)
-                .Select(s => Path.GetFullPath(Path.Combine(_directory, s.KeyFile!))))
+                .Select(s => KeyFileOfSlot(s.KeyFile!)))
             .Distinct(StringComparer.Ordinal)
             .ToList();
         var finished = false;
@@ -81,7 +81,7 @@ public sealed partial class SealedKeyStore
                 var with = _held[0] is KeyFileUnlocker k ? $"the key file {k.Path}" : "the passphrase";
                 throw new KeyStoreException(
                     KeyStoreErrors.UnlockFailed,
-                    $"The key store in {_directory} no longer opens with {with}, which this process opened it with: another process re-keyed it (destroying a key replaces the root key and the key file, and removes a passphrase slot it cannot re-seal), or it was replaced by a copy from before such a re-key. Nothing was changed; open the store again (restart the daemon) with a key file or passphrase that opens it now.");
+                    $"The key store in {_medium.Location} no longer opens with {with}, which this process opened it with: another process re-keyed it (destroying a key replaces the root key and the key file, and removes a passphrase slot it cannot re-seal), or it was replaced by a copy from before such a re-key. Nothing was changed; open the store again (restart the daemon) with a key file or passphrase that opens it now.");
             }
 
             if (CryptographicOperations.FixedTimeEquals(root, _root))

@@ -1,22 +1,21 @@
 using System.Security.Cryptography;
 using BlockSim.KeyStore.Audit;
+using BlockSim.KeyStore.Media;
 using BlockSim.KeyStore.Policies;
 using BlockSim.KeyStore.Sealing;
 
 namespace BlockSim.KeyStore;
 
 /// <summary>
-/// The sealed key store: a directory with the store file (primary and backup), a lock file and the audit
-/// log. The root key is unwrapped from a keyslot at open and held in pinned memory zeroed on Dispose; master
+/// The sealed key store: the store file (a directory's primary and backup copies, or one etcd key shared by
+/// a fleet: see <see cref="IKeyStoreMedium"/>), a lock that keeps writers apart and the audit log. The root key is unwrapped from a keyslot at open and held in pinned memory zeroed on Dispose; master
 /// key material is unsealed only for the request that needs it. Every request re-reads the store under the
-/// lock, so several processes see one state and never write at once.
+/// lock, so several processes (or hosts) see one state and never write at once.
 /// </summary>
 public sealed partial class SealedKeyStore : IKeyService, IDisposable
 {
     public const string DefaultAlias = "alias/blocksim/default";
-    private const string PrimaryName = "keystore.json";
-    private const string BackupName = "keystore.backup.json";
-    private readonly string _directory;
+    private readonly IKeyStoreMedium _medium;
     private readonly byte[] _root = GC.AllocateArray<byte>(32, pinned: true);
     private readonly byte[] _bodyMacKey = GC.AllocateArray<byte>(32, pinned: true);
     private readonly byte[] _auditMacKey = GC.AllocateArray<byte>(32, pinned: true);
@@ -28,34 +27,42 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
     private readonly List<Unlocker> _held = [];
     private List<KeySlot> _slots = [];
 
-    private SealedKeyStore(string directory, TimeProvider? time)
+    private SealedKeyStore(IKeyStoreMedium medium, TimeProvider? time)
     {
-        _directory = directory;
+        _medium = medium;
         _time = time ?? TimeProvider.System;
-        _audit = new AuditLog(directory, _auditMacKey) { SegmentBytes = _auditOptions.SegmentBytes };
+        _audit = new AuditLog(medium.Audit, _auditMacKey);
     }
 
-    public string Directory => _directory;
+    /// <summary>Where the store is: a directory, or etcd://HOST:PORT/PREFIX.</summary>
+    public string Location => _medium.Location;
 
-    public string AuditLogPath => _audit.FilePath;
+    /// <summary>Where the audit log is being written (a file, or an etcd prefix).</summary>
+    public string AuditLogPath => _medium.Audit.Location;
 
     /// <summary>True when <paramref name="directory"/> holds a store (either copy of the store file), readable or not.</summary>
-    public static bool Exists(string directory) =>
-        File.Exists(Path.Combine(directory, PrimaryName)) || File.Exists(Path.Combine(directory, BackupName));
+    public static bool Exists(string directory) => DirectoryKeyStoreMedium.HoldsStore(directory);
 
     /// <summary>
     /// Creates a new store in an empty or new directory (0700), sealed for <paramref name="unlocker"/>, with the
     /// service-managed default key (alias/blocksim/default) administered by <paramref name="administrator"/>.
     /// </summary>
-    public static SealedKeyStore Create(string directory, Unlocker unlocker, string administrator, TimeProvider? time = null)
+    public static SealedKeyStore Create(string directory, Unlocker unlocker, string administrator, TimeProvider? time = null) =>
+        Create(new DirectoryKeyStoreMedium(directory), unlocker, administrator, time);
+
+    /// <summary>
+    /// Creates a new store on <paramref name="medium"/> (which the store then owns), refusing one that holds a
+    /// store already; otherwise as <see cref="Create(string, Unlocker, string, TimeProvider?)"/>.
+    /// </summary>
+    public static SealedKeyStore Create(IKeyStoreMedium medium, Unlocker unlocker, string administrator, TimeProvider? time = null)
     {
-        System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (Exists(directory))
+        medium.Prepare();
+        if (medium.Exists())
         {
-            throw new KeyStoreException(KeyStoreErrors.AlreadyExists, $"{directory} already holds a key store; open it instead.");
+            throw new KeyStoreException(KeyStoreErrors.AlreadyExists, $"{medium.Location} already holds a key store; open it instead.");
         }
 
-        var store = new SealedKeyStore(directory, time);
+        var store = new SealedKeyStore(medium, time);
         RandomNumberGenerator.Fill(store._root);
         RandomNumberGenerator.Fill(store._auditMacKey); // not derived from the root: it must outlive a re-key
         store.DeriveSubkeys();
@@ -63,6 +70,11 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         store._slots = [store.SealSlot(unlocker, store._root)];
         using (store.Lock())
         {
+            if (store.ReadCopies().Count > 0)
+            {
+                throw new KeyStoreException(KeyStoreErrors.AlreadyExists, $"{medium.Location} already holds a key store (made by another process just now); open it instead.");
+            }
+
             var body = new StoreBody();
             body.Keys.Add(store.NewKey(administrator, "service-managed default key for BlockSim volumes", [DefaultAlias]));
             store.RecordThenCommit(body, [store.NewRecord("CreateKey", new KeyRequestContext(administrator), body.Keys[0].KeyId, null, 1, null, null)]);
@@ -72,9 +84,13 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
     }
 
     /// <summary>Opens a store: the first valid copy with the highest sequence number, unsealed by <paramref name="unlocker"/>.</summary>
-    public static SealedKeyStore Open(string directory, Unlocker unlocker, TimeProvider? time = null)
+    public static SealedKeyStore Open(string directory, Unlocker unlocker, TimeProvider? time = null) =>
+        Open(new DirectoryKeyStoreMedium(directory), unlocker, time);
+
+    /// <summary>Opens the store on <paramref name="medium"/> (which the store then owns; disposed with it, or at once when opening fails).</summary>
+    public static SealedKeyStore Open(IKeyStoreMedium medium, Unlocker unlocker, TimeProvider? time = null)
     {
-        var store = new SealedKeyStore(directory, time);
+        var store = new SealedKeyStore(medium, time);
         try
         {
             // Under the lock from the start: a re-key in another process may be between writing a new key
@@ -85,7 +101,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
                 var copies = store.ReadCopies();
                 if (copies.Count == 0)
                 {
-                    throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {directory} (neither {PrimaryName} nor {BackupName} is readable).");
+                    throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {medium.Location} ({DescribeCopies(medium)}).");
                 }
 
                 var finished = store.FinishInterruptedReKey(copies);
@@ -147,13 +163,12 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         }
 
         var problems = new List<string>();
-        foreach (var name in new[] { PrimaryName, BackupName })
+        foreach (var copy in _medium.ReadCopies())
         {
-            var path = Path.Combine(_directory, name);
-            var file = TryReadFile(path);
+            var file = Parse(copy);
             if (file is null || !MacMatches(file))
             {
-                problems.Add($"{path} is missing, damaged or tampered with");
+                problems.Add($"{copy.Name} is missing, damaged or tampered with");
             }
         }
 
@@ -199,9 +214,10 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         CryptographicOperations.ZeroMemory(_bodyMacKey);
         CryptographicOperations.ZeroMemory(_auditMacKey);
         _inProcess.Dispose();
+        _medium.Dispose();
     }
 
-    public override string ToString() => $"SealedKeyStore({_directory})";
+    public override string ToString() => $"SealedKeyStore({_medium.Location})";
 
     /// <summary>The body's MAC key follows the root: a re-key changes it, so a copy from before no longer verifies.</summary>
     private void DeriveSubkeys() =>
@@ -213,11 +229,19 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         var slot = StoreFile.Seal(unlocker, root);
         if (unlocker is KeyFileUnlocker keyFile)
         {
-            slot.KeyFile = Path.GetRelativePath(_directory, Path.GetFullPath(keyFile.Path));
+            slot.KeyFile = RecordedKeyFile(keyFile.Path);
         }
 
         return slot;
     }
+
+    /// <summary>How a slot records its key file: relative to the store's directory, or in full where the store has none.</summary>
+    private string RecordedKeyFile(string path) =>
+        _medium.KeyFileBase is { } directory ? Path.GetRelativePath(directory, Path.GetFullPath(path)) : Path.GetFullPath(path);
+
+    /// <summary>The key file a slot records, in full.</summary>
+    private string KeyFileOfSlot(string recorded) =>
+        Path.GetFullPath(_medium.KeyFileBase is { } directory ? Path.Combine(directory, recorded) : recorded);
 
     private MasterKey NewKey(string administrator, string description, List<string> aliases)
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using BlockSim.KeyStore.Audit;
+using BlockSim.KeyStore.Media;
 
 namespace BlockSim.Fuzz.Targets;
 
@@ -34,7 +35,7 @@ internal sealed class AuditLogTarget : IFuzzTarget
             File.WriteAllBytes(headPath, head.ToArray());
         }
 
-        var verification = new AuditLog(s_directory, s_macKey).Verify(anchor: null);
+        var verification = new AuditLog(new FileAuditStorage(s_directory), s_macKey).Verify(anchor: null);
         if (verification.Problems.Any(string.IsNullOrWhiteSpace))
         {
             throw new FuzzFinding("a problem without a description");
@@ -49,7 +50,8 @@ internal sealed class AuditLogTarget : IFuzzTarget
     public IEnumerable<(string Name, byte[] Input)> Seeds()
     {
         var directory = System.IO.Directory.CreateDirectory(Path.Combine(FuzzScratch.Directory, "audit-seed")).FullName;
-        var log = new AuditLog(directory, s_macKey);
+        var files = new FileAuditStorage(directory);
+        var log = new AuditLog(files, s_macKey);
         foreach (var (name, error) in new[] { ("CreateKey", (string?)null), ("Decrypt", null), ("Decrypt", "AccessDeniedException") })
         {
             log.Append(new AuditRecord
@@ -64,7 +66,7 @@ internal sealed class AuditLogTarget : IFuzzTarget
             });
         }
 
-        byte[] bytes = [.. File.ReadAllBytes(log.FilePath), 0xFF, 0xFE, .. File.ReadAllBytes(Path.Combine(directory, "audit.head"))];
+        byte[] bytes = [.. File.ReadAllBytes(files.FilePath), 0xFF, 0xFE, .. File.ReadAllBytes(files.HeadPath)];
         yield return ("three-records", bytes);
     }
 }

@@ -1,116 +1,52 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using BlockSim.KeyStore.Media;
 using BlockSim.KeyStore.Sealing;
-using BlockSim.Storage.Durability;
 
 namespace BlockSim.KeyStore.Audit;
 
 /// <summary>
 /// JSON Lines, one record per request, allowed or denied. Each record carries its sequence number, the
-/// SHA-256 of the previous line and an HMAC under a key derived from the root key; a head file keeps the
-/// last sequence and hash (HMAC-protected too), so edits, deletions, reordering and truncation are all
-/// detected by <see cref="Verify"/>. A record is on disk (flushed) before the request it describes returns.
+/// SHA-256 of the previous line and an HMAC under the audit key; a head (HMAC-protected too) keeps the last
+/// sequence and hash, so edits, deletions, reordering and truncation are all detected by <see cref="Verify"/>.
+/// A record is durable before the request it describes returns. Where the lines live is the
+/// <see cref="IAuditStorage"/>'s business; the chain is built and checked here, the same for every medium.
 /// <para>
-/// Appending is two durable writes, the record then the head, so a crash can fall between them: the log
-/// then holds one valid record more than the head says (a request that was recorded but never returned).
-/// The next append rolls the head forward over that record (only over a record whose MAC verifies and
-/// that follows the head's hash), and <see cref="Verify"/> accepts exactly that state. A line cut short
-/// by a crash (no newline) was never acknowledged; the next append drops it.
+/// A storage without transactions (files) appends the record then the head, so a crash can fall between
+/// them: the log then holds one valid record more than the head says (a request that was recorded but never
+/// returned). The next append rolls the head forward over that record (only over a record whose MAC
+/// verifies and that follows the head's hash), and <see cref="Verify"/> accepts exactly that state.
 /// </para>
 /// <para>
-/// Past <see cref="SegmentBytes"/> the log goes on in a new segment (see <see cref="Files"/>): the chain does
-/// not restart, so <see cref="Verify"/> reads the segments as one log, and a missing, reordered or edited
-/// segment breaks it as a missing, reordered or edited record would.
+/// A log in segments (files past a size) is one chain: sequence and previous hash run on from one segment
+/// into the next, so a missing, reordered or edited segment breaks it as a missing, reordered or edited
+/// record would.
 /// </para>
 /// </summary>
-internal sealed class AuditLog
+internal sealed class AuditLog(IAuditStorage storage, byte[] macKey)
 {
-    private const string SegmentPrefix = "audit.";
-    private const string SegmentSuffix = ".jsonl";
-    private readonly string _directory;
-    private readonly string _path;
-    private readonly string _headPath;
-    private readonly byte[] _macKey;
+    private readonly byte[] _macKey = macKey;
     private readonly object _gate = new();
 
-    public AuditLog(string directory, byte[] macKey)
-    {
-        _directory = directory;
-        _path = Path.Combine(directory, "audit.jsonl");
-        _headPath = Path.Combine(directory, "audit.head");
-        _macKey = macKey;
-    }
+    public IAuditStorage Storage => storage;
 
-    /// <summary>The segment being written (audit.jsonl).</summary>
-    public string FilePath => _path;
+    /// <summary>Every segment, oldest first.</summary>
+    public IReadOnlyList<string> Files() => storage.Segments();
 
-    /// <summary>
-    /// Size at which the current segment is closed and a new one begun (zero: never). Closed segments are
-    /// audit.000001.jsonl, audit.000002.jsonl, ... in order; the chain (sequence and previous hash) runs on
-    /// from one segment into the next, so the segments together are one log.
-    /// </summary>
-    public long SegmentBytes { get; set; }
-
-    /// <summary>Every segment, oldest first, the one being written last (if it exists).</summary>
-    public IReadOnlyList<string> Files()
-    {
-        var closed = System.IO.Directory.Exists(_directory)
-            ? System.IO.Directory.GetFiles(_directory, SegmentPrefix + "*" + SegmentSuffix)
-                .Select(path => (Path: path, Number: SegmentNumber(path)))
-                .Where(s => s.Number > 0)
-                .OrderBy(s => s.Number)
-                .Select(s => s.Path)
-                .ToList()
-            : [];
-        if (File.Exists(_path))
-        {
-            closed.Add(_path);
-        }
-
-        return closed;
-    }
-
-    /// <summary>The number of a closed segment's file name (audit.000042.jsonl: 42); 0 for any other file.</summary>
-    private static long SegmentNumber(string path)
-    {
-        var name = Path.GetFileName(path);
-        var middle = name.Length > SegmentPrefix.Length + SegmentSuffix.Length ? name[SegmentPrefix.Length..^SegmentSuffix.Length] : "";
-        return middle.Length >= 6 && middle.All(char.IsAsciiDigit) && long.TryParse(middle, out var number) ? number : 0;
-    }
-
-    /// <summary>
-    /// Closes the current segment when it has reached <see cref="SegmentBytes"/>: a rename into the next
-    /// number, made durable with the directory. The head file is untouched (it names the last record,
-    /// wherever it lies), so a crash before the next record leaves a log that verifies as it is.
-    /// </summary>
-    private void RotateIfFull()
-    {
-        if (SegmentBytes <= 0 || !File.Exists(_path) || new FileInfo(_path).Length < SegmentBytes)
-        {
-            return;
-        }
-
-        var files = Files();
-        var next = files.Count > 1 ? SegmentNumber(files[^2]) + 1 : 1;
-        DurableFile.Rename(_path, Path.Combine(_directory, $"{SegmentPrefix}{next:D6}{SegmentSuffix}"), overwrite: false);
-    }
-
-    /// <summary>Appends and flushes one record; throws if it cannot, so the caller fails closed. Returns the new head.</summary>
+    /// <summary>Appends one record durably; throws if it cannot, so the caller fails closed. Returns the new head.</summary>
     public (long Sequence, string Hash) Append(AuditRecord record)
     {
         lock (_gate)
         {
             var (sequence, previousHash) = CatchUpHead();
-            RotateIfFull();
             record.Sequence = sequence + 1;
             record.PreviousHash = previousHash;
             record.Hmac = "";
             record.Hmac = Convert.ToHexString(HMACSHA256.HashData(_macKey, Serialize(record)));
             var line = Serialize(record);
-            DurableFile.Append(_path, [.. line, (byte)'\n']);
             var hash = Convert.ToHexString(SHA256.HashData(line));
-            WriteHead(record.Sequence, hash);
+            storage.Append(record.Sequence, line, HeadText(record.Sequence, hash));
             return (record.Sequence, hash);
         }
     }
@@ -133,7 +69,7 @@ internal sealed class AuditLog
     {
         foreach (var file in Files())
         {
-            foreach (var line in CompleteLines(file))
+            foreach (var line in storage.ReadLines(file))
             {
                 AuditRecord? record;
                 try
@@ -208,8 +144,8 @@ internal sealed class AuditLog
         var segmented = files.Count > 1;
         foreach (var file in files)
         {
-            var lines = CompleteLines(file);
-            for (var index = 0; index < lines.Length; index++)
+            var lines = storage.ReadLines(file);
+            for (var index = 0; index < lines.Count; index++)
             {
                 total++;
                 if (!readable)
@@ -280,7 +216,7 @@ internal sealed class AuditLog
         {
             var (headSequence, headHash) = ReadHead();
             var headLagsByOne = total > 0 && problems.Count == 0 && headSequence == total - 1 && headHash == beforeLastHash;
-            var head = Path.GetFileName(_headPath);
+            var head = storage.HeadName;
             if (headLagsByOne)
             {
                 return (problems, total, anchored); // a crash between the record and the head: the next append catches up
@@ -309,19 +245,6 @@ internal sealed class AuditLog
         return (problems, total, anchored);
     }
 
-    /// <summary>A segment's lines, without a last line cut short by a crash (one with no newline).</summary>
-    private static string[] CompleteLines(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return [];
-        }
-
-        var text = File.ReadAllText(path);
-        var end = text.LastIndexOf('\n');
-        return end < 0 ? [] : text[..end].Split('\n');
-    }
-
     /// <summary>
     /// The head, brought up to date after a crash between the record and the head writes: a cut-short last
     /// line is dropped, and a last record one past the head, chained to it and with a valid MAC, becomes
@@ -330,12 +253,7 @@ internal sealed class AuditLog
     private (long Sequence, string Hash) CatchUpHead()
     {
         var head = ReadHead();
-        if (!File.Exists(_path))
-        {
-            return head;
-        }
-
-        var last = DropCutShortLineAndReadLast();
+        var last = storage.LastLine();
         if (last is null || Convert.ToHexString(SHA256.HashData(last)) == head.Hash)
         {
             return head;
@@ -357,49 +275,9 @@ internal sealed class AuditLog
         }
 
         var hash = Convert.ToHexString(SHA256.HashData(last));
-        WriteHead(record.Sequence, hash);
+        storage.WriteHead(HeadText(record.Sequence, hash));
         return (record.Sequence, hash);
     }
-
-    /// <summary>
-    /// Cuts the file back to its last newline when a crash left a partial line after it, then returns the
-    /// last complete line (without its newline), or null for an empty log. One open, one read of the tail.
-    /// </summary>
-    private byte[]? DropCutShortLineAndReadLast()
-    {
-        using var file = new FileStream(_path, FileMode.Open, FileAccess.ReadWrite);
-        if (file.Length == 0)
-        {
-            return null;
-        }
-
-        var window = (int)Math.Min(file.Length, TailWindow);
-        var tail = new byte[window];
-        file.Seek(-window, SeekOrigin.End);
-        file.ReadExactly(tail);
-        var end = Array.LastIndexOf(tail, (byte)'\n'); // the newline that ends the last complete line
-        if (end < 0 && file.Length > window)
-        {
-            return null; // not a cut-short record (those are short): leave it for Verify to report
-        }
-
-        if (end != window - 1)
-        {
-            file.SetLength(file.Length - window + end + 1);
-            file.Flush(flushToDisk: true);
-        }
-
-        if (end < 0)
-        {
-            return null;
-        }
-
-        var start = end == 0 ? 0 : Array.LastIndexOf(tail, (byte)'\n', end - 1) + 1;
-        return tail[start..end];
-    }
-
-    // Records are a few hundred bytes; a window this size always holds the last one whole.
-    private const int TailWindow = 64 * 1024;
 
     /// <summary>True when the record's HMAC is the one its other fields give (the record is left with an empty HMAC).</summary>
     private bool HasValidMac(AuditRecord record)
@@ -424,22 +302,21 @@ internal sealed class AuditLog
 
     private (long Sequence, string Hash) ReadHead()
     {
-        if (!File.Exists(_headPath))
+        if (storage.ReadHead() is not { } text)
         {
             return (0, "");
         }
 
-        var parts = File.ReadAllText(_headPath).Trim().Split(' ');
+        var parts = text.Trim().Split(' ');
         if (parts.Length != 3 || !long.TryParse(parts[0], out var sequence) || !MacMatches(parts[2], HeadMac(sequence, parts[1])))
         {
-            throw new KeyStoreException(KeyStoreErrors.AuditLogDamaged, $"{_headPath} is damaged; run audit verify and restore the log before using the store.");
+            throw new KeyStoreException(KeyStoreErrors.AuditLogDamaged, $"The audit log's head ({storage.HeadName} in {storage.Location}) is damaged; run audit verify and restore the log before using the store.");
         }
 
         return (sequence, parts[1]);
     }
 
-    private void WriteHead(long sequence, string hash) =>
-        DurableFile.Replace(_headPath, Encoding.ASCII.GetBytes($"{sequence} {hash} {Convert.ToHexString(HeadMac(sequence, hash))}\n"));
+    private string HeadText(long sequence, string hash) => $"{sequence} {hash} {Convert.ToHexString(HeadMac(sequence, hash))}";
 
     private byte[] HeadMac(long sequence, string hash) => HMACSHA256.HashData(_macKey, Encoding.ASCII.GetBytes($"head {sequence} {hash}"));
 }
