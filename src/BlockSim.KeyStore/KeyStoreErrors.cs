@@ -56,6 +56,9 @@ public static class KeyStoreErrors
     /// <summary>No copy of the key store verifies, or a sealed part of it has the wrong shape: restore it from a backup.</summary>
     public const string StoreDamaged = "StoreDamaged";
 
+    /// <summary>The key store's medium did not answer (etcd unreachable, or without quorum): the request failed closed; the next one tries again.</summary>
+    public const string StoreUnavailable = "DependencyTimeoutException";
+
     /// <summary>The key store (or its backup copy, or a re-key's key file) could not be written; the message says whether the change was made.</summary>
     public const string StoreWriteFailed = "StoreWriteFailed";
 

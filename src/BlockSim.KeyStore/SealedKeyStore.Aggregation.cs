@@ -71,8 +71,22 @@ public sealed partial class SealedKeyStore
         }
     }
 
-    /// <summary>The audit log's files, oldest segment first (for <c>audit show</c>).</summary>
+    /// <summary>The audit log's segments, oldest first: files, or an etcd prefix.</summary>
     public IReadOnlyList<string> AuditLogFiles => _audit.Files();
+
+    /// <summary>The last <paramref name="count"/> lines of the audit log, as written (for <c>audit show</c>); back through the segments only as far as needed.</summary>
+    public IReadOnlyList<string> AuditTail(int count)
+    {
+        var storage = _audit.Storage;
+        var segments = storage.Segments();
+        var lines = new List<string>();
+        for (var i = segments.Count - 1; i >= 0 && lines.Count < count; i--)
+        {
+            lines.InsertRange(0, storage.ReadLines(segments[i]).Where(l => l.Length > 0).TakeLast(count - lines.Count));
+        }
+
+        return lines;
+    }
 
     /// <summary>Writes the summaries of windows that have ended (all of them with <paramref name="all"/>); the timer and tests call it.</summary>
     internal void FlushAuditAggregates(bool all = false)

@@ -6,15 +6,18 @@ namespace BlockSim.KeyStore.Tests;
 /// Requests a service makes for a network client (the daemon attaching a volume for an NBD client): policies
 /// and grants can decide by the client's identity, and the audit record names the service and the client.
 /// </summary>
-public class ClientIdentityTests
+/// <summary>Runs against every medium: a directory (<see cref="ClientIdentityTestsOnFiles"/>) and etcd (<see cref="ClientIdentityTestsOnEtcd"/>).</summary>
+public abstract class ClientIdentityTests
 {
+    protected abstract StoreFixture NewStore();
+
     // The volume owner is not the key's administrator, so only the grants and statements under test can allow.
     private static KeyRequestContext DaemonFor(string client) => new("user:owner", "blocksim-daemon", "192.0.2.7", client);
 
-    [Fact]
+    [SkippableFact]
     public void A_policy_condition_on_the_client_identity_allows_one_client_and_an_explicit_deny_refuses_another()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         f.Store.PutKeyPolicy(SealedKeyStore.DefaultAlias, """
             {"Statement":[
               {"Sid":"Admin","Effect":"Allow","Principal":"user:admin","Action":["PutKeyPolicy","GenerateDataKey","GenerateDataKeyWithoutPlaintext"]},
@@ -35,10 +38,10 @@ public class ClientIdentityTests
         Assert.Equal("AccessDeniedException", Assert.Throws<KeyStoreException>(() => f.Store.Decrypt(wrapped, context, key, StoreFixture.DaemonForAdmin)).ErrorCode);
     }
 
-    [Fact]
+    [SkippableFact]
     public void An_explicit_deny_on_a_client_beats_a_grant()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var context = StoreFixture.Context("v");
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, context, 64, StoreFixture.Admin);
         f.Store.CreateGrant(SealedKeyStore.DefaultAlias, "blocksim-daemon", ["Decrypt"], context, StoreFixture.Admin);
@@ -56,10 +59,10 @@ public class ClientIdentityTests
         Assert.Equal("AccessDeniedException", Assert.Throws<KeyStoreException>(() => f.Store.Decrypt(wrapped, context, key, DaemonFor("anonymous"))).ErrorCode);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_grant_limited_to_clients_applies_to_those_clients_only()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var context = StoreFixture.Context("v");
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, context, 64, StoreFixture.Admin);
         var grant = f.Store.CreateGrant(SealedKeyStore.DefaultAlias, "blocksim-daemon", ["Decrypt"], context, StoreFixture.Admin, clients: ["CN=alice", "CN=carol"]);
@@ -73,10 +76,10 @@ public class ClientIdentityTests
         Assert.Equal(["CN=alice", "CN=carol"], f.Reopen().ListGrants(SealedKeyStore.DefaultAlias, StoreFixture.Admin).Single().Clients);
     }
 
-    [Fact]
+    [SkippableFact]
     public void The_audit_record_names_the_service_the_owner_and_the_client_and_a_refusal_carries_its_error()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var context = StoreFixture.Context("v");
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, context, 64, StoreFixture.Admin);
         f.Store.CreateGrant(SealedKeyStore.DefaultAlias, "blocksim-daemon", ["Decrypt"], context, StoreFixture.Admin, clients: ["CN=alice"]);
@@ -84,7 +87,7 @@ public class ClientIdentityTests
         f.Store.Decrypt(wrapped, context, key, DaemonFor("CN=alice"));
         Assert.Throws<KeyStoreException>(() => f.Store.Decrypt(wrapped, context, key, DaemonFor("CN=bob")));
 
-        var decrypts = File.ReadAllLines(f.Store.AuditLogPath)
+        var decrypts = f.Store.AuditTail(int.MaxValue)
             .Select(line => JsonDocument.Parse(line).RootElement)
             .Where(e => e.GetProperty("eventName").GetString() == "Decrypt")
             .ToArray();
@@ -101,4 +104,15 @@ public class ClientIdentityTests
         Assert.Equal("AccessDeniedException", decrypts[1].GetProperty("errorCode").GetString());
         Assert.Empty(f.Store.VerifyAuditLog().Problems);
     }
+}
+
+public sealed class ClientIdentityTestsOnFiles : ClientIdentityTests
+{
+    protected override StoreFixture NewStore() => new();
+}
+
+[Collection(EtcdCollection.Name)]
+public sealed class ClientIdentityTestsOnEtcd(EtcdCluster etcd) : ClientIdentityTests
+{
+    protected override StoreFixture NewStore() => new(etcd);
 }

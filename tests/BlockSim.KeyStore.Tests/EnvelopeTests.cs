@@ -2,12 +2,15 @@ using System.Security.Cryptography;
 
 namespace BlockSim.KeyStore.Tests;
 
-public class EnvelopeTests
+/// <summary>Runs against every medium: a directory (<see cref="EnvelopeTestsOnFiles"/>) and etcd (<see cref="EnvelopeTestsOnEtcd"/>).</summary>
+public abstract class EnvelopeTests
 {
-    [Fact]
+    protected abstract StoreFixture NewStore();
+
+    [SkippableFact]
     public void A_generated_data_key_decrypts_only_with_the_same_context()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, StoreFixture.Context("v1"), 64, StoreFixture.Admin);
         var key = new byte[64];
         f.Store.Decrypt(wrapped, StoreFixture.Context("v1"), key, StoreFixture.DaemonForAdmin);
@@ -18,19 +21,19 @@ public class EnvelopeTests
         Assert.DoesNotContain(Convert.ToHexString(key), e.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void An_altered_blob_is_refused()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, StoreFixture.Context("v"), 64, StoreFixture.Admin);
         wrapped[^20] ^= 1;
         Assert.Equal("InvalidCiphertextException", Assert.Throws<KeyStoreException>(() => f.Store.Decrypt(wrapped, StoreFixture.Context("v"), new byte[64], StoreFixture.Admin)).ErrorCode);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Rotation_keeps_old_wraps_readable_and_re_encrypt_moves_them_to_the_new_version()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var context = StoreFixture.Context("v");
         var old = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, context, 64, StoreFixture.Admin);
         var before = new byte[64];
@@ -53,12 +56,12 @@ public class EnvelopeTests
         f.Store.Decrypt(rewrapped, context, after, StoreFixture.Admin);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(0)]
     [InlineData(3)]
     public void A_minimum_decrypt_version_outside_1_to_the_new_version_is_refused_and_nothing_changes(int minimum)
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var e = Assert.Throws<KeyStoreException>(() => f.Store.RotateKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin, minimum));
         Assert.Equal("ValidationException", e.ErrorCode);
         Assert.Contains($"minimum decryption version {minimum}: give 1 to 2", e.Message, StringComparison.Ordinal);
@@ -66,10 +69,10 @@ public class EnvelopeTests
         Assert.Equal((1, 1), (key.CurrentVersion, key.MinimumDecryptVersion));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Re_encrypt_can_move_a_data_key_to_another_key()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var other = f.Store.CreateKey("customer key", StoreFixture.Admin, "alias/customer");
         var context = StoreFixture.Context("v");
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, context, 64, StoreFixture.Admin);
@@ -82,10 +85,10 @@ public class EnvelopeTests
         Assert.Equal(a, b);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Destroying_a_key_shreds_its_data_keys_in_both_store_copies()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var context = StoreFixture.Context("v");
         var wrapped = f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, context, 64, StoreFixture.Admin);
         f.Store.ScheduleKeyDeletion(SealedKeyStore.DefaultAlias, StoreFixture.Admin, 7);
@@ -94,10 +97,11 @@ public class EnvelopeTests
         Assert.Contains("destroyed", e.Message);
         Assert.Equal(KeyState.Destroyed, f.Store.DescribeKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin).State);
 
-        // Both copies hold no material for the key any more (each copy's body is checked).
-        foreach (var name in new[] { "keystore.json", "keystore.backup.json" })
+        // Every copy holds no material for the key any more (each copy's body is checked).
+        using var medium = f.NewMedium();
+        foreach (var copy in medium.ReadCopies())
         {
-            var file = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(f.StorePath, name)));
+            var file = System.Text.Json.JsonDocument.Parse(copy.Bytes!);
             var body = System.Text.Encoding.UTF8.GetString(file.RootElement.GetProperty("body").GetBytesFromBase64());
             Assert.Contains("\"versions\": []", body);
         }
@@ -105,11 +109,22 @@ public class EnvelopeTests
         Assert.Equal("KMSInvalidStateException", Assert.Throws<KeyStoreException>(() => f.Reopen().Decrypt(wrapped, context, new byte[64], StoreFixture.Admin)).ErrorCode);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Data_keys_need_16_to_1024_bytes()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         Assert.Equal("ValidationException", Assert.Throws<KeyStoreException>(() => f.Store.GenerateDataKeyWithoutPlaintext(SealedKeyStore.DefaultAlias, StoreFixture.Context("v"), 8, StoreFixture.Admin)).ErrorCode);
         CryptographicOperations.ZeroMemory(new byte[1]);
     }
+}
+
+public sealed class EnvelopeTestsOnFiles : EnvelopeTests
+{
+    protected override StoreFixture NewStore() => new();
+}
+
+[Collection(EtcdCollection.Name)]
+public sealed class EnvelopeTestsOnEtcd(EtcdCluster etcd) : EnvelopeTests
+{
+    protected override StoreFixture NewStore() => new(etcd);
 }

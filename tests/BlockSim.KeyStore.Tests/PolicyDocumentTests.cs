@@ -6,14 +6,17 @@ namespace BlockSim.KeyStore.Tests;
 /// Policies are parsed strictly (every fault named by its JSON path, never an unhandled exception), accept
 /// the shapes AWS writes, and cannot lock their author out unless asked to.
 /// </summary>
-public class PolicyDocumentTests
+/// <summary>Runs against every medium: a directory (<see cref="PolicyDocumentTestsOnFiles"/>) and etcd (<see cref="PolicyDocumentTestsOnEtcd"/>).</summary>
+public abstract class PolicyDocumentTests
 {
+    protected abstract StoreFixture NewStore();
+
     private const string Key = SealedKeyStore.DefaultAlias;
 
-    [Fact]
+    [SkippableFact]
     public void A_policy_that_would_lock_out_its_author_is_refused_unless_the_check_is_bypassed()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var decryptOnly = """{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"Decrypt"}]}""";
         var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(Key, decryptOnly, StoreFixture.Admin));
         Assert.Equal("MalformedPolicyDocumentException", e.ErrorCode);
@@ -25,7 +28,7 @@ public class PolicyDocumentTests
         Assert.Throws<KeyStoreException>(() => f.Store.DescribeKey(Key, StoreFixture.Admin)); // locked out, as asked
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"*","Action":["kms:PutKeyPolicy","Decryptt"]}]}""", "$.Statement[0].Action[1]", "Decryptt")]
     [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Encrypt"}]}""", "$.Statement[0].Action", "Encrypt")]
     [InlineData("""{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"*"}]}""", "$.Statement[0].Principal.Service", "AWS")]
@@ -50,10 +53,10 @@ public class PolicyDocumentTests
         Assert.Contains(said, e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AWS_shaped_policies_are_accepted_as_AWS_writes_them()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var policy = """
             {
               "Version": "2012-10-17",
@@ -79,7 +82,7 @@ public class PolicyDocumentTests
         Assert.True(f.Store.TestPolicy(Key, "user:admin", "PutKeyPolicy", StoreFixture.Admin));
     }
 
-    [Fact]
+    [SkippableFact]
     public void StringNotEquals_with_a_list_means_none_of_them()
     {
         var policy = KeyPolicy.Parse("""
@@ -88,4 +91,15 @@ public class PolicyDocumentTests
         Assert.Equal(PolicyDecision.Allow, policy.Evaluate(new PolicyRequest("p", "Decrypt", null, null, null, "CN=alice")));
         Assert.Equal(PolicyDecision.NotApplicable, policy.Evaluate(new PolicyRequest("p", "Decrypt", null, null, null, "anonymous")));
     }
+}
+
+public sealed class PolicyDocumentTestsOnFiles : PolicyDocumentTests
+{
+    protected override StoreFixture NewStore() => new();
+}
+
+[Collection(EtcdCollection.Name)]
+public sealed class PolicyDocumentTestsOnEtcd(EtcdCluster etcd) : PolicyDocumentTests
+{
+    protected override StoreFixture NewStore() => new(etcd);
 }

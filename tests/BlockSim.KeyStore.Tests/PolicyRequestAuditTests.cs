@@ -6,14 +6,17 @@ namespace BlockSim.KeyStore.Tests;
 /// Testing a policy and replacing one are requests like the others: authorized, and audited whatever the
 /// outcome, a malformed document or a lockout included.
 /// </summary>
-public class PolicyRequestAuditTests
+/// <summary>Runs against every medium: a directory (<see cref="PolicyRequestAuditTestsOnFiles"/>) and etcd (<see cref="PolicyRequestAuditTestsOnEtcd"/>).</summary>
+public abstract class PolicyRequestAuditTests
 {
+    protected abstract StoreFixture NewStore();
+
     private const string Key = SealedKeyStore.DefaultAlias;
 
-    [Fact]
+    [SkippableFact]
     public void Policy_test_is_audited_with_the_question_and_the_answer()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var keyId = f.Store.DescribeKey(Key, StoreFixture.Admin).KeyId;
 
         Assert.False(f.Store.TestPolicy(Key, "user:alice", "Decrypt", StoreFixture.Admin, StoreFixture.Context("a"), invokedBy: "blocksim-daemon", clientIdentity: "CN=alice"));
@@ -35,10 +38,10 @@ public class PolicyRequestAuditTests
         Assert.Empty(f.Store.VerifyAuditLog().Problems);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Policy_test_needs_GetKeyPolicy_on_the_key_and_its_refusal_is_audited()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var e = Assert.Throws<KeyStoreException>(() => f.Store.TestPolicy(Key, "user:admin", "Decrypt", StoreFixture.Alice));
         Assert.Equal("AccessDeniedException", e.ErrorCode);
         Assert.Contains("GetKeyPolicy", e.Message, StringComparison.Ordinal);
@@ -57,10 +60,10 @@ public class PolicyRequestAuditTests
         Assert.True(f.Store.TestPolicy(Key, "user:admin", "Decrypt", StoreFixture.Alice));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Policy_tests_are_never_merged_by_audit_aggregation()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         f.Store.ConfigureAudit(new AuditOptions { AggregationWindow = TimeSpan.FromMinutes(1) });
         var before = f.AuditRecords().Count;
         for (var i = 0; i < 3; i++)
@@ -71,13 +74,13 @@ public class PolicyRequestAuditTests
         Assert.Equal(3, f.AuditRecords().Skip(before).Count(r => r.GetProperty("eventName").GetString() == "TestKeyPolicy"));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":["*","Decryptt"]}]}""", "$.Statement[0].Action[1]: unknown action 'Decryptt'")]
     [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"*"}""", "$: not valid JSON")]
     [InlineData("""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"*","Resurce":"*"}]}""", "$.Statement[0].Resurce: unknown field")]
     public void A_malformed_policy_is_refused_with_one_audit_record_and_nothing_changed(string policy, string said)
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var old = f.Store.GetKeyPolicy(Key, StoreFixture.Admin);
         var before = f.AuditRecords().Count;
 
@@ -90,10 +93,10 @@ public class PolicyRequestAuditTests
         Assert.Empty(f.Store.VerifyAuditLog().Problems);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_lockout_is_refused_with_one_audit_record_and_nothing_changed()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var old = f.Store.GetKeyPolicy(Key, StoreFixture.Admin);
         var before = f.AuditRecords().Count;
 
@@ -105,10 +108,10 @@ public class PolicyRequestAuditTests
         Assert.Empty(f.Store.VerifyAuditLog().Problems);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_refusal_quotes_only_a_short_piece_of_the_document()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var action = new string('x', 100_000);
         var policy = $$"""{"Statement":[{"Effect":"Allow","Principal":"user:admin","Action":"{{action}}"}]}""";
         var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(Key, policy, StoreFixture.Admin));
@@ -117,10 +120,10 @@ public class PolicyRequestAuditTests
         Assert.True(f.AuditRecords()[^1].GetProperty("errorMessage").GetString()!.Length < 1_000);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_stranger_putting_a_malformed_policy_is_refused_access_first()
     {
-        using var f = new StoreFixture();
+        using var f = NewStore();
         var e = Assert.Throws<KeyStoreException>(() => f.Store.PutKeyPolicy(Key, "not json", StoreFixture.Alice));
         Assert.Equal("AccessDeniedException", e.ErrorCode);
         Assert.Equal("AccessDeniedException", f.AuditRecords()[^1].GetProperty("errorCode").GetString());
@@ -137,4 +140,15 @@ public class PolicyRequestAuditTests
         Assert.StartsWith(said, message, StringComparison.Ordinal);
         Assert.DoesNotContain("\"Statement\"", message, StringComparison.Ordinal); // the reason, not the document
     }
+}
+
+public sealed class PolicyRequestAuditTestsOnFiles : PolicyRequestAuditTests
+{
+    protected override StoreFixture NewStore() => new();
+}
+
+[Collection(EtcdCollection.Name)]
+public sealed class PolicyRequestAuditTestsOnEtcd(EtcdCluster etcd) : PolicyRequestAuditTests
+{
+    protected override StoreFixture NewStore() => new(etcd);
 }

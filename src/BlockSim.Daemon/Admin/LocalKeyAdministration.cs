@@ -50,18 +50,7 @@ internal sealed class LocalKeyAdministration(SealedKeyStore store, KeyRequestCon
         return new AuditReport(verification.Records, verification.Problems, verification.Notes);
     }
 
-    public IReadOnlyList<string> AuditTail(int count)
-    {
-        // Back through the segments only as far as needed.
-        var files = store.AuditLogFiles;
-        var lines = new List<string>();
-        for (var i = files.Count - 1; i >= 0 && lines.Count < count; i--)
-        {
-            lines.InsertRange(0, File.ReadAllLines(files[i]).Where(l => l.Length > 0).TakeLast(count - lines.Count));
-        }
-
-        return lines;
-    }
+    public IReadOnlyList<string> AuditTail(int count) => store.AuditTail(count);
 
     public void Dispose()
     {

@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using BlockSim.KeyStore.Etcd;
+
+namespace BlockSim.KeyStore.Tests;
+
+/// <summary>
+/// etcd members booted for the test run on loopback ports of their own, in a temporary directory, and
+/// stopped by PID when it ends (one member by default; three for the fault tests). Where etcd is not
+/// installed the tests skip with the reason printed, unless BLOCKSIM_REQUIRE_INTEROP=1 (as CI sets), where
+/// they fail: these tests must never pass by not running.
+/// </summary>
+public sealed class EtcdCluster : IDisposable
+{
+    public const string RequireVariable = "BLOCKSIM_REQUIRE_INTEROP";
+    private const string Binary = "/usr/bin/etcd";
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"blocksim-etcd-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+    private readonly List<Member> _members = [];
+    private readonly string? _bootFailure;
+    private int _stores;
+
+    public EtcdCluster()
+        : this(1)
+    {
+    }
+
+    /// <summary>A cluster of its own with <paramref name="members"/> members, for the fault tests (disposed by the test).</summary>
+    public static EtcdCluster WithMembers(int members) => new(members);
+
+    private EtcdCluster(int members)
+    {
+        if (!File.Exists(Binary))
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(_directory);
+        for (var i = 1; i <= members; i++)
+        {
+            _members.Add(new Member($"m{i}", FreePort(), FreePort(), Path.Combine(_directory, $"m{i}")));
+        }
+
+        foreach (var member in _members)
+        {
+            Start(member);
+        }
+
+        _bootFailure = WaitHealthy(TimeSpan.FromSeconds(30));
+    }
+
+    private sealed record Member(string Name, int ClientPort, int PeerPort, string DataDirectory)
+    {
+        public Process? Process { get; set; }
+    }
+
+    /// <summary>The client endpoints of every member, as an etcd:// store address takes them.</summary>
+    public string Endpoints => string.Join(",", _members.Select(m => $"127.0.0.1:{m.ClientPort}"));
+
+    public int Members => _members.Count;
+
+    /// <summary>A store address under a prefix no other test uses.</summary>
+    public string NewStoreAddress() => $"etcd://{Endpoints}/test-{Interlocked.Increment(ref _stores)}-{Guid.NewGuid():N}";
+
+    /// <summary>Skips (or, with BLOCKSIM_REQUIRE_INTEROP=1, fails) when etcd is missing; fails when it did not boot.</summary>
+    public void Require()
+    {
+        if (!File.Exists(Binary))
+        {
+            var reason = $"{Binary} is not installed (Debian: apt-get install etcd-server etcd-client)";
+            if (Environment.GetEnvironmentVariable(RequireVariable) == "1")
+            {
+                Assert.Fail($"{reason}, and {RequireVariable}=1 requires every interop test to run.");
+            }
+
+            Skip.If(true, reason);
+        }
+
+        if (_bootFailure is not null)
+        {
+            Assert.Fail(_bootFailure);
+        }
+    }
+
+    /// <summary>Stops member <paramref name="index"/> (0-based) as a crash would: kill -9.</summary>
+    public void Kill(int index)
+    {
+        var member = _members[index];
+        member.Process?.Kill();
+        member.Process?.WaitForExit();
+        member.Process = null;
+    }
+
+    /// <summary>Starts a killed member again on its data directory.</summary>
+    public void Restart(int index) => Start(_members[index]);
+
+    private void Start(Member member)
+    {
+        var cluster = string.Join(",", _members.Select(m => $"{m.Name}=http://127.0.0.1:{m.PeerPort}"));
+        var start = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[]
+        {
+            "--name", member.Name, "--data-dir", member.DataDirectory,
+            "--listen-client-urls", $"http://127.0.0.1:{member.ClientPort}", "--advertise-client-urls", $"http://127.0.0.1:{member.ClientPort}",
+            "--listen-peer-urls", $"http://127.0.0.1:{member.PeerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{member.PeerPort}",
+            "--initial-cluster", cluster, "--initial-cluster-state", "new", "--log-level", "error",
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { }; // drained, so a full pipe never stops etcd
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        member.Process = process;
+    }
+
+    /// <summary>Null once a read through every member's endpoint answers; else what went wrong.</summary>
+    private string? WaitHealthy(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var medium = new EtcdKeyStoreMedium($"etcd://{Endpoints}/health");
+                _ = medium.Exists();
+                return null;
+            }
+            catch (KeyStoreException e)
+            {
+                last = e.Message;
+                Thread.Sleep(100);
+            }
+        }
+
+        return $"etcd ({_members.Count} member(s), {Endpoints}) did not answer within {timeout.TotalSeconds} s: {last}";
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public void Dispose()
+    {
+        foreach (var member in _members.Where(m => m.Process is not null))
+        {
+            member.Process!.Kill();
+            member.Process.WaitForExit();
+            member.Process.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Never made (etcd missing), or a member slow to die: under /tmp, named for what it was.
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class EtcdCollection : ICollectionFixture<EtcdCluster>
+{
+    public const string Name = "etcd";
+}
