@@ -11,7 +11,9 @@ namespace BlockSim.KeyStore.Etcd;
 /// </summary>
 internal sealed class EtcdConnection(EtcdStoreAddress address) : IDisposable
 {
-    private readonly EtcdClient _client = new(address.ConnectionString(tls: false));
+    // A passed deadline surfaces as RpcException(DeadlineExceeded), never as an OperationCanceledException
+    // (the library's default, which would read as "cancelled" rather than "etcd did not answer").
+    private readonly EtcdClient _client = new(address.ConnectionString(tls: false), configureChannelOptions: o => o.ThrowOperationCanceledOnCancellation = false);
 
     /// <summary>How long one call may take before the request fails closed.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);

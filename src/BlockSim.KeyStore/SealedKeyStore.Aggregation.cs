@@ -221,6 +221,7 @@ public sealed partial class SealedKeyStore
             EventId = Guid.NewGuid().ToString(),
             ErrorCode = first.ErrorCode,
             ErrorMessage = first.ErrorMessage,
+            RecordedBy = first.RecordedBy,
         };
     }
 

@@ -108,6 +108,7 @@ public sealed partial class SealedKeyStore
                 RequestId = recorded.RequestId,
                 EventId = Guid.NewGuid().ToString(),
                 ErrorCode = KeyStoreErrors.StoreWriteFailed,
+                RecordedBy = s_recordedBy,
                 ErrorMessage = $"The request recorded in record {recorded.Sequence} was not committed (no change made, nothing released): the store could not be written ({reason}).",
             });
         }
@@ -162,8 +163,13 @@ public sealed partial class SealedKeyStore
             EventId = Guid.NewGuid().ToString(),
             ErrorCode = errorCode,
             ErrorMessage = errorMessage,
+            RecordedBy = s_recordedBy,
         };
     }
+
+    /// <summary>This process, as its records name it: the host, the program and its process id.</summary>
+    private static readonly string s_recordedBy =
+        $"{Environment.MachineName}/{Path.GetFileNameWithoutExtension(Environment.ProcessPath) ?? "unknown"}[{Environment.ProcessId}]";
 
     /// <summary>The records of the scheduled destructions a request carried out (AWS names the event DeleteKey).</summary>
     private List<AuditRecord> DestructionRecords(IEnumerable<string> keyIds, ReKeyPlan? rekey)

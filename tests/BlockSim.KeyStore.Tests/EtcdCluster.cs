@@ -82,6 +82,25 @@ public sealed class EtcdCluster : IDisposable
         }
     }
 
+    /// <summary>Runs etcdctl (API v3) against <paramref name="address"/>'s members; its output, or a failure with what it said.</summary>
+    public static string Etcdctl(EtcdStoreAddress address, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("/usr/bin/etcdctl") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["ETCDCTL_API"] = "3";
+        start.ArgumentList.Add("--endpoints=" + string.Join(",", address.Members.Select(m => $"{m.Host}:{m.Port}")));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"etcdctl {string.Join(' ', arguments)} failed: {stderr.Result}");
+        return output;
+    }
+
     /// <summary>Stops member <paramref name="index"/> (0-based) as a crash would: kill -9.</summary>
     public void Kill(int index)
     {

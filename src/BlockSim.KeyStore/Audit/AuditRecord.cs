@@ -32,6 +32,12 @@ public sealed class AuditRecord
 
     public string? ErrorMessage { get; set; }
 
+    /// <summary>
+    /// The host and process that wrote the record (HOST/PROGRAM[PID]): with a store shared by a fleet, which
+    /// daemon used a key. Null in records written before it existed.
+    /// </summary>
+    public string? RecordedBy { get; set; }
+
     /// <summary>HMAC-SHA256 of the record without this field, under a key derived from the store's root key.</summary>
     public string Hmac { get; set; } = "";
 }
