@@ -9,6 +9,7 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     PolicyCommands.CreatePolicy(),
     PolicyCommands.CreateGrant(),
     AuditCommands.Create(),
+    KeyStoreCommands.Create(),
     InfoCommand.Create(),
     TlsCommands.Create(),
     SimCommands.Create(),

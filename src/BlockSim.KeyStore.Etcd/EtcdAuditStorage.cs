@@ -70,7 +70,7 @@ internal sealed class EtcdAuditStorage(EtcdConnection etcd) : IAuditStorage
         var request = new TxnRequest { Compare = { EtcdKeys.Unchanged(Address.AuditHeadKey, _headRevision) } };
         request.Compare.Add(also);
         request.Success.Add(operations);
-        var response = etcd.Call(what, deadline => etcd.Client.Transaction(request, deadline: deadline));
+        var response = etcd.Call(what, deadline => etcd.Client.Transaction(request, deadline: deadline), changes: true);
         if (!response.Succeeded)
         {
             throw new IOException($"The audit log in {Location} was appended to by another writer since this request read its head (the store's lock was lost), so no record was written.");

@@ -23,7 +23,7 @@ internal sealed class EtcdConnection(EtcdStoreAddress address) : IDisposable
     public EtcdStoreAddress Address => address;
 
     /// <summary>Runs one call with a deadline; what etcd did not answer becomes a StoreUnavailable error saying <paramref name="what"/> was asked.</summary>
-    public T Call<T>(string what, Func<DateTime, T> call)
+    public T Call<T>(string what, Func<DateTime, T> call, bool changes = false)
     {
         try
         {
@@ -31,12 +31,12 @@ internal sealed class EtcdConnection(EtcdStoreAddress address) : IDisposable
         }
         catch (RpcException e)
         {
-            throw Unavailable(what, e);
+            throw Unavailable(what, e, changes);
         }
     }
 
-    /// <summary>The error for a call etcd did not answer (or refused).</summary>
-    public KeyStoreException Unavailable(string what, RpcException e)
+    /// <summary>The error for a call etcd did not answer (or refused); for a change, that whether it was made shows only later.</summary>
+    public KeyStoreException Unavailable(string what, RpcException e, bool changes = false)
     {
         var why = e.StatusCode switch
         {
@@ -46,7 +46,8 @@ internal sealed class EtcdConnection(EtcdStoreAddress address) : IDisposable
         };
         return new KeyStoreException(
             KeyStoreErrors.StoreUnavailable,
-            $"The key store in {address} could not be reached to {what}: {why}. Requests fail closed until etcd answers again; whether a change asked for just now was made shows once it does.",
+            $"The key store in {address} could not be reached to {what}: {why}. Requests fail closed until etcd answers again."
+                + (changes ? " Whether this change was made shows once it does (the store and its audit log say)." : ""),
             e);
     }
 

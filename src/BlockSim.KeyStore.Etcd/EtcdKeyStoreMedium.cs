@@ -121,7 +121,8 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
                 Compare = { EtcdKeys.Unchanged(Address.StoreKey, _storeRevision) },
                 Success = { EtcdKeys.Put(Address.StoreKey, serialized) },
             },
-            deadline: deadline));
+            deadline: deadline),
+            changes: true);
         if (!response.Succeeded)
         {
             throw new IOException($"The key store in {Location} was changed by another writer since this request read it (its lock was lost: a pause longer than the lock's {LockLeaseSeconds} s lease), so nothing was written; try again.");

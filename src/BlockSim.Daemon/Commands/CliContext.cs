@@ -25,6 +25,18 @@ internal static class CliContext
         Recursive = true,
     };
 
+    public static readonly Option<string?> KeyStore = new("--key-store")
+    {
+        Description = "Where the key store lives: a directory, or etcd://HOST:PORT[,HOST:PORT...]/PREFIX for one store shared by a fleet. Default: DATA-DIR/keystore.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> KeyFile = new("--key-file")
+    {
+        Description = "The key file that unseals the key store (0600). Default: DATA-DIR/keystore.key.",
+        Recursive = true,
+    };
+
     public static readonly Option<bool> Json = new("--json") { Description = "Print JSON for scripts.", Recursive = true };
 
     public static readonly Option<string?> PassphraseFile = new("--passphrase-file")
@@ -65,6 +77,8 @@ internal static class CliContext
     public static void AddGlobalOptions(RootCommand root)
     {
         root.Options.Add(DataDir);
+        root.Options.Add(KeyStore);
+        root.Options.Add(KeyFile);
         root.Options.Add(Json);
         root.Options.Add(PassphraseFile);
         root.Options.Add(As);
@@ -73,7 +87,7 @@ internal static class CliContext
         root.Options.Add(CephClient);
     }
 
-    public static DataDirectory Data(ParseResult result) => new(result.GetValue(DataDir)!);
+    public static DataDirectory Data(ParseResult result) => new(result.GetValue(DataDir)!, result.GetValue(KeyStore), result.GetValue(KeyFile));
 
     /// <summary>Where volumes named on this command line live; connects to Ceph only when one is named rbd:POOL/IMAGE.</summary>
     public static VolumeLocator Volumes(ParseResult result) =>
@@ -128,6 +142,13 @@ internal static class CliContext
     public static SealedKeyStore OpenStore(ParseResult result)
     {
         var data = Data(result);
+        if (data.SharedKeyStore is { } shared)
+        {
+            return data.KeyStoreExists()
+                ? SealedKeyStore.Open(data.KeyStoreMedium(), Unlocker(result, data))
+                : throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {shared}. Create it once for the fleet: {data.InitCommand}.");
+        }
+
         if (!Directory.Exists(data.KeyStorePath))
         {
             if (Directory.Exists(data.Root) && !CanEnter(data.Root))

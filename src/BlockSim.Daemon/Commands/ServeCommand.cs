@@ -85,6 +85,8 @@ internal static class ServeCommand
             options.Tls.Key = result.GetValue(tlsKey) ?? options.Tls.Key;
             options.Tls.ClientCa = result.GetValue(tlsCa) ?? options.Tls.ClientCa;
             options.Tls.Mode = result.GetValue(tls) ?? options.Tls.Mode;
+            options.KeyStore = result.GetValue(CliContext.KeyStore) ?? options.KeyStore;
+            options.KeyFile = result.GetValue(CliContext.KeyFile) ?? options.KeyFile;
             if (result.GetResult(CliContext.DataDir) is { Implicit: false } || options.DataDir is null)
             {
                 options.DataDir = result.GetValue(CliContext.DataDir);
@@ -179,7 +181,7 @@ internal static class ServeCommand
         try
         {
             DaemonLog.XtsTier(logger, XtsTiers.Default.ToString(), XtsTiers.DescribeCpu());
-            var data = new DataDirectory(options.DataDir!);
+            var data = new DataDirectory(options.DataDir!, options.KeyStore, options.KeyFile);
 
             // The limits and the TLS files first: a bad certificate path stops start-up before a key store or a volume is made.
             var serverOptions = options.Limits.ToServerOptions();

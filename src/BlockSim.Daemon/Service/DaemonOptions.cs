@@ -16,6 +16,12 @@ internal sealed partial class DaemonOptions
     /// <summary>Data directory; a relative path is relative to the configuration file.</summary>
     public string? DataDir { get; set; }
 
+    /// <summary>Where the key store lives: a directory (relative to the configuration file), or etcd://HOST:PORT[,...]/PREFIX; default DATA-DIR/keystore.</summary>
+    public string? KeyStore { get; set; }
+
+    /// <summary>The key file that unseals the key store (relative to the configuration file); default DATA-DIR/keystore.key.</summary>
+    public string? KeyFile { get; set; }
+
     /// <summary>TCP listeners, ADDR:PORT, each optionally with its own TLS mode: ADDR:PORT,tls=off|on|require.</summary>
     public List<string> Listen { get; set; } = [];
 
@@ -142,6 +148,18 @@ internal sealed partial class DaemonOptions
             Add(problem);
         }
 
+        if (KeyStore is not null && BlockSim.KeyStore.Etcd.EtcdStoreAddress.IsEtcd(KeyStore))
+        {
+            try
+            {
+                _ = BlockSim.KeyStore.Etcd.EtcdStoreAddress.Parse(KeyStore);
+            }
+            catch (BlockSim.KeyStore.KeyStoreException e)
+            {
+                Add($"keyStore: {e.Message}");
+            }
+        }
+
         Limits.AddProblems(problems);
         Audit.AddProblems(problems);
         Ceph.AddProblems(problems);
@@ -224,6 +242,16 @@ internal sealed partial class DaemonOptions
         if (Socket is not null and not "none")
         {
             Socket = Path.Combine(directory, Socket);
+        }
+
+        if (KeyStore is not null && !BlockSim.KeyStore.Etcd.EtcdStoreAddress.IsEtcd(KeyStore))
+        {
+            KeyStore = Path.Combine(directory, KeyStore);
+        }
+
+        if (KeyFile is not null)
+        {
+            KeyFile = Path.Combine(directory, KeyFile);
         }
 
         if (Control is not null and not "none")

@@ -1,27 +1,61 @@
 using System.Text.RegularExpressions;
 using BlockSim.KeyStore;
+using BlockSim.KeyStore.Etcd;
+using BlockSim.KeyStore.Media;
 using BlockSim.KeyStore.Sealing;
 
 namespace BlockSim.Daemon.Service;
 
 /// <summary>
 /// The embedded default's files: a data directory (0700) with the sealed key store, the key file that
-/// unseals it (0600), the volumes, and their snapshots. Created on first use, reused afterwards.
+/// unseals it (0600), the volumes, and their snapshots. Created on first use, reused afterwards. The key
+/// store may live elsewhere instead (<c>--key-store</c>: another directory, or etcd://... shared by a
+/// fleet), and its key file too (<c>--key-file</c>).
 /// </summary>
 internal sealed partial class DataDirectory
 {
     public const string DefaultPath = "blocksim-data";
 
-    public DataDirectory(string path)
+    /// <param name="keyStore">Where the key store is: null for DATA-DIR/keystore, a directory, or etcd://HOST:PORT[,...]/PREFIX.</param>
+    /// <param name="keyFile">The key file that unseals it: null for DATA-DIR/keystore.key.</param>
+    public DataDirectory(string path, string? keyStore = null, string? keyFile = null)
     {
         Root = Path.GetFullPath(path);
+        SharedKeyStore = keyStore is not null && EtcdStoreAddress.IsEtcd(keyStore) ? EtcdStoreAddress.Parse(keyStore) : null;
+        KeyStorePath = SharedKeyStore?.ToString() ?? Path.GetFullPath(keyStore ?? Path.Combine(Root, "keystore"));
+        KeyFilePath = Path.GetFullPath(keyFile ?? Path.Combine(Root, "keystore.key"));
     }
 
     public string Root { get; }
 
-    public string KeyStorePath => Path.Combine(Root, "keystore");
+    /// <summary>The key store's directory, or its etcd address.</summary>
+    public string KeyStorePath { get; }
 
-    public string KeyFilePath => Path.Combine(Root, "keystore.key");
+    /// <summary>The key store in etcd, one for a fleet; null when it is a directory on this host.</summary>
+    public EtcdStoreAddress? SharedKeyStore { get; }
+
+    public string KeyFilePath { get; }
+
+    /// <summary>The key store's medium: its directory, or a client of its etcd cluster.</summary>
+    public IKeyStoreMedium KeyStoreMedium() =>
+        SharedKeyStore is { } etcd ? new EtcdKeyStoreMedium(etcd) : new DirectoryKeyStoreMedium(KeyStorePath);
+
+    /// <summary>True when the key store is there (a copy in its directory, or its key in etcd, which is asked).</summary>
+    public bool KeyStoreExists()
+    {
+        if (SharedKeyStore is null)
+        {
+            return SealedKeyStore.Exists(KeyStorePath);
+        }
+
+        using var medium = KeyStoreMedium();
+        return medium.Exists();
+    }
+
+    /// <summary>The command that creates the key store where this data directory says it is.</summary>
+    public string InitCommand => SharedKeyStore is { } etcd
+        ? $"blocksim keystore init --key-store {etcd} --key-file {KeyFilePath}"
+        : $"blocksim keystore init --data-dir {Root}";
 
     public string VolumesPath => Path.Combine(Root, "volumes");
 
@@ -82,14 +116,20 @@ internal sealed partial class DataDirectory
     {
         const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         created = false;
-        if (SealedKeyStore.Exists(KeyStorePath))
+        if (SharedKeyStore is { } shared && !KeyStoreExists())
+        {
+            // A fleet's store is made once, on purpose, not by whichever daemon starts first.
+            throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {shared}. Create it once for the fleet: {InitCommand}; then give each daemon that key file.");
+        }
+
+        if (SharedKeyStore is not null || SealedKeyStore.Exists(KeyStorePath))
         {
             if (!File.Exists(KeyFilePath))
             {
                 throw MissingKeyFile();
             }
 
-            var store = SealedKeyStore.Open(KeyStorePath, new KeyFileUnlocker(KeyFilePath));
+            var store = SealedKeyStore.Open(KeyStoreMedium(), new KeyFileUnlocker(KeyFilePath));
             try
             {
                 Directory.CreateDirectory(VolumesPath, Private);
@@ -122,7 +162,7 @@ internal sealed partial class DataDirectory
         var unlocker = KeyFileUnlocker.Create(KeyFilePath);
         try
         {
-            var store = SealedKeyStore.Create(KeyStorePath, unlocker, LocalPrincipal);
+            var store = SealedKeyStore.Create(KeyStoreMedium(), unlocker, LocalPrincipal);
             created = true;
             return store;
         }

@@ -201,6 +201,7 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     {
         KeyStoreErrors.AuditWriteFailed => ": the server cannot write its audit log, and releases no key without a record; try again later",
         KeyStoreErrors.StoreWriteFailed => ": the server cannot write its key store; try again later",
+        KeyStoreErrors.StoreUnavailable => ": the server cannot reach its key store (etcd), and releases no key it cannot check and record; try again later",
         _ => "",
     };
 
