@@ -1,0 +1,168 @@
+using System.Text.Json;
+using BlockSim.KeyStore.Tests;
+using BlockSim.Nbd.Client;
+using BlockSim.Storage.Tests;
+using Xunit.Abstractions;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>
+/// One key store for a fleet, through the real blocksim executable: made once with keystore init in etcd,
+/// used by commands and by daemons on separate data directories (separate hosts), a key disabled by one
+/// process refused at the next attach by every daemon, and attaches failing closed while etcd is down.
+/// </summary>
+[Collection(EtcdCollection.Name)]
+public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper log)
+{
+    [SkippableFact]
+    public async Task Keystore_init_makes_one_store_in_etcd_that_commands_on_any_data_directory_use()
+    {
+        etcd.Require();
+        using var temp = new TempDirectory();
+        var store = etcd.NewStoreAddress();
+        var keyFile = temp.File("fleet.key");
+
+        var init = await Cli.RunAsync(temp.Path, "keystore", "init", "--key-store", store, "--key-file", keyFile);
+        Assert.True(init.Exit == 0, init.Output);
+        Assert.Contains($"Created the key store in {store}", init.Output);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+
+        var again = await Cli.RunAsync(temp.Path, "keystore", "init", "--key-store", store, "--key-file", temp.File("other.key"));
+        Assert.Equal(2, again.Exit);
+        Assert.Contains("already holds a key store", again.Output);
+        Assert.False(File.Exists(temp.File("other.key")));
+        var overKeyFile = await Cli.RunAsync(temp.Path, "keystore", "init", "--key-store", etcd.NewStoreAddress(), "--key-file", keyFile);
+        Assert.Equal(2, overKeyFile.Exit);
+        Assert.Contains("never overwritten", overKeyFile.Output);
+
+        // Two "hosts" (data directories) see one store: a key made on one is listed on the other.
+        var made = await Cli.RunAsync(temp.Path, "key", "create", "--alias", "alias/db", "--description", "db", "--data-dir", temp.File("host-a"), "--key-store", store, "--key-file", keyFile);
+        Assert.True(made.Exit == 0, made.Output);
+        var listed = await Cli.RunAsync(temp.Path, "--json", "key", "list", "--data-dir", temp.File("host-b"), "--key-store", store, "--key-file", keyFile);
+        Assert.True(listed.Exit == 0, listed.Output);
+        Assert.Contains("alias/db", listed.Output);
+        var verified = await Cli.RunAsync(temp.Path, "audit", "verify", "--data-dir", temp.File("host-b"), "--key-store", store, "--key-file", keyFile);
+        Assert.True(verified.Exit == 0, verified.Output);
+
+        // Clear errors: nobody answering (exit 5), a malformed address (2), a prefix with no store (3).
+        var down = await Cli.RunAsync(temp.Path, "key", "list", "--key-store", "etcd://127.0.0.1:9/nothing", "--key-file", keyFile);
+        Assert.Equal(5, down.Exit);
+        Assert.Contains("DependencyTimeoutException", down.Output);
+        Assert.Contains("could not be reached", down.Output);
+        var malformed = await Cli.RunAsync(temp.Path, "key", "list", "--key-store", "etcd://127.0.0.1:2379", "--key-file", keyFile);
+        Assert.Equal(2, malformed.Exit);
+        Assert.Contains("etcd://HOST:PORT[,HOST:PORT...]/PREFIX", malformed.Output);
+        var none = await Cli.RunAsync(temp.Path, "key", "list", "--key-store", etcd.NewStoreAddress(), "--key-file", keyFile);
+        Assert.Equal(3, none.Exit);
+        Assert.Contains("blocksim keystore init --key-store", none.Output);
+        Assert.All(new[] { down, malformed, none }, r => Assert.DoesNotContain("   at ", r.Output));
+    }
+
+    [SkippableFact]
+    public async Task A_key_disabled_by_a_third_process_is_refused_at_the_next_attach_by_both_daemons()
+    {
+        etcd.Require();
+        using var temp = new TempDirectory();
+        var store = etcd.NewStoreAddress();
+        var keyFile = temp.File("fleet.key");
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "keystore", "init", "--key-store", store, "--key-file", keyFile)).Exit);
+        string[] fleet = ["--key-store", store, "--key-file", keyFile];
+        foreach (var host in new[] { "host-a", "host-b" })
+        {
+            var created = await Cli.RunAsync(temp.Path, ["volume", "create", "db", "--size", "16M", "--data-dir", temp.File(host), .. fleet]);
+            Assert.True(created.Exit == 0, created.Output);
+        }
+
+        await using var a = DaemonProcess.Start(temp.Path, ["serve", "--listen", "127.0.0.1:0", "--socket", "none", "--data-dir", temp.File("host-a"), .. fleet]);
+        await using var b = DaemonProcess.Start(temp.Path, ["serve", "--listen", "127.0.0.1:0", "--socket", "none", "--data-dir", temp.File("host-b"), .. fleet]);
+        int[] ports = [await a.PortAsync(), await b.PortAsync()];
+        foreach (var port in ports)
+        {
+            await AttachAndWriteAsync(port);
+        }
+
+        // A third process, on a data directory of its own, disables the key both volumes are wrapped under.
+        var disabled = await Cli.RunAsync(temp.Path, ["key", "disable", "alias/blocksim/default", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(disabled.Exit == 0, disabled.Output);
+        foreach (var port in ports)
+        {
+            var refused = await Assert.ThrowsAsync<NbdClientException>(() => AttachAndWriteAsync(port));
+            Assert.Contains("ErrorPolicy", refused.Message);
+            Assert.Contains("DisabledException", refused.Message);
+        }
+
+        var enabled = await Cli.RunAsync(temp.Path, ["key", "enable", "alias/blocksim/default", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(enabled.Exit == 0, enabled.Output);
+        foreach (var port in ports)
+        {
+            await AttachAndWriteAsync(port);
+        }
+
+        // One audit trail: Decrypts recorded by both daemons, the disable and enable by the third process, and it verifies.
+        var shown = await Cli.RunAsync(temp.Path, ["--json", "audit", "show", "--tail", "1000", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(shown.Exit == 0, shown.Output);
+        var records = shown.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var decryptedBy = records.Where(r => r.GetProperty("eventName").GetString() == "Decrypt").Select(r => r.GetProperty("recordedBy").GetString()).ToHashSet();
+        Assert.Contains(decryptedBy, by => by!.EndsWith($"[{a.Id}]", StringComparison.Ordinal));
+        Assert.Contains(decryptedBy, by => by!.EndsWith($"[{b.Id}]", StringComparison.Ordinal));
+        Assert.Contains(records, r => r.GetProperty("eventName").GetString() == "DisableKey" && !r.GetProperty("recordedBy").GetString()!.EndsWith($"[{a.Id}]", StringComparison.Ordinal));
+        var verified = await Cli.RunAsync(temp.Path, ["audit", "verify", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(verified.Exit == 0, verified.Output);
+    }
+
+    [SkippableFact]
+    public async Task With_etcd_down_new_attaches_fail_closed_the_attached_volume_keeps_serving_and_all_resumes_without_a_restart()
+    {
+        etcd.Require();
+        using var own = EtcdCluster.WithMembers(1);
+        using var temp = new TempDirectory();
+        var store = own.NewStoreAddress();
+        string[] fleet = ["--key-store", store, "--key-file", temp.File("fleet.key")];
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, ["keystore", "init", .. fleet])).Exit);
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, ["volume", "create", "db", "--size", "16M", "--data-dir", temp.File("host"), .. fleet])).Exit);
+        await using var daemon = DaemonProcess.Start(temp.Path, ["serve", "--listen", "127.0.0.1:0", "--socket", "none", "--data-dir", temp.File("host"), .. fleet]);
+        var port = await daemon.PortAsync();
+        await using var attached = await ConnectAsync(port);
+
+        own.Kill(0);
+        var data = new byte[65536];
+        new Random(26).NextBytes(data);
+        await attached.WriteAsync(0, data);
+        await attached.FlushAsync();
+        var back = new byte[data.Length];
+        await attached.ReadAsync(0, back);
+        Assert.Equal(data, back);
+
+        var refused = await Assert.ThrowsAsync<NbdClientException>(() => AttachAndWriteAsync(port));
+        log.WriteLine(refused.Message);
+        Assert.Contains("ErrorPolicy", refused.Message);
+        Assert.Contains("cannot reach its key store", refused.Message);
+
+        own.Restart(0);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await AttachAndWriteAsync(port);
+                break;
+            }
+            catch (NbdClientException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+        }
+
+        Assert.False(daemon.HasExited, daemon.Output);
+    }
+
+    private static Task<NbdClient> ConnectAsync(int port) =>
+        NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "db" });
+
+    private static async Task AttachAndWriteAsync(int port)
+    {
+        await using var client = await ConnectAsync(port);
+        await client.WriteAsync(0, new byte[4096]);
+        await client.FlushAsync();
+    }
+}
