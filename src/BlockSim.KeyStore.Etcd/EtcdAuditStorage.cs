@@ -1,24 +1,30 @@
-using System.Text;
-using Etcdserverpb;
+using Mvccpb;
 using BlockSim.KeyStore.Media;
 
 namespace BlockSim.KeyStore.Etcd;
 
 /// <summary>
 /// The audit chain in etcd: one key per record (PREFIX/audit/records/ and the sequence, zero-padded so that
-/// key order is chain order) and the head, a record and its head written in one transaction that compares
-/// the head read, so the head never lags a record and two writers can never both append after one head.
+/// key order is chain order) and the head. A request's records and the new head are staged here and
+/// committed by the medium in the same transaction as the store, only while the head is the one the request
+/// read: the head never lags a record, and two writers can never both append after one head.
 /// </summary>
 internal sealed class EtcdAuditStorage(EtcdConnection etcd) : IAuditStorage
 {
     private const int PageSize = 500;
-    private long _headRevision;
+    private readonly List<(string Key, byte[] Line)> _staged = [];
+    private string? _stagedHead;
+    private bool _headRead;
+    private string? _head;
 
     private EtcdStoreAddress Address => etcd.Address;
 
     public string Location => $"{Address}/audit";
 
     public string HeadName => Address.AuditHeadKey;
+
+    /// <summary>The head's revision as this request read it (0: no head yet); the commit compares it.</summary>
+    public long HeadRevision { get; private set; }
 
     /// <summary>One segment: every record, in order (archiving into segments of their own is still to come).</summary>
     public IReadOnlyList<string> Segments() => [Address.AuditRecordPrefix];
@@ -40,42 +46,66 @@ internal sealed class EtcdAuditStorage(EtcdConnection etcd) : IAuditStorage
         }
     }
 
+    /// <summary>A new request: nothing staged, the head to be read afresh.</summary>
+    public void BeginRequest()
+    {
+        _staged.Clear();
+        _stagedHead = null;
+        _headRead = false;
+    }
+
+    /// <summary>The head as read with the store, in the same read (<see cref="EtcdKeyStoreMedium.ReadCopies"/>).</summary>
+    public void Remember(KeyValue? head)
+    {
+        _head = head?.Value.ToStringUtf8();
+        HeadRevision = head?.ModRevision ?? 0;
+        _headRead = true;
+    }
+
     public string? ReadHead()
     {
-        var kv = etcd.Call("read the audit head", deadline => etcd.Client.Get(Address.AuditHeadKey, deadline: deadline)).Kvs.FirstOrDefault();
-        _headRevision = kv?.ModRevision ?? 0;
-        return kv?.Value.ToStringUtf8();
+        if (_stagedHead is not null)
+        {
+            return _stagedHead;
+        }
+
+        if (!_headRead)
+        {
+            Remember(etcd.Call("read the audit head", deadline => etcd.Client.Get(Address.AuditHeadKey, deadline: deadline)).Kvs.FirstOrDefault());
+        }
+
+        return _head;
     }
 
-    public void WriteHead(string head) => Commit("move the audit head", [EtcdKeys.Put(Address.AuditHeadKey, Encoding.ASCII.GetBytes(head))], []);
+    /// <summary>Never called: the head is written with its record, so it never lags one (see <see cref="LastLine"/>).</summary>
+    public void WriteHead(string head) => _stagedHead = head;
 
-    public byte[]? LastLine()
-    {
-        var last = etcd.Call("read the audit log", deadline => etcd.Client.Get(EtcdKeys.Page(Address.AuditRecordPrefix, Address.AuditRecordPrefix, 1, descending: true), deadline: deadline));
-        return last.Kvs.FirstOrDefault()?.Value.ToByteArray();
-    }
+    /// <summary>Null: there is never a record past the head to catch up over (they are committed together).</summary>
+    public byte[]? LastLine() => null;
 
     public void Append(long sequence, byte[] line, string head)
     {
-        var record = Address.AuditRecordKey(sequence);
-        Commit(
-            "write an audit record",
-            [EtcdKeys.Put(record, line), EtcdKeys.Put(Address.AuditHeadKey, Encoding.ASCII.GetBytes(head))],
-            [EtcdKeys.Absent(record)]);
+        _ = ReadHead(); // the commit compares the head this append follows
+        _staged.Add((Address.AuditRecordKey(sequence), line));
+        _stagedHead = head;
     }
 
-    /// <summary>The operations in one transaction, made only while the head is as it was read (and <paramref name="also"/> holds).</summary>
-    private void Commit(string what, RequestOp[] operations, Compare[] also)
+    /// <summary>The staged records and head for the commit; null head when nothing was appended.</summary>
+    public (IReadOnlyList<(string Key, byte[] Line)> Records, string? Head) Staged() => (_staged, _stagedHead);
+
+    /// <summary>The commit landed at <paramref name="revision"/>: its head is now the head.</summary>
+    public void Committed(long revision)
     {
-        var request = new TxnRequest { Compare = { EtcdKeys.Unchanged(Address.AuditHeadKey, _headRevision) } };
-        request.Compare.Add(also);
-        request.Success.Add(operations);
-        var response = etcd.Call(what, deadline => etcd.Client.Transaction(request, deadline: deadline), changes: true);
-        if (!response.Succeeded)
+        if (_stagedHead is not null)
         {
-            throw new IOException($"The audit log in {Location} was appended to by another writer since this request read its head (the store's lock was lost), so no record was written.");
+            _head = _stagedHead;
+            HeadRevision = revision;
         }
 
-        _headRevision = response.Header.Revision;
+        _staged.Clear();
+        _stagedHead = null;
     }
+
+    /// <summary>The commit did not land (or may not have): what was staged is dropped and the head read again.</summary>
+    public void Discard() => BeginRequest();
 }

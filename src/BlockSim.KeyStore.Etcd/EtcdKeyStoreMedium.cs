@@ -4,11 +4,12 @@ using BlockSim.KeyStore.Media;
 namespace BlockSim.KeyStore.Etcd;
 
 /// <summary>
-/// A key store in etcd, one for a fleet: the store (slots, body and MAC) under one key, changed only by a
-/// transaction that compares the revision this process read, so two hosts changing keys at once never lose
-/// an update; the audit chain beside it (<see cref="EtcdAuditStorage"/>); and etcd's lock, on a lease, to
-/// keep writers apart. The lock is not what protects the store: a writer whose lease ran out (a paused
-/// process) loses the lock, and its write then fails the compare and is refused, with nothing written.
+/// A key store in etcd, one for a fleet: the store (slots, body and MAC) under one key and the audit chain
+/// beside it (<see cref="EtcdAuditStorage"/>). A request reads the store and the audit head in one read and
+/// commits its records, the new head and the store in one transaction that compares both revisions it read,
+/// so two hosts changing keys at once never lose an update and never fork the chain: the loser's commit
+/// writes nothing (<see cref="KeyStoreConflictException"/>) and the store runs its request again. No lock is
+/// taken for that; etcd's lock (on a lease) only keeps re-keys apart, whose key files live beside the commit.
 /// </summary>
 public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
 {
@@ -49,13 +50,20 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
         _ = Exists();
     }
 
+    /// <summary>A request begins: nothing staged, everything read afresh. No lock (the commit compares).</summary>
+    public IDisposable Lock()
+    {
+        _audit.BeginRequest();
+        return new Request(_audit);
+    }
+
     /// <summary>
     /// etcd's lock on a lease of its own (15 s): released by revoking the lease, and by etcd itself when the
     /// process dies holding it. Waits up to 10 s for another holder.
     /// </summary>
-    public IDisposable Lock()
+    public IDisposable LockForReKey()
     {
-        var lease = _etcd.Call("take its lock", deadline => _etcd.Client.LeaseGrant(new LeaseGrantRequest { TTL = LockLeaseSeconds }, deadline: deadline)).ID;
+        var lease = _etcd.Call("take its re-key lock", deadline => _etcd.Client.LeaseGrant(new LeaseGrantRequest { TTL = LockLeaseSeconds }, deadline: deadline)).ID;
         try
         {
             _etcd.Client.Lock(Address.LockName, lease, deadline: DateTime.UtcNow + s_lockWait);
@@ -66,10 +74,10 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
             Revoke(lease);
             if (e.StatusCode == Grpc.Core.StatusCode.DeadlineExceeded && AnswersNow())
             {
-                throw new IOException($"Another process held the key store's lock ({Address.LockName} in etcd) for {s_lockWait.TotalSeconds:0} s; try again.", e);
+                throw new IOException($"Another process held the key store's re-key lock ({Address.LockName} in etcd) for {s_lockWait.TotalSeconds:0} s; try again.", e);
             }
 
-            throw _etcd.Unavailable("take its lock", e);
+            throw _etcd.Unavailable("take its re-key lock", e);
         }
         catch
         {
@@ -104,31 +112,67 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
         }
     }
 
-    /// <summary>The one copy, and the revision it was read at (the next write compares it).</summary>
+    /// <summary>The one copy, read with the audit head in one read; the commit compares the revisions of both.</summary>
     public IReadOnlyList<StoreCopy> ReadCopies()
     {
-        var response = _etcd.Call("read the store", deadline => _etcd.Client.Get(Address.StoreKey, deadline: deadline));
-        var kv = response.Kvs.FirstOrDefault();
-        _storeRevision = kv?.ModRevision ?? 0;
-        return [new StoreCopy(Address.StoreKey, kv?.Value.ToByteArray())];
-    }
-
-    public void WriteStore(byte[] serialized, Action<string>? crashPoint)
-    {
-        var response = _etcd.Call("write the store", deadline => _etcd.Client.Transaction(
+        var read = _etcd.Call("read the store", deadline => _etcd.Client.Transaction(
             new TxnRequest
             {
-                Compare = { EtcdKeys.Unchanged(Address.StoreKey, _storeRevision) },
-                Success = { EtcdKeys.Put(Address.StoreKey, serialized) },
+                Success =
+                {
+                    new RequestOp { RequestRange = new RangeRequest { Key = EtcdKeys.Bytes(Address.StoreKey) } },
+                    new RequestOp { RequestRange = new RangeRequest { Key = EtcdKeys.Bytes(Address.AuditHeadKey) } },
+                },
             },
-            deadline: deadline),
-            changes: true);
+            deadline: deadline));
+        var store = read.Responses[0].ResponseRange.Kvs.FirstOrDefault();
+        _storeRevision = store?.ModRevision ?? 0;
+        _audit.Remember(read.Responses[1].ResponseRange.Kvs.FirstOrDefault());
+        return [new StoreCopy(Address.StoreKey, store?.Value.ToByteArray())];
+    }
+
+    /// <summary>
+    /// One transaction: the records and head this request appended, and the store, only while neither the
+    /// store nor the head has changed since this request read them.
+    /// </summary>
+    public void WriteStore(byte[] serialized, Action<string>? crashPoint)
+    {
+        var (records, head) = _audit.Staged();
+        var commit = new TxnRequest
+        {
+            Compare = { EtcdKeys.Unchanged(Address.StoreKey, _storeRevision), EtcdKeys.Unchanged(Address.AuditHeadKey, _audit.HeadRevision) },
+        };
+        foreach (var (key, line) in records)
+        {
+            commit.Compare.Add(EtcdKeys.Absent(key));
+            commit.Success.Add(EtcdKeys.Put(key, line));
+        }
+
+        if (head is not null)
+        {
+            commit.Success.Add(EtcdKeys.Put(Address.AuditHeadKey, System.Text.Encoding.ASCII.GetBytes(head)));
+        }
+
+        commit.Success.Add(EtcdKeys.Put(Address.StoreKey, serialized));
+        TxnResponse response;
+        try
+        {
+            response = _etcd.Call("commit a change", deadline => _etcd.Client.Transaction(commit, deadline: deadline), changes: true);
+        }
+        catch
+        {
+            _audit.Discard();
+            throw;
+        }
+
         if (!response.Succeeded)
         {
-            throw new IOException($"The key store in {Location} was changed by another writer since this request read it (its lock was lost: a pause longer than the lock's {LockLeaseSeconds} s lease), so nothing was written; try again.");
+            _audit.Discard();
+            throw new KeyStoreConflictException($"The key store in {Location} was changed by another writer since this request read it, so nothing was written.");
         }
 
         _storeRevision = response.Header.Revision;
+        _audit.Committed(response.Header.Revision);
     }
 
     public void Dispose() => _etcd.Dispose();
@@ -138,5 +182,11 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
     private sealed class Held(EtcdKeyStoreMedium medium, long lease) : IDisposable
     {
         public void Dispose() => medium.Revoke(lease);
+    }
+
+    /// <summary>Ends a request: records staged but never committed (a failed commit's follow-ups) are dropped.</summary>
+    private sealed class Request(EtcdAuditStorage audit) : IDisposable
+    {
+        public void Dispose() => audit.Discard();
     }
 }

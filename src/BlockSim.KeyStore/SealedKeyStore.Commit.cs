@@ -74,6 +74,10 @@ public sealed partial class SealedKeyStore
                 SaveReKeyed(body, rekey);
             }
         }
+        catch (KeyStoreConflictException)
+        {
+            throw; // nothing written, records included: the request runs again on what is there now
+        }
         catch (StoreCopyWriteFailedException e)
         {
             throw new KeyStoreException(KeyStoreErrors.StoreWriteFailed, $"{records[^1].EventName} was made and recorded ({e.CommittedCopy} holds it), but the backup copy {e.FailedCopy} could not be written; fix the cause, the next change rewrites it: {e.Message}", e);

@@ -197,6 +197,7 @@ public sealed partial class SealedKeyStore
     /// </summary>
     private void SaveReKeyed(StoreBody body, ReKeyPlan rekey)
     {
+        using var reKeying = _medium.LockForReKey(); // no other process may take these .next files for a crash's
         ResealBody(body, rekey);
         try
         {

@@ -1,3 +1,4 @@
+using BlockSim.KeyStore.Media;
 using BlockSim.KeyStore.Policies;
 
 namespace BlockSim.KeyStore;
@@ -75,6 +76,38 @@ public sealed partial class SealedKeyStore
         Action<T>? discard = null,
         IReadOnlyDictionary<string, string>? eventData = null,
         Func<T, IReadOnlyDictionary<string, string>?>? resultData = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return RequestOnce(eventName, context, keyIdForAudit, encryptionContext, operation, discard, eventData, resultData);
+            }
+            catch (KeyStoreConflictException e)
+            {
+                if (attempt == MaxAttempts)
+                {
+                    throw new KeyStoreException(KeyStoreErrors.StoreWriteFailed, $"{eventName} was not made: the key store kept changing under it ({MaxAttempts} attempts, each read again and refused at commit), so nothing was written; try again. {e.Message}", e);
+                }
+
+                // Another writer committed first: decide again on what it left (a short random pause spreads contenders).
+                Thread.Sleep(Random.Shared.Next(1, 5 * attempt));
+            }
+        }
+    }
+
+    /// <summary>How many times a request runs when other writers keep committing first (a medium that compares at commit).</summary>
+    private const int MaxAttempts = 20;
+
+    private T RequestOnce<T>(
+        string eventName,
+        KeyRequestContext context,
+        string? keyIdForAudit,
+        IReadOnlyDictionary<string, string>? encryptionContext,
+        Func<StoreBody, (T Result, bool Changed, string? KeyId, int? KeyVersion)> operation,
+        Action<T>? discard,
+        IReadOnlyDictionary<string, string>? eventData,
+        Func<T, IReadOnlyDictionary<string, string>?>? resultData)
     {
         using (Lock())
         {

@@ -77,7 +77,14 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
 
             var body = new StoreBody();
             body.Keys.Add(store.NewKey(administrator, "service-managed default key for BlockSim volumes", [DefaultAlias]));
-            store.RecordThenCommit(body, [store.NewRecord("CreateKey", new KeyRequestContext(administrator), body.Keys[0].KeyId, null, 1, null, null)]);
+            try
+            {
+                store.RecordThenCommit(body, [store.NewRecord("CreateKey", new KeyRequestContext(administrator), body.Keys[0].KeyId, null, 1, null, null)]);
+            }
+            catch (KeyStoreConflictException)
+            {
+                throw new KeyStoreException(KeyStoreErrors.AlreadyExists, $"{medium.Location} already holds a key store (made by another process just now); open it instead.");
+            }
         }
 
         return store;
@@ -96,6 +103,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
             // Under the lock from the start: a re-key in another process may be between writing a new key
             // file and committing the store, and only the lock tells its .next from one a crash left behind.
             using (store.Lock())
+            using (medium.LockForReKey()) // a re-key under way in another process is told from a crash's leftovers only under it
             {
                 store._held.Add(unlocker);
                 var copies = store.ReadCopies();

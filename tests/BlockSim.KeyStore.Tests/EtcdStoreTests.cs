@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using BlockSim.KeyStore.Etcd;
+using BlockSim.KeyStore.Media;
 using BlockSim.KeyStore.Sealing;
 
 namespace BlockSim.KeyStore.Tests;
@@ -117,7 +118,7 @@ public sealed class EtcdStoreTests(EtcdCluster etcd)
         var copy = stale.ReadCopies().Single();
         f.Store.CreateKey("made meanwhile", StoreFixture.Admin, "alias/meanwhile");
 
-        var e = Assert.Throws<IOException>(() => stale.WriteStore(copy.Bytes!, null));
+        var e = Assert.Throws<KeyStoreConflictException>(() => stale.WriteStore(copy.Bytes!, null));
         Assert.Contains("changed by another writer", e.Message);
         Assert.Contains("alias/meanwhile", f.Reopen().ListKeys(StoreFixture.Admin).SelectMany(k => k.Aliases));
     }

@@ -65,6 +65,9 @@ public sealed class DirectoryKeyStoreMedium : IKeyStoreMedium
         }
     }
 
+    /// <summary>Nothing more: <see cref="Lock"/> holds the lock file, which keeps re-keys apart too.</summary>
+    public IDisposable LockForReKey() => NoLock.Instance;
+
     public IReadOnlyList<StoreCopy> ReadCopies() =>
         [new StoreCopy(PrimaryPath, TryRead(PrimaryPath)), new StoreCopy(BackupPath, TryRead(BackupPath))];
 
@@ -101,4 +104,15 @@ public sealed class DirectoryKeyStoreMedium : IKeyStoreMedium
     }
 
     public override string ToString() => Directory;
+}
+
+/// <summary>A lock a medium does not need to take.</summary>
+public sealed class NoLock : IDisposable
+{
+    public static readonly NoLock Instance = new();
+
+    public void Dispose()
+    {
+        // Nothing held.
+    }
 }

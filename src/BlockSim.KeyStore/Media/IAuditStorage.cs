@@ -30,7 +30,9 @@ public interface IAuditStorage
 
     /// <summary>
     /// Appends record <paramref name="sequence"/> (its line, without a newline) and makes <paramref name="head"/>
-    /// the head, durably: one atomic change where the storage has transactions, else the line then the head.
+    /// the head: files write the line then the head, durably, at once; a storage with transactions stages
+    /// both for the store's commit (<see cref="IKeyStoreMedium.WriteStore"/>), so records, head and store
+    /// change together or not at all.
     /// </summary>
     void Append(long sequence, byte[] line, string head);
 }

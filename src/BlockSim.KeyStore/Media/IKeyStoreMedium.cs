@@ -26,20 +26,29 @@ public interface IKeyStoreMedium : IDisposable
     void Prepare();
 
     /// <summary>
-    /// Keeps writers in other processes (and, for a shared medium, other hosts) out until disposed; throws an
-    /// <see cref="IOException"/> when another holds it too long, a <see cref="KeyStoreException"/> when the
-    /// medium does not answer.
+    /// Begins one request, ended by disposing. A directory keeps writers in other processes out until then
+    /// (an <see cref="IOException"/> when another holds the lock too long). A medium with transactions
+    /// takes no lock: its one commit compares what the request read, and a conflict is a
+    /// <see cref="KeyStoreConflictException"/> on which the request runs again.
     /// </summary>
     IDisposable Lock();
+
+    /// <summary>
+    /// Keeps re-keys apart while a request writes or finishes one (its key files are written beside the
+    /// store's commit, and only the holder of this lock may tell a crash's leftovers from a re-key under
+    /// way). Inside <see cref="Lock"/>; a directory's lock already covers it.
+    /// </summary>
+    IDisposable LockForReKey();
 
     /// <summary>Every copy of the store, the one to trust first first; a copy that is missing has null bytes.</summary>
     IReadOnlyList<StoreCopy> ReadCopies();
 
     /// <summary>
-    /// Writes the store durably. Under the lock, after <see cref="ReadCopies"/>: a medium that can compare
-    /// writes only over the state it last read, and throws an <see cref="IOException"/> (nothing written)
-    /// when another writer changed it meanwhile. <see cref="StoreCopyWriteFailedException"/> means the
-    /// change is committed but a later copy was not written. <paramref name="crashPoint"/> is for tests.
+    /// Writes the store durably. Inside <see cref="Lock"/>, after <see cref="ReadCopies"/>: a medium with
+    /// transactions commits the audit records appended in this request with it, in one transaction, only
+    /// over the state it read (else <see cref="KeyStoreConflictException"/>, nothing written).
+    /// <see cref="StoreCopyWriteFailedException"/> means the change is committed but a later copy was not
+    /// written. <paramref name="crashPoint"/> is for tests.
     /// </summary>
     void WriteStore(byte[] serialized, Action<string>? crashPoint);
 }
