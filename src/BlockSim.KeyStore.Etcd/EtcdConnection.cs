@@ -9,11 +9,9 @@ namespace BlockSim.KeyStore.Etcd;
 /// <see cref="KeyStoreErrors.StoreUnavailable"/> error naming the store: the request fails closed, and the
 /// next one tries again, so everything resumes when etcd does, without a restart.
 /// </summary>
-internal sealed class EtcdConnection(EtcdStoreAddress address) : IDisposable
+internal sealed class EtcdConnection(EtcdStoreAddress address, EtcdTls? tls) : IDisposable
 {
-    // A passed deadline surfaces as RpcException(DeadlineExceeded), never as an OperationCanceledException
-    // (the library's default, which would read as "cancelled" rather than "etcd did not answer").
-    private readonly EtcdClient _client = new(address.ConnectionString(tls: false), configureChannelOptions: o => o.ThrowOperationCanceledOnCancellation = false);
+    private readonly EtcdClient _client = Connect(address, tls);
 
     /// <summary>How long one call may take before the request fails closed.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
@@ -52,4 +50,27 @@ internal sealed class EtcdConnection(EtcdStoreAddress address) : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    private static EtcdClient Connect(EtcdStoreAddress address, EtcdTls? tls)
+    {
+        // A passed deadline surfaces as RpcException(DeadlineExceeded), never as an OperationCanceledException
+        // (the library's default, which would read as "cancelled" rather than "etcd did not answer").
+        static void Channel(Grpc.Net.Client.GrpcChannelOptions options) => options.ThrowOperationCanceledOnCancellation = false;
+        if (tls is null)
+        {
+            return new EtcdClient(address.ConnectionString(tls: false), configureChannelOptions: Channel);
+        }
+
+        var ssl = new System.Net.Security.SslClientAuthenticationOptions();
+        tls.Apply(ssl); // read now, so a bad file is an error at open, not at the first request
+        return new EtcdClient(
+            address.ConnectionString(tls: true),
+            options =>
+            {
+                options.ClientCertificates = ssl.ClientCertificates;
+                options.CertificateChainPolicy = ssl.CertificateChainPolicy;
+                options.CertificateRevocationCheckMode = ssl.CertificateRevocationCheckMode;
+            },
+            configureChannelOptions: Channel);
+    }
 }

@@ -19,16 +19,17 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
     private readonly EtcdAuditStorage _audit;
     private long _storeRevision;
 
-    public EtcdKeyStoreMedium(EtcdStoreAddress address)
+    /// <param name="tls">TLS to the members (their CA, and a client certificate for --client-cert-auth); null for plain gRPC.</param>
+    public EtcdKeyStoreMedium(EtcdStoreAddress address, EtcdTls? tls = null)
     {
         Address = address;
-        _etcd = new EtcdConnection(address);
+        _etcd = new EtcdConnection(address, tls);
         _audit = new EtcdAuditStorage(_etcd);
     }
 
     /// <summary>Opens the store at <paramref name="address"/> (etcd://HOST:PORT[,...]/PREFIX).</summary>
-    public EtcdKeyStoreMedium(string address)
-        : this(EtcdStoreAddress.Parse(address))
+    public EtcdKeyStoreMedium(string address, EtcdTls? tls = null)
+        : this(EtcdStoreAddress.Parse(address), tls)
     {
     }
 

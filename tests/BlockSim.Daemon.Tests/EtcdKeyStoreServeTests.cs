@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BlockSim.KeyStore.Tests;
 using BlockSim.Nbd.Client;
+using BlockSim.Nbd.Tests;
 using BlockSim.Storage.Tests;
 using Xunit.Abstractions;
 
@@ -154,6 +155,44 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
         }
 
         Assert.False(daemon.HasExited, daemon.Output);
+    }
+
+    [SkippableFact]
+    public async Task Over_tls_the_store_is_reached_with_its_ca_and_a_client_certificate_and_refused_without()
+    {
+        etcd.Require();
+        using var credentials = new TlsFixture();
+        var alice = BlockSim.Nbd.Tls.PrivateCertificateAuthority.ClientDirectory(credentials.Ca, "alice");
+        var ca = Path.Combine(credentials.Ca, "ca-cert.pem");
+        var clientTls = new BlockSim.KeyStore.Etcd.EtcdTls(ca, Path.Combine(alice, "client-cert.pem"), Path.Combine(alice, "client-key.pem"));
+        using var secure = EtcdCluster.WithTls(ca, Path.Combine(credentials.Ca, "server-cert.pem"), Path.Combine(credentials.Ca, "server-key.pem"), clientTls);
+        secure.Require();
+        using var temp = new TempDirectory();
+        var store = secure.NewStoreAddress();
+        string[] tls = ["--key-store", store, "--key-file", temp.File("fleet.key"), "--key-store-ca", ca, "--key-store-cert", clientTls.CertificateFile!, "--key-store-key", clientTls.KeyFile!];
+
+        var init = await Cli.RunAsync(temp.Path, ["keystore", "init", .. tls]);
+        Assert.True(init.Exit == 0, init.Output);
+        var listed = await Cli.RunAsync(temp.Path, ["key", "list", .. tls]);
+        Assert.True(listed.Exit == 0, listed.Output);
+        Assert.Contains("alias/blocksim/default", listed.Output);
+
+        // Without a client certificate, with plain gRPC, or trusting another CA: refused, with a clear error, nothing opened.
+        var noCertificate = await Cli.RunAsync(temp.Path, "key", "list", "--key-store", store, "--key-file", temp.File("fleet.key"), "--key-store-ca", ca);
+        var plain = await Cli.RunAsync(temp.Path, "key", "list", "--key-store", store, "--key-file", temp.File("fleet.key"));
+        var otherCa = await Cli.RunAsync(temp.Path, ["key", "list", .. tls[..^6], "--key-store-ca", Path.Combine(credentials.OtherCa, "ca-cert.pem"), "--key-store-cert", clientTls.CertificateFile!, "--key-store-key", clientTls.KeyFile!]);
+        foreach (var refused in new[] { noCertificate, plain, otherCa })
+        {
+            log.WriteLine(refused.Output);
+            Assert.Equal(5, refused.Exit);
+            Assert.Contains("DependencyTimeoutException", refused.Output);
+            Assert.DoesNotContain("alias/blocksim/default", refused.Output);
+            Assert.DoesNotContain("   at ", refused.Output);
+        }
+
+        var certificateWithoutCa = await Cli.RunAsync(temp.Path, "key", "list", "--key-store", store, "--key-store-cert", clientTls.CertificateFile!, "--key-store-key", clientTls.KeyFile!);
+        Assert.Equal(2, certificateWithoutCa.Exit);
+        Assert.Contains("--key-store-ca", certificateWithoutCa.Output);
     }
 
     private static Task<NbdClient> ConnectAsync(int port) =>

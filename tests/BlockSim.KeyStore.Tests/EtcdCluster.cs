@@ -18,18 +18,28 @@ public sealed class EtcdCluster : IDisposable
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"blocksim-etcd-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
     private readonly List<Member> _members = [];
     private readonly string? _bootFailure;
+    private readonly (string Ca, string Cert, string Key)? _serverTls;
+    private readonly EtcdTls? _clientTls;
     private int _stores;
 
     public EtcdCluster()
-        : this(1)
+        : this(1, null, null)
     {
     }
 
     /// <summary>A cluster of its own with <paramref name="members"/> members, for the fault tests (disposed by the test).</summary>
-    public static EtcdCluster WithMembers(int members) => new(members);
+    public static EtcdCluster WithMembers(int members) => new(members, null, null);
 
-    private EtcdCluster(int members)
+    /// <summary>
+    /// One member serving TLS only, with client certificates required (--client-cert-auth) and checked against
+    /// <paramref name="ca"/>; <paramref name="client"/> is how the cluster itself checks it is up.
+    /// </summary>
+    public static EtcdCluster WithTls(string ca, string serverCert, string serverKey, EtcdTls client) => new(1, (ca, serverCert, serverKey), client);
+
+    private EtcdCluster(int members, (string Ca, string Cert, string Key)? serverTls, EtcdTls? clientTls)
     {
+        _serverTls = serverTls;
+        _clientTls = clientTls;
         if (!File.Exists(Binary))
         {
             return;
@@ -116,16 +126,25 @@ public sealed class EtcdCluster : IDisposable
     private void Start(Member member)
     {
         var cluster = string.Join(",", _members.Select(m => $"{m.Name}=http://127.0.0.1:{m.PeerPort}"));
+        var scheme = _serverTls is null ? "http" : "https";
         var start = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in new[]
         {
             "--name", member.Name, "--data-dir", member.DataDirectory,
-            "--listen-client-urls", $"http://127.0.0.1:{member.ClientPort}", "--advertise-client-urls", $"http://127.0.0.1:{member.ClientPort}",
+            "--listen-client-urls", $"{scheme}://127.0.0.1:{member.ClientPort}", "--advertise-client-urls", $"{scheme}://127.0.0.1:{member.ClientPort}",
             "--listen-peer-urls", $"http://127.0.0.1:{member.PeerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{member.PeerPort}",
             "--initial-cluster", cluster, "--initial-cluster-state", "new", "--log-level", "error",
         })
         {
             start.ArgumentList.Add(argument);
+        }
+
+        if (_serverTls is { } tls)
+        {
+            foreach (var argument in new[] { "--cert-file", tls.Cert, "--key-file", tls.Key, "--trusted-ca-file", tls.Ca, "--client-cert-auth" })
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
 
         var process = Process.Start(start)!;
@@ -145,7 +164,7 @@ public sealed class EtcdCluster : IDisposable
         {
             try
             {
-                using var medium = new EtcdKeyStoreMedium($"etcd://{Endpoints}/health");
+                using var medium = new EtcdKeyStoreMedium($"etcd://{Endpoints}/health", _clientTls);
                 _ = medium.Exists();
                 return null;
             }

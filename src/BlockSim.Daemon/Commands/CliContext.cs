@@ -37,6 +37,24 @@ internal static class CliContext
         Recursive = true,
     };
 
+    public static readonly Option<string?> KeyStoreCa = new("--key-store-ca")
+    {
+        Description = "TLS to the key store's etcd: the CA (PEM) its members' certificates must chain to.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> KeyStoreCert = new("--key-store-cert")
+    {
+        Description = "TLS to the key store's etcd: this client's certificate (PEM), for etcd's --client-cert-auth; with --key-store-key.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> KeyStoreKey = new("--key-store-key")
+    {
+        Description = "TLS to the key store's etcd: the private key (PEM) of --key-store-cert.",
+        Recursive = true,
+    };
+
     public static readonly Option<bool> Json = new("--json") { Description = "Print JSON for scripts.", Recursive = true };
 
     public static readonly Option<string?> PassphraseFile = new("--passphrase-file")
@@ -79,6 +97,9 @@ internal static class CliContext
         root.Options.Add(DataDir);
         root.Options.Add(KeyStore);
         root.Options.Add(KeyFile);
+        root.Options.Add(KeyStoreCa);
+        root.Options.Add(KeyStoreCert);
+        root.Options.Add(KeyStoreKey);
         root.Options.Add(Json);
         root.Options.Add(PassphraseFile);
         root.Options.Add(As);
@@ -87,7 +108,14 @@ internal static class CliContext
         root.Options.Add(CephClient);
     }
 
-    public static DataDirectory Data(ParseResult result) => new(result.GetValue(DataDir)!, result.GetValue(KeyStore), result.GetValue(KeyFile));
+    public static DataDirectory Data(ParseResult result) =>
+        new(result.GetValue(DataDir)!, result.GetValue(KeyStore), result.GetValue(KeyFile), KeyStoreTls(result.GetValue(KeyStoreCa), result.GetValue(KeyStoreCert), result.GetValue(KeyStoreKey)));
+
+    /// <summary>TLS to the key store's etcd from its three settings; a certificate without a CA is refused (whose CA would vouch for etcd?).</summary>
+    public static BlockSim.KeyStore.Etcd.EtcdTls? KeyStoreTls(string? ca, string? cert, string? key) =>
+        ca is not null ? new(ca, cert, key)
+        : cert is null && key is null ? null
+        : throw new KeyStoreException(KeyStoreErrors.Validation, "A client certificate for the key store's etcd needs the CA its members' certificates chain to: give --key-store-ca (\"keyStoreTls\": {\"ca\": ...}) too.");
 
     /// <summary>Where volumes named on this command line live; connects to Ceph only when one is named rbd:POOL/IMAGE.</summary>
     public static VolumeLocator Volumes(ParseResult result) =>

@@ -87,6 +87,9 @@ internal static class ServeCommand
             options.Tls.Mode = result.GetValue(tls) ?? options.Tls.Mode;
             options.KeyStore = result.GetValue(CliContext.KeyStore) ?? options.KeyStore;
             options.KeyFile = result.GetValue(CliContext.KeyFile) ?? options.KeyFile;
+            options.KeyStoreTls.Ca = result.GetValue(CliContext.KeyStoreCa) ?? options.KeyStoreTls.Ca;
+            options.KeyStoreTls.Cert = result.GetValue(CliContext.KeyStoreCert) ?? options.KeyStoreTls.Cert;
+            options.KeyStoreTls.Key = result.GetValue(CliContext.KeyStoreKey) ?? options.KeyStoreTls.Key;
             if (result.GetResult(CliContext.DataDir) is { Implicit: false } || options.DataDir is null)
             {
                 options.DataDir = result.GetValue(CliContext.DataDir);
@@ -181,7 +184,7 @@ internal static class ServeCommand
         try
         {
             DaemonLog.XtsTier(logger, XtsTiers.Default.ToString(), XtsTiers.DescribeCpu());
-            var data = new DataDirectory(options.DataDir!, options.KeyStore, options.KeyFile);
+            var data = new DataDirectory(options.DataDir!, options.KeyStore, options.KeyFile, CliContext.KeyStoreTls(options.KeyStoreTls.Ca, options.KeyStoreTls.Cert, options.KeyStoreTls.Key));
 
             // The limits and the TLS files first: a bad certificate path stops start-up before a key store or a volume is made.
             var serverOptions = options.Limits.ToServerOptions();

@@ -22,6 +22,9 @@ internal sealed partial class DaemonOptions
     /// <summary>The key file that unseals the key store (relative to the configuration file); default DATA-DIR/keystore.key.</summary>
     public string? KeyFile { get; set; }
 
+    /// <summary>TLS to the key store's etcd: its CA, and a client certificate and key (paths relative to the configuration file).</summary>
+    public KeyStoreTlsSettings KeyStoreTls { get; set; } = new();
+
     /// <summary>TCP listeners, ADDR:PORT, each optionally with its own TLS mode: ADDR:PORT,tls=off|on|require.</summary>
     public List<string> Listen { get; set; } = [];
 
@@ -254,6 +257,8 @@ internal sealed partial class DaemonOptions
             KeyFile = Path.Combine(directory, KeyFile);
         }
 
+        KeyStoreTls.ResolveRelativeTo(directory);
+
         if (Control is not null and not "none")
         {
             Control = Path.Combine(directory, Control);
@@ -412,6 +417,25 @@ internal sealed class LimitSettings
 }
 
 /// <summary>The ceph section: the cluster that holds volumes named rbd:POOL/IMAGE (read only when one is served).</summary>
+internal sealed class KeyStoreTlsSettings
+{
+    /// <summary>The CA (PEM) the etcd members' certificates must chain to; TLS is on when it is given.</summary>
+    public string? Ca { get; set; }
+
+    /// <summary>This daemon's client certificate (PEM), for etcd's --client-cert-auth.</summary>
+    public string? Cert { get; set; }
+
+    /// <summary>The client certificate's private key (PEM).</summary>
+    public string? Key { get; set; }
+
+    public void ResolveRelativeTo(string directory)
+    {
+        Ca = Ca is null ? null : Path.Combine(directory, Ca);
+        Cert = Cert is null ? null : Path.Combine(directory, Cert);
+        Key = Key is null ? null : Path.Combine(directory, Key);
+    }
+}
+
 internal sealed class CephSettings
 {
     /// <summary>The Ceph configuration file (relative to the configuration file); default: $CEPH_CONF, else where librados looks (/etc/ceph/ceph.conf).</summary>

@@ -18,8 +18,10 @@ internal sealed partial class DataDirectory
 
     /// <param name="keyStore">Where the key store is: null for DATA-DIR/keystore, a directory, or etcd://HOST:PORT[,...]/PREFIX.</param>
     /// <param name="keyFile">The key file that unseals it: null for DATA-DIR/keystore.key.</param>
-    public DataDirectory(string path, string? keyStore = null, string? keyFile = null)
+    /// <param name="keyStoreTls">TLS to the key store's etcd; null for plain gRPC.</param>
+    public DataDirectory(string path, string? keyStore = null, string? keyFile = null, EtcdTls? keyStoreTls = null)
     {
+        KeyStoreTls = keyStoreTls;
         Root = Path.GetFullPath(path);
         SharedKeyStore = keyStore is not null && EtcdStoreAddress.IsEtcd(keyStore) ? EtcdStoreAddress.Parse(keyStore) : null;
         KeyStorePath = SharedKeyStore?.ToString() ?? Path.GetFullPath(keyStore ?? Path.Combine(Root, "keystore"));
@@ -36,9 +38,12 @@ internal sealed partial class DataDirectory
 
     public string KeyFilePath { get; }
 
+    /// <summary>TLS to the key store's etcd, when given.</summary>
+    public EtcdTls? KeyStoreTls { get; }
+
     /// <summary>The key store's medium: its directory, or a client of its etcd cluster.</summary>
     public IKeyStoreMedium KeyStoreMedium() =>
-        SharedKeyStore is { } etcd ? new EtcdKeyStoreMedium(etcd) : new DirectoryKeyStoreMedium(KeyStorePath);
+        SharedKeyStore is { } etcd ? new EtcdKeyStoreMedium(etcd, KeyStoreTls) : new DirectoryKeyStoreMedium(KeyStorePath);
 
     /// <summary>True when the key store is there (a copy in its directory, or its key in etcd, which is asked).</summary>
     public bool KeyStoreExists()
