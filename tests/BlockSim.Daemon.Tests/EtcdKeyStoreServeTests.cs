@@ -82,6 +82,18 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
             await AttachAndWriteAsync(port);
         }
 
+        // Where each volume is served, fleet-wide, from any host: both daemons, their listeners, and on volume list.
+        var served = await Cli.RunAsync(temp.Path, ["--json", "volume", "served", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(served.Exit == 0, served.Output);
+        var leases = JsonDocument.Parse(served.Output).RootElement.EnumerateArray().ToList();
+        Assert.Equal(2, leases.Count);
+        Assert.Contains(leases, l => l.GetProperty("Daemon").GetString() == $"blocksim[{a.Id}]" && l.GetProperty("Listeners")[0].GetString() == $"127.0.0.1:{ports[0]}");
+        Assert.Contains(leases, l => l.GetProperty("Daemon").GetString() == $"blocksim[{b.Id}]" && l.GetProperty("Listeners")[0].GetString() == $"127.0.0.1:{ports[1]}");
+        var listed = await Cli.RunAsync(temp.Path, ["--json", "volume", "list", "--data-dir", temp.File("host-a"), .. fleet]);
+        Assert.True(listed.Exit == 0, listed.Output);
+        var servedBy = JsonDocument.Parse(listed.Output).RootElement[0].GetProperty("ServedBy");
+        Assert.Equal($"{Environment.MachineName} blocksim[{a.Id}] at 127.0.0.1:{ports[0]}", Assert.Single(servedBy.EnumerateArray()).GetString());
+
         // A third process, on a data directory of its own, disables the key both volumes are wrapped under.
         var disabled = await Cli.RunAsync(temp.Path, ["key", "disable", "alias/blocksim/default", "--data-dir", temp.File("admin"), .. fleet]);
         Assert.True(disabled.Exit == 0, disabled.Output);
@@ -109,6 +121,11 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
         Assert.Contains(records, r => r.GetProperty("eventName").GetString() == "DisableKey" && !r.GetProperty("recordedBy").GetString()!.EndsWith($"[{a.Id}]", StringComparison.Ordinal));
         var verified = await Cli.RunAsync(temp.Path, ["audit", "verify", "--data-dir", temp.File("admin"), .. fleet]);
         Assert.True(verified.Exit == 0, verified.Output);
+
+        // A daemon that stops withdraws what it served.
+        Assert.Equal(0, await a.InterruptAsync());
+        var after = await Cli.RunAsync(temp.Path, ["--json", "volume", "served", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.Equal($"blocksim[{b.Id}]", Assert.Single(JsonDocument.Parse(after.Output).RootElement.EnumerateArray()).GetProperty("Daemon").GetString());
     }
 
     [SkippableFact]

@@ -5,6 +5,8 @@ using BlockSim.Crypto;
 using BlockSim.Daemon.Metrics;
 using BlockSim.Daemon.Service;
 using BlockSim.KeyStore;
+using BlockSim.KeyStore.Etcd;
+using BlockSim.Daemon.Volumes;
 using BlockSim.Nbd.Server;
 using BlockSim.Nbd.Tls;
 using BlockSim.Storage.Volumes;
@@ -250,6 +252,11 @@ internal static class ServeCommand
                 DaemonLog.AdminListening(logger, control, admin.Access);
             }
 
+            if (data.SharedKeyStore is { } fleet)
+            {
+                startup.Endpoints.Add(PublishVolumes(fleet, data, startup, logger));
+            }
+
             return ExitCodes.Ok;
         }
         catch (Exception e) when (e is ConfigurationProblem or ArgumentException or InvalidOperationException or PlatformNotSupportedException or KeyStoreException or VolumeKeyException or IOException or UnauthorizedAccessException)
@@ -264,6 +271,20 @@ internal static class ServeCommand
                 _ => ExitCodes.Usage,
             };
         }
+    }
+
+    /// <summary>With a fleet's key store: says in etcd which volumes this daemon has open for writing, and where it listens (advisory; see <see cref="EtcdVolumeLeases"/>).</summary>
+    private static EtcdVolumeLeases PublishVolumes(EtcdStoreAddress fleet, DataDirectory data, StartupState startup, ILogger logger)
+    {
+        var since = DateTimeOffset.UtcNow;
+        var listeners = startup.Server!.Endpoints.Select(e => e.ToString()!).ToList();
+        var exports = startup.Catalog!.Exports.OfType<VolumeExport>().ToList();
+        var daemon = $"blocksim[{Environment.ProcessId}]";
+        return EtcdVolumeLeases.Start(
+            fleet,
+            data.KeyStoreTls,
+            () => [.. exports.Where(v => !v.IsReadOnly && v.HoldsVolume).Select(v => new VolumeLease(v.Header.VolumeId, v.Location, v.Name, Environment.MachineName, daemon, listeners, since))],
+            message => DaemonLog.VolumeLeases(logger, message));
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, bool verbose)

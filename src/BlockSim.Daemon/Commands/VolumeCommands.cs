@@ -2,6 +2,7 @@ using BlockSim.Daemon.Service;
 using BlockSim.Storage;
 using System.CommandLine;
 using BlockSim.KeyStore;
+using BlockSim.KeyStore.Etcd;
 using BlockSim.Daemon.Volumes;
 using BlockSim.Storage.Rbd.Volumes;
 using BlockSim.Storage.Volumes;
@@ -88,9 +89,16 @@ internal static class VolumeCommands
                 : Directory.Exists(data.VolumesPath)
                 ? Directory.GetFiles(data.VolumesPath, "*.vol").Order(StringComparer.Ordinal).Select(p => ListEntry(Path.GetFileNameWithoutExtension(p), new FileVolumeLocation(p))).ToList()
                 : [];
+            if (data.SharedKeyStore is { } fleet)
+            {
+                var served = EtcdVolumeLeases.List(fleet, data.KeyStoreTls).ToLookup(l => l.VolumeId);
+                volumes = [.. volumes.Select(v => v is VolumeInfo ok ? ok with { ServedBy = [.. served[ok.VolumeId].Select(Describe)] } : v)];
+            }
+
             CliContext.Print(r, volumes, all => string.Join(Environment.NewLine, all.Select(v => v switch
             {
-                VolumeInfo ok => $"{ok.Name,-16} {ok.Capacity,16} bytes  {ok.SectorSize}-byte sectors  key {ok.KeyId} v{ok.KeyVersion}" + (ok.Warnings.Count > 0 ? "  (warnings: see volume info)" : ""),
+                VolumeInfo ok => $"{ok.Name,-16} {ok.Capacity,16} bytes  {ok.SectorSize}-byte sectors  key {ok.KeyId} v{ok.KeyVersion}" + (ok.Warnings.Count > 0 ? "  (warnings: see volume info)" : "")
+                    + (ok.ServedBy is { Count: > 0 } by ? $"  served by {string.Join("; ", by)}" : ""),
                 UnusableVolume bad => $"{bad.Name,-16} {bad.State}",
                 _ => throw new InvalidOperationException(),
             })));
@@ -108,6 +116,23 @@ internal static class VolumeCommands
             }
 
             return ExitCodes.IOError;
+        }));
+
+        var served = new Command("served", "With the key store in etcd (--key-store etcd://...): every volume some daemon in the fleet has open for writing, with its host, daemon and listeners. Advisory: what the daemons say, renewed every few seconds.");
+        served.SetAction(r => CliContext.Run(r, () =>
+        {
+            var data = CliContext.Data(r);
+            if (data.SharedKeyStore is not { } fleet)
+            {
+                Console.Error.WriteLine("volume served lists what a fleet's daemons publish in the key store's etcd: give --key-store etcd://HOST:PORT[,...]/PREFIX (the one the daemons use).");
+                return ExitCodes.Usage;
+            }
+
+            var leases = EtcdVolumeLeases.List(fleet, data.KeyStoreTls);
+            CliContext.Print(r, leases, all => all.Count == 0
+                ? "No daemon says it serves a volume."
+                : string.Join(Environment.NewLine, all.Select(l => $"{l.Volume,-24} export {l.Export,-12} {Describe(l)}  since {l.Since:u}  (volume {l.VolumeId})")));
+            return ExitCodes.Ok;
         }));
 
         var infoName = new Argument<string>("name");
@@ -227,6 +252,7 @@ internal static class VolumeCommands
 
         volume.Subcommands.Add(create);
         volume.Subcommands.Add(list);
+        volume.Subcommands.Add(served);
         volume.Subcommands.Add(info);
         volume.Subcommands.Add(rewrap);
         volume.Subcommands.Add(resize);
@@ -284,11 +310,16 @@ internal static class VolumeCommands
     /// <param name="Store">Where it lives: "file" (Path is the file) or "rbd" (Path is rbd:POOL/IMAGE).</param>
     public sealed record VolumeInfo(string Name, string Store, string Path, Guid VolumeId, long Capacity, int SectorSize, string Cipher, string KeyId, int KeyVersion, string Owner, IReadOnlyList<string> Warnings)
     {
+        /// <summary>With a fleet's key store (etcd): the daemons that say they serve it (HOST DAEMON at LISTENERS); null otherwise.</summary>
+        public IReadOnlyList<string>? ServedBy { get; init; }
+
         public string State => "ok";
     }
 
     /// <summary>A volume file <c>list</c> could not use: State is "damaged: ..." or "unreadable: ...".</summary>
     public sealed record UnusableVolume(string Name, string Path, string State);
+
+    private static string Describe(VolumeLease lease) => $"{lease.Host} {lease.Daemon} at {string.Join(", ", lease.Listeners)}";
 
     private static bool IsRbdPool(string name) => VolumeLocator.IsRbd(name) && name.Length > RbdVolumeName.Scheme.Length && !name.Contains('/', StringComparison.Ordinal);
 

@@ -47,6 +47,9 @@ internal static partial class DaemonLog
     [LoggerMessage(4010, LogLevel.Warning, "Export '{Export}' is not served here for now: {Reason} Clients that choose it are refused until this daemon can take the lock (it asks again at each attach).")]
     public static partial void VolumeHeldElsewhere(ILogger logger, string export, string reason);
 
+    [LoggerMessage(4012, LogLevel.Warning, "Fleet: {Message}")]
+    public static partial void VolumeLeases(ILogger logger, string message);
+
     [LoggerMessage(4011, LogLevel.Error, "Export '{Export}' stopped: {Reason}. Its clients' requests fail and new attaches are refused; the volume is served by its new holder now.")]
     public static partial void VolumeLockLost(ILogger logger, string export, string reason);
 

@@ -91,6 +91,9 @@ internal sealed class VolumeExport : IAttachableExport, IDisposable
     /// <summary>Where the volume lives: a path, or rbd:POOL/IMAGE.</summary>
     public string Location => _location.Name;
 
+    /// <summary>True while this daemon holds the volume (its lock), so it may write it.</summary>
+    public bool HoldsVolume => _held is not null;
+
     // Clients read this (LIST, INFO) before anyone has proved who they are: no volume or key ids in it.
     public string? Description => _description ?? $"encrypted volume (aes-xts-plain64, {Header.SectorSize}-byte sectors)";
 
