@@ -26,11 +26,30 @@ internal sealed class EtcdAuditStorage(EtcdConnection etcd) : IAuditStorage
     /// <summary>The head's revision as this request read it (0: no head yet); the commit compares it.</summary>
     public long HeadRevision { get; private set; }
 
-    /// <summary>One segment: every record, in order (archiving into segments of their own is still to come).</summary>
-    public IReadOnlyList<string> Segments() => [Address.AuditRecordPrefix];
+    /// <summary>Largest closed segment written (etcd takes requests up to 1.5 MiB).</summary>
+    internal int SegmentBytes { get; set; } = 1 << 20;
+
+    /// <summary>The closed segments (PREFIX/audit/segments/ and the first record's sequence), oldest first, then the live records.</summary>
+    public IReadOnlyList<string> Segments()
+    {
+        var closed = etcd.Call("read the audit log", deadline => etcd.Client.Get(KeysOnly(EtcdKeys.Page(Address.AuditSegmentPrefix, Address.AuditSegmentPrefix, 0)), deadline: deadline));
+        return [.. closed.Kvs.Select(kv => kv.Key.ToStringUtf8()), Address.AuditRecordPrefix];
+    }
+
+    private static Etcdserverpb.RangeRequest KeysOnly(Etcdserverpb.RangeRequest request)
+    {
+        request.KeysOnly = true;
+        return request;
+    }
 
     public IReadOnlyList<string> ReadLines(string segment)
     {
+        if (segment != Address.AuditRecordPrefix)
+        {
+            var kv = etcd.Call("read an audit segment", deadline => etcd.Client.Get(segment, deadline: deadline)).Kvs.FirstOrDefault();
+            return kv is null ? [] : kv.Value.ToStringUtf8().Split('\n');
+        }
+
         var lines = new List<string>();
         var from = Address.AuditRecordPrefix;
         while (true)
@@ -44,6 +63,60 @@ internal sealed class EtcdAuditStorage(EtcdConnection etcd) : IAuditStorage
 
             from = page.Kvs[^1].Key.ToStringUtf8() + "\0"; // the next key after the last one read
         }
+    }
+
+    /// <summary>
+    /// All live records but the last <paramref name="keepLast"/> go into segments of at most
+    /// <see cref="SegmentBytes"/>, each in one transaction: the segment written and its records deleted
+    /// together, so a record is always in exactly one place.
+    /// </summary>
+    public AuditArchive Archive(int keepLast)
+    {
+        var live = new List<(string Key, string Line)>();
+        var from = Address.AuditRecordPrefix;
+        while (true)
+        {
+            var page = etcd.Call("read the audit log", deadline => etcd.Client.Get(EtcdKeys.Page(Address.AuditRecordPrefix, from, PageSize), deadline: deadline));
+            live.AddRange(page.Kvs.Select(kv => (kv.Key.ToStringUtf8(), kv.Value.ToStringUtf8())));
+            if (!page.More || page.Kvs.Count == 0)
+            {
+                break;
+            }
+
+            from = page.Kvs[^1].Key.ToStringUtf8() + "\0";
+        }
+
+        var moving = live.Take(Math.Max(0, live.Count - keepLast)).ToList();
+        var segments = new List<string>();
+        for (var start = 0; start < moving.Count;)
+        {
+            var end = start;
+            var bytes = 0;
+            while (end < moving.Count && (end == start || bytes + moving[end].Line.Length + 1 <= SegmentBytes))
+            {
+                bytes += moving[end].Line.Length + 1;
+                end++;
+            }
+
+            var chunk = moving[start..end];
+            var segment = Address.AuditSegmentPrefix + chunk[0].Key[Address.AuditRecordPrefix.Length..];
+            var move = new Etcdserverpb.TxnRequest { Compare = { EtcdKeys.Absent(segment) } };
+            move.Success.Add(EtcdKeys.Put(segment, System.Text.Encoding.UTF8.GetBytes(string.Join('\n', chunk.Select(c => c.Line)))));
+            move.Success.Add(new Etcdserverpb.RequestOp
+            {
+                RequestDeleteRange = new Etcdserverpb.DeleteRangeRequest { Key = EtcdKeys.Bytes(chunk[0].Key), RangeEnd = EtcdKeys.Bytes(chunk[^1].Key + "\0") },
+            });
+            var moved = etcd.Call("archive audit records", deadline => etcd.Client.Transaction(move, deadline: deadline), changes: true);
+            if (!moved.Succeeded)
+            {
+                throw new IOException($"{segment} exists already: another archive ran at the same time; run audit verify, then archive again.");
+            }
+
+            segments.Add(segment);
+            start = end;
+        }
+
+        return new AuditArchive(moving.Count, segments);
     }
 
     /// <summary>A new request: nothing staged, the head to be read afresh.</summary>

@@ -72,6 +72,9 @@ public sealed record EtcdStoreAddress(IReadOnlyList<(string Host, int Port)> Mem
     /// <summary>Audit records, one key each, named so that etcd's key order is the chain's order.</summary>
     public string AuditRecordPrefix => Prefix + "/audit/records/";
 
+    /// <summary>Closed segments of the audit log, each named for its first record's sequence.</summary>
+    public string AuditSegmentPrefix => Prefix + "/audit/segments/";
+
     public string AuditRecordKey(long sequence) => AuditRecordPrefix + sequence.ToString("D20", CultureInfo.InvariantCulture);
 
     /// <summary>The members as the gRPC client takes them.</summary>

@@ -215,6 +215,49 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         }
     }
 
+    /// <summary>
+    /// Moves the oldest audit records, all but about the last <paramref name="keepLast"/>, into closed
+    /// segments (a log that does not verify is refused, nothing moved), then records that it did so.
+    /// </summary>
+    public AuditArchive ArchiveAuditLog(int keepLast, KeyRequestContext context)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(keepLast);
+        AuditArchive? archived = null;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using (Lock())
+                {
+                    var body = Load();
+                    if (archived is null)
+                    {
+                        var verification = _audit.Verify(body.AuditAnchor);
+                        if (verification.Problems.Count > 0)
+                        {
+                            throw new KeyStoreException(KeyStoreErrors.AuditLogDamaged, $"The audit log does not verify, so nothing was archived ({verification.Problems[0]}). Run 'blocksim audit verify' and repair it first.");
+                        }
+
+                        archived = _audit.Storage.Archive(keepLast);
+                    }
+
+                    var record = NewRecord("ArchiveAuditLog", context, null, null, null, null, null);
+                    record.AdditionalEventData = new Dictionary<string, string>
+                    {
+                        ["recordsArchived"] = archived.Records.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["segments"] = string.Join(", ", archived.Segments),
+                    };
+                    RecordThenCommit(body, [record]);
+                    return archived;
+                }
+            }
+            catch (KeyStoreConflictException) when (attempt < MaxAttempts)
+            {
+                // The records are archived; only this request's own record lost the race: write it again.
+            }
+        }
+    }
+
     public void Dispose()
     {
         CloseAggregation(); // writes what is counted while the audit key is still there

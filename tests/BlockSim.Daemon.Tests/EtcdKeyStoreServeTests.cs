@@ -45,6 +45,13 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
         var verified = await Cli.RunAsync(temp.Path, "audit", "verify", "--data-dir", temp.File("host-b"), "--key-store", store, "--key-file", keyFile);
         Assert.True(verified.Exit == 0, verified.Output);
 
+        // The oldest records archived into a segment of their own: the chain still verifies across it.
+        var archived = await Cli.RunAsync(temp.Path, "audit", "archive", "--keep", "1", "--data-dir", temp.File("host-b"), "--key-store", store, "--key-file", keyFile);
+        Assert.True(archived.Exit == 0, archived.Output);
+        Assert.Contains("/audit/segments/", archived.Output);
+        var acrossSegments = await Cli.RunAsync(temp.Path, "audit", "verify", "--data-dir", temp.File("host-b"), "--key-store", store, "--key-file", keyFile);
+        Assert.True(acrossSegments.Exit == 0, acrossSegments.Output);
+
         // Clear errors: nobody answering (exit 5), a malformed address (2), a prefix with no store (3).
         var down = await Cli.RunAsync(temp.Path, "key", "list", "--key-store", "etcd://127.0.0.1:9/nothing", "--key-file", keyFile);
         Assert.Equal(5, down.Exit);
@@ -57,6 +64,57 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
         Assert.Equal(3, none.Exit);
         Assert.Contains("blocksim keystore init --key-store", none.Output);
         Assert.All(new[] { down, malformed, none }, r => Assert.DoesNotContain("   at ", r.Output));
+    }
+
+    [SkippableFact]
+    public async Task Two_hundred_key_operations_from_three_writers_at_once_are_all_there_once_and_the_chain_verifies()
+    {
+        etcd.Require();
+        using var temp = new TempDirectory();
+        string[] fleet = ["--key-store", etcd.NewStoreAddress(), "--key-file", temp.File("fleet.key")];
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, ["keystore", "init", .. fleet])).Exit);
+
+        // Three writers, each a stream of blocksim processes (one operation each) on a data directory of its
+        // own: create with an alias, then rotate it, alias it again, or grant on it.
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+        {
+            string[] host = ["--data-dir", temp.File($"host-{w}"), .. fleet];
+            for (var i = 0; i < 34; i++)
+            {
+                var alias = $"alias/w{w}-{i}";
+                var created = await Cli.RunAsync(temp.Path, ["key", "create", "--alias", alias, "--description", "stream", .. host]);
+                Assert.True(created.Exit == 0, created.Output);
+                acknowledged.Add(alias);
+                string[] second = (i % 3) switch
+                {
+                    0 => ["key", "rotate", alias],
+                    1 => ["key", "alias", $"{alias}-again", alias],
+                    _ => ["grant", "create", alias, "--grantee", "blocksim-daemon", "--operation", "Decrypt"],
+                };
+                var done = await Cli.RunAsync(temp.Path, [.. second, .. host]);
+                Assert.True(done.Exit == 0, $"{string.Join(' ', second)}: {done.Output}");
+                if (i % 3 == 1)
+                {
+                    acknowledged.Add($"{alias}-again");
+                }
+            }
+        })).ToList();
+        await Task.WhenAll(writers);
+
+        var listed = await Cli.RunAsync(temp.Path, ["--json", "key", "list", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(listed.Exit == 0, listed.Output);
+        var aliases = JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().SelectMany(k => k.GetProperty("Aliases").EnumerateArray().Select(a => a.GetString()!)).ToList();
+        Assert.Equal(aliases.Count, aliases.Distinct().Count());
+        Assert.All(acknowledged, alias => Assert.Contains(alias, aliases));
+        Assert.Equal(acknowledged.Count, aliases.Count(a => a.StartsWith("alias/w", StringComparison.Ordinal)));
+        var shown = await Cli.RunAsync(temp.Path, ["--json", "audit", "show", "--tail", "10000", "--data-dir", temp.File("admin"), .. fleet]);
+        var writtenBy = shown.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{'))
+            .Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.GetProperty("eventName").GetString() == "CreateKey").Select(r => r.GetProperty("recordedBy").GetString()).Distinct().Count();
+        Assert.True(writtenBy > 100, $"{writtenBy} processes recorded CreateKey"); // one per process: every command was its own
+        var verified = await Cli.RunAsync(temp.Path, ["audit", "verify", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(verified.Exit == 0, verified.Output);
+        log.WriteLine(verified.Output);
     }
 
     [SkippableFact]

@@ -180,6 +180,26 @@ public class AuditVolumeTests
         Assert.Equal(61, files.Sum(file => File.ReadAllLines(file).Length));
     }
 
+    [Fact]
+    public void Archiving_closes_the_segment_being_written_and_the_log_verifies_across_it()
+    {
+        using var f = new StoreFixture();
+        for (var i = 0; i < 10; i++)
+        {
+            f.Store.DescribeKey(SealedKeyStore.DefaultAlias, StoreFixture.Admin);
+        }
+
+        Assert.Equal(0, f.Store.ArchiveAuditLog(100, StoreFixture.Admin).Records); // fewer than kept: nothing moved
+        var archived = f.Store.ArchiveAuditLog(0, StoreFixture.Admin);
+        Assert.Equal(12, archived.Records); // the store's creation, ten describes, and the first archive's own record (it moved nothing)
+        Assert.Equal("audit.000001.jsonl", Path.GetFileName(Assert.Single(archived.Segments)));
+        var live = File.ReadAllLines(f.Store.AuditLogPath);
+        Assert.Contains("ArchiveAuditLog", Assert.Single(live));
+        var (problems, records) = f.Reopen().VerifyAuditLog();
+        Assert.Empty(problems);
+        Assert.Equal(13, records);
+    }
+
     [Theory]
     [InlineData("delete a middle segment", "was expected (a record was deleted, inserted or moved)")]
     [InlineData("delete the first segment", "where 1 was expected")]

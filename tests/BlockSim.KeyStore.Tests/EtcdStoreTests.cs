@@ -158,6 +158,43 @@ public sealed class EtcdStoreTests(EtcdCluster etcd)
         Assert.Single(f.Reopen().ListKeys(StoreFixture.Admin));
     }
 
+    [SkippableFact]
+    public void Archiving_moves_old_records_into_segments_that_verify_as_one_chain_and_a_changed_segment_is_detected()
+    {
+        using var f = new StoreFixture(etcd);
+        for (var i = 0; i < 30; i++)
+        {
+            f.Store.CreateKey($"key {i}", StoreFixture.Admin, $"alias/k{i}");
+        }
+
+        using var medium = (EtcdKeyStoreMedium)f.NewMedium();
+        ((EtcdAuditStorage)medium.Audit).SegmentBytes = 2048; // a few records each, so the archive takes several
+        using var store = SealedKeyStore.Open(medium, f.KeyFile, f.Clock);
+        var archived = store.ArchiveAuditLog(5, StoreFixture.Admin);
+        Assert.Equal(26, archived.Records);
+        Assert.True(archived.Segments.Count > 2, string.Join(", ", archived.Segments));
+
+        var address = medium.Address;
+        var live = EtcdCluster.Etcdctl(address, "get", "--prefix", address.AuditRecordPrefix, "--keys-only").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(6, live.Length); // the five kept, and the archive's own record
+        var verification = store.VerifyAuditLog();
+        Assert.Empty(verification.Problems);
+        Assert.Equal(32, verification.Records);
+        var record = f.AuditRecords()[^1];
+        Assert.Equal("ArchiveAuditLog", record.GetProperty("eventName").GetString());
+        Assert.Equal("26", record.GetProperty("additionalEventData").GetProperty("recordsArchived").GetString());
+
+        // A segment edited, or one removed, breaks the chain as an edited or removed record would.
+        var segment = archived.Segments[1];
+        var text = EtcdCluster.Etcdctl(address, "get", segment, "--print-value-only").TrimEnd('\n');
+        EtcdCluster.Etcdctl(address, "put", segment, text.Replace("alias", "alibi", StringComparison.Ordinal).Replace("CreateKey", "CreateKez", StringComparison.Ordinal));
+        Assert.Contains(store.VerifyAuditLog().Problems, p => p.Contains("HMAC", StringComparison.Ordinal));
+        EtcdCluster.Etcdctl(address, "put", segment, text);
+        Assert.Empty(store.VerifyAuditLog().Problems);
+        EtcdCluster.Etcdctl(address, "del", archived.Segments[0]);
+        Assert.NotEmpty(store.VerifyAuditLog().Problems);
+    }
+
     [Theory]
     [InlineData("etcd://127.0.0.1:2379", "no key prefix")]
     [InlineData("etcd://127.0.0.1:2379/", "no key prefix")]

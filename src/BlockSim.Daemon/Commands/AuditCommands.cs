@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace BlockSim.Daemon.Commands;
 
-/// <summary><c>blocksim audit show|verify</c>: the key store's tamper-evident log.</summary>
+/// <summary><c>blocksim audit show|verify|archive</c>: the key store's tamper-evident log.</summary>
 internal static class AuditCommands
 {
     public static Command Create()
@@ -47,8 +47,26 @@ internal static class AuditCommands
             return problems.Count == 0 ? ExitCodes.Ok : ExitCodes.IOError;
         }));
 
+        var keep = new Option<int>("--keep") { Description = "Records to leave in the live log (about: a file segment is closed whole).", DefaultValueFactory = _ => 1000 }.InRange(0, int.MaxValue);
+        var archive = new Command(
+            "archive",
+            "Move the oldest records into closed segments (files beside the log, or etcd keys of their own), unchanged, so the live log stays small; audit verify checks across segments. Refused, nothing moved, when the log does not verify. Opens the store here (its key file or passphrase).")
+        {
+            keep,
+        };
+        archive.SetAction(r => CliContext.Run(r, () =>
+        {
+            using var store = CliContext.OpenStore(r);
+            var archived = store.ArchiveAuditLog(r.GetValue(keep), CliContext.Caller(r, store));
+            CliContext.Print(r, new { archived.Records, archived.Segments }, a => a.Records == 0
+                ? $"Nothing to archive: the live log holds {r.GetValue(keep)} records or fewer."
+                : $"Archived {a.Records} records into {string.Join(", ", a.Segments)}.");
+            return ExitCodes.Ok;
+        }));
+
         audit.Subcommands.Add(show);
         audit.Subcommands.Add(verify);
+        audit.Subcommands.Add(archive);
         return audit;
     }
 }

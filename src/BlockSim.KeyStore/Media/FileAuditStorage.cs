@@ -84,6 +84,21 @@ public sealed class FileAuditStorage(string directory) : IAuditStorage
     }
 
     /// <summary>
+    /// Closes the segment being written, whole, when it holds more than <paramref name="keepLast"/> records
+    /// (a file segment is not split): the next record begins a new one.
+    /// </summary>
+    public AuditArchive Archive(int keepLast)
+    {
+        var records = ReadLines(FilePath).Count;
+        if (records == 0 || records <= keepLast)
+        {
+            return new AuditArchive(0, []);
+        }
+
+        return new AuditArchive(records, [CloseCurrentSegment()]);
+    }
+
+    /// <summary>
     /// Closes the current segment when it has reached <see cref="SegmentBytes"/>: a rename into the next
     /// number, made durable with the directory. The head is untouched (it names the last record, wherever it
     /// lies), so a crash before the next record leaves a log that verifies as it is.
@@ -95,9 +110,17 @@ public sealed class FileAuditStorage(string directory) : IAuditStorage
             return;
         }
 
+        CloseCurrentSegment();
+    }
+
+    /// <summary>Renames audit.jsonl into the next closed segment's name, durably; returns that path.</summary>
+    private string CloseCurrentSegment()
+    {
         var files = Segments();
         var next = files.Count > 1 ? SegmentNumber(files[^2]) + 1 : 1;
-        DurableFile.Rename(FilePath, Path.Combine(directory, $"{SegmentPrefix}{next:D6}{SegmentSuffix}"), overwrite: false);
+        var closed = Path.Combine(directory, $"{SegmentPrefix}{next:D6}{SegmentSuffix}");
+        DurableFile.Rename(FilePath, closed, overwrite: false);
+        return closed;
     }
 
     /// <summary>

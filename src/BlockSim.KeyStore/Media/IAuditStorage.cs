@@ -35,4 +35,14 @@ public interface IAuditStorage
     /// change together or not at all.
     /// </summary>
     void Append(long sequence, byte[] line, string head);
+
+    /// <summary>
+    /// Moves the oldest records, all but about the last <paramref name="keepLast"/>, into closed segments of
+    /// their own, unchanged and in order, so the chain verifies across them and the live log stays small.
+    /// Call only on a log that verifies. Nothing moved: zero records.
+    /// </summary>
+    AuditArchive Archive(int keepLast);
 }
+
+/// <summary>What an archive moved: how many records, into which segments.</summary>
+public sealed record AuditArchive(long Records, IReadOnlyList<string> Segments);
