@@ -13,11 +13,14 @@ namespace BlockSim.KeyStore.Etcd;
 /// </summary>
 public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
 {
-    private static readonly TimeSpan s_lockWait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_lockWait = TimeSpan.FromSeconds(20);
     private const long LockLeaseSeconds = 15;
     private readonly EtcdConnection _etcd;
     private readonly EtcdAuditStorage _audit;
     private long _storeRevision;
+
+    /// <summary>The lease of etcd's lock while this request holds it; 0 when it does not.</summary>
+    private long _held;
 
     /// <param name="tls">TLS to the members (their CA, and a client certificate for --client-cert-auth); null for plain gRPC.</param>
     public EtcdKeyStoreMedium(EtcdStoreAddress address, EtcdTls? tls = null)
@@ -51,34 +54,55 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
         _ = Exists();
     }
 
-    /// <summary>A request begins: nothing staged, everything read afresh. No lock (the commit compares).</summary>
-    public IDisposable Lock()
+    /// <summary>
+    /// A request begins: nothing staged, everything read afresh. No lock (the commit compares), unless
+    /// <paramref name="exclusive"/>, or another writer turns out to hold it when the store is read.
+    /// </summary>
+    public IDisposable Lock(bool exclusive = false)
     {
         _audit.BeginRequest();
-        return new Request(_audit);
+        var request = new Request(this);
+        if (exclusive)
+        {
+            _held = TakeLock();
+        }
+
+        return request;
+    }
+
+    /// <summary>etcd's lock for a re-key: the one this request holds already, or taken now until disposed.</summary>
+    public IDisposable LockForReKey()
+    {
+        if (_held != 0)
+        {
+            return NoLock.Instance;
+        }
+
+        _held = TakeLock();
+        return new Held(this);
     }
 
     /// <summary>
     /// etcd's lock on a lease of its own (15 s): released by revoking the lease, and by etcd itself when the
-    /// process dies holding it. Waits up to 10 s for another holder.
+    /// process dies holding it. Waits up to 20 s (longer than a dead holder's lease) for another holder.
     /// </summary>
-    public IDisposable LockForReKey()
+    private long TakeLock()
     {
-        var lease = _etcd.Call("take its re-key lock", deadline => _etcd.Client.LeaseGrant(new LeaseGrantRequest { TTL = LockLeaseSeconds }, deadline: deadline)).ID;
+        var lease = _etcd.Call("take its lock", deadline => _etcd.Client.LeaseGrant(new LeaseGrantRequest { TTL = LockLeaseSeconds }, deadline: deadline)).ID;
         try
         {
             _etcd.Client.Lock(Address.LockName, lease, deadline: DateTime.UtcNow + s_lockWait);
-            return new Held(this, lease);
+            return lease;
         }
         catch (Grpc.Core.RpcException e)
         {
             Revoke(lease);
             if (e.StatusCode == Grpc.Core.StatusCode.DeadlineExceeded && AnswersNow())
             {
-                throw new IOException($"Another process held the key store's re-key lock ({Address.LockName} in etcd) for {s_lockWait.TotalSeconds:0} s; try again.", e);
+                throw new IOException($"Another process held the key store's lock ({Address.LockName} in etcd) for {s_lockWait.TotalSeconds:0} s; try again.", e);
             }
 
-            throw _etcd.Unavailable("take its re-key lock", e);
+            throw _etcd.Unavailable("take its lock", e);
         }
         catch
         {
@@ -113,24 +137,37 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
         }
     }
 
-    /// <summary>The one copy, read with the audit head in one read; the commit compares the revisions of both.</summary>
+    /// <summary>
+    /// The one copy, read with the audit head in one read; the commit compares the revisions of both. Where
+    /// another writer holds etcd's lock (it lost the race too often), this request waits for its turn and
+    /// reads again, so the holder is not starved.
+    /// </summary>
     public IReadOnlyList<StoreCopy> ReadCopies()
     {
-        var read = _etcd.Call("read the store", deadline => _etcd.Client.Transaction(
-            new TxnRequest
-            {
-                Success =
-                {
-                    new RequestOp { RequestRange = new RangeRequest { Key = EtcdKeys.Bytes(Address.StoreKey) } },
-                    new RequestOp { RequestRange = new RangeRequest { Key = EtcdKeys.Bytes(Address.AuditHeadKey) } },
-                },
-            },
-            deadline: deadline));
+        var read = ReadStoreHeadAndLock();
+        if (_held == 0 && read.Responses[2].ResponseRange.Count > 0)
+        {
+            _held = TakeLock();
+            read = ReadStoreHeadAndLock();
+        }
+
         var store = read.Responses[0].ResponseRange.Kvs.FirstOrDefault();
         _storeRevision = store?.ModRevision ?? 0;
         _audit.Remember(read.Responses[1].ResponseRange.Kvs.FirstOrDefault());
         return [new StoreCopy(Address.StoreKey, store?.Value.ToByteArray())];
     }
+
+    private TxnResponse ReadStoreHeadAndLock() => _etcd.Call("read the store", deadline => _etcd.Client.Transaction(
+        new TxnRequest
+        {
+            Success =
+            {
+                new RequestOp { RequestRange = new RangeRequest { Key = EtcdKeys.Bytes(Address.StoreKey) } },
+                new RequestOp { RequestRange = new RangeRequest { Key = EtcdKeys.Bytes(Address.AuditHeadKey) } },
+                new RequestOp { RequestRange = new RangeRequest { Key = EtcdKeys.Bytes(Address.LockName + "/"), RangeEnd = EtcdKeys.RangeEnd(Address.LockName + "/"), CountOnly = true } },
+            },
+        },
+        deadline: deadline));
 
     /// <summary>
     /// One transaction: the records and head this request appended, and the store, only while neither the
@@ -180,14 +217,28 @@ public sealed class EtcdKeyStoreMedium : IKeyStoreMedium
 
     public override string ToString() => Location;
 
-    private sealed class Held(EtcdKeyStoreMedium medium, long lease) : IDisposable
+    /// <summary>Gives etcd's lock back, if this request holds it.</summary>
+    private void Release()
     {
-        public void Dispose() => medium.Revoke(lease);
+        if (_held != 0)
+        {
+            Revoke(_held);
+            _held = 0;
+        }
     }
 
-    /// <summary>Ends a request: records staged but never committed (a failed commit's follow-ups) are dropped.</summary>
-    private sealed class Request(EtcdAuditStorage audit) : IDisposable
+    private sealed class Held(EtcdKeyStoreMedium medium) : IDisposable
     {
-        public void Dispose() => audit.Discard();
+        public void Dispose() => medium.Release();
+    }
+
+    /// <summary>Ends a request: records staged but never committed (a failed commit's follow-ups) are dropped, and a lock taken is given back.</summary>
+    private sealed class Request(EtcdKeyStoreMedium medium) : IDisposable
+    {
+        public void Dispose()
+        {
+            medium._audit.Discard();
+            medium.Release();
+        }
     }
 }

@@ -47,20 +47,29 @@ public sealed class EtcdVolumeLeases : IAsyncDisposable
         var leases = new List<VolumeLease>();
         foreach (var kv in found.Kvs)
         {
-            try
+            if (TryParse(kv.Value.Span) is { } lease)
             {
-                if (JsonSerializer.Deserialize<VolumeLease>(kv.Value.Span, s_json) is { } lease)
-                {
-                    leases.Add(lease);
-                }
-            }
-            catch (JsonException)
-            {
-                // Not one a daemon wrote: left out.
+                leases.Add(lease);
             }
         }
 
         return leases;
+    }
+
+    /// <summary>A lease as a daemon writes it, or null for anything else found under the prefix (never an exception).</summary>
+    internal static VolumeLease? TryParse(ReadOnlySpan<byte> value)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<VolumeLease>(value, s_json) is { Volume: not null, Export: not null, Host: not null, Daemon: not null, Listeners: { } listeners } lease
+                && listeners.All(l => l is not null)
+                ? lease
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static string Prefix(EtcdStoreAddress address) => address.Prefix + "/leases/volumes/";

@@ -122,12 +122,12 @@ public sealed partial class SealedKeyStore
     }
 
     /// <summary>The store's lock: in this process a semaphore, across processes (and hosts) the medium's.</summary>
-    private IDisposable Lock()
+    private IDisposable Lock(bool exclusive = false)
     {
         _inProcess.Wait();
         try
         {
-            return new Releaser(_medium.Lock(), _inProcess);
+            return new Releaser(_medium.Lock(exclusive), _inProcess);
         }
         catch
         {

@@ -16,16 +16,11 @@ public sealed partial class SealedKeyStore
     /// </summary>
     private bool FinishInterruptedReKey(IReadOnlyList<StoreFile> copies)
     {
-        var keyFiles = _held.OfType<KeyFileUnlocker>().Select(k => Path.GetFullPath(k.Path))
-            .Concat(copies.SelectMany(c => c.Slots).Where(s => s.Type == "keyfile" && s.KeyFile is not null)
-                .Select(s => KeyFileOfSlot(s.KeyFile!)))
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
         var finished = false;
         var scratch = GC.AllocateArray<byte>(32, pinned: true);
         try
         {
-            foreach (var path in keyFiles.Where(p => File.Exists(PendingKeyFile.NextPath(p))))
+            foreach (var path in PendingKeyFiles(copies))
             {
                 var pending = new KeyFileUnlocker(PendingKeyFile.NextPath(path));
                 bool opens;
@@ -56,6 +51,13 @@ public sealed partial class SealedKeyStore
 
         return finished;
     }
+
+    /// <summary>The key files this process holds or the copies' slots name that have a <c>KEYFILE.next</c> beside them.</summary>
+    private List<string> PendingKeyFiles(IReadOnlyList<StoreFile> copies) =>
+        [.. _held.OfType<KeyFileUnlocker>().Select(k => Path.GetFullPath(k.Path))
+            .Concat(copies.SelectMany(c => c.Slots).Where(s => s.Type == "keyfile" && s.KeyFile is not null).Select(s => KeyFileOfSlot(s.KeyFile!)))
+            .Distinct(StringComparer.Ordinal)
+            .Where(p => File.Exists(PendingKeyFile.NextPath(p)))];
 
     /// <summary>
     /// Under the lock, when neither copy verifies under this process's root: another process may have re-keyed

@@ -81,7 +81,8 @@ public sealed partial class SealedKeyStore
         {
             try
             {
-                return RequestOnce(eventName, context, keyIdForAudit, encryptionContext, operation, discard, eventData, resultData);
+                // After losing the race twice, the request asks for its turn: others then wait for it (no starving).
+                return RequestOnce(eventName, context, keyIdForAudit, encryptionContext, operation, discard, eventData, resultData, exclusive: attempt > 2);
             }
             catch (KeyStoreConflictException e)
             {
@@ -107,9 +108,10 @@ public sealed partial class SealedKeyStore
         Func<StoreBody, (T Result, bool Changed, string? KeyId, int? KeyVersion)> operation,
         Action<T>? discard,
         IReadOnlyDictionary<string, string>? eventData,
-        Func<T, IReadOnlyDictionary<string, string>?>? resultData)
+        Func<T, IReadOnlyDictionary<string, string>?>? resultData,
+        bool exclusive)
     {
-        using (Lock())
+        using (Lock(exclusive))
         {
             var body = Load();
             var destroyed = DestroyDueKeys(body);

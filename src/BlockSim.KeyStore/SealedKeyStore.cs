@@ -103,7 +103,6 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
             // Under the lock from the start: a re-key in another process may be between writing a new key
             // file and committing the store, and only the lock tells its .next from one a crash left behind.
             using (store.Lock())
-            using (medium.LockForReKey()) // a re-key under way in another process is told from a crash's leftovers only under it
             {
                 store._held.Add(unlocker);
                 var copies = store.ReadCopies();
@@ -112,7 +111,16 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
                     throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {medium.Location} ({DescribeCopies(medium)}).");
                 }
 
-                var finished = store.FinishInterruptedReKey(copies);
+                var finished = false;
+                if (store.PendingKeyFiles(copies).Count > 0)
+                {
+                    // A re-key under way in another process is told from a crash's leftovers only under its lock.
+                    using (medium.LockForReKey())
+                    {
+                        copies = store.ReadCopies();
+                        finished = store.FinishInterruptedReKey(copies);
+                    }
+                }
 
                 // Either copy's slots may open the root key: a damaged slot in one copy must not lock out the other.
                 if (!TryUnwrapAny(unlocker, copies, store._root, out var refusal))
@@ -227,7 +235,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         {
             try
             {
-                using (Lock())
+                using (Lock(exclusive: attempt > 2))
                 {
                     var body = Load();
                     if (archived is null)

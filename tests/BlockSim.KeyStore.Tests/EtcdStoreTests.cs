@@ -211,6 +211,31 @@ public sealed class EtcdStoreTests(EtcdCluster etcd)
         Assert.Contains("etcd://HOST:PORT[,HOST:PORT...]/PREFIX", e.Message);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("not json")]
+    [InlineData("null")]
+    [InlineData("[]")]
+    [InlineData("{}")]
+    [InlineData("{\"volumeId\":\"not a guid\",\"volume\":\"v\",\"export\":\"e\",\"host\":\"h\",\"daemon\":\"d\",\"listeners\":[]}")]
+    [InlineData("{\"volumeId\":\"2b1f3c1e-0000-4000-8000-000000000001\",\"volume\":\"v\",\"export\":\"e\",\"host\":\"h\",\"daemon\":\"d\",\"listeners\":null}")]
+    [InlineData("{\"volumeId\":\"2b1f3c1e-0000-4000-8000-000000000001\",\"volume\":\"v\",\"export\":\"e\",\"host\":\"h\",\"daemon\":\"d\",\"listeners\":[null]}")]
+    [InlineData("{\"volumeId\":\"2b1f3c1e-0000-4000-8000-000000000001\",\"export\":\"e\",\"host\":\"h\",\"daemon\":\"d\",\"listeners\":[]}")]
+    public void A_lease_value_no_daemon_wrote_is_left_out_not_a_crash(string value)
+    {
+        Assert.Null(EtcdVolumeLeases.TryParse(System.Text.Encoding.UTF8.GetBytes(value)));
+    }
+
+    [Fact]
+    public void A_lease_a_daemon_wrote_reads_back()
+    {
+        var lease = new VolumeLease(Guid.NewGuid(), "/data/volumes/db.vol", "db", "node1", "blocksim[42]", ["127.0.0.1:10809"], DateTimeOffset.UnixEpoch);
+        var read = EtcdVolumeLeases.TryParse(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(lease, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)));
+        Assert.NotNull(read);
+        Assert.Equal(lease.VolumeId, read.VolumeId);
+        Assert.Equal(lease.Listeners, read.Listeners);
+    }
+
     [Fact]
     public void An_address_keeps_its_members_and_prefix()
     {

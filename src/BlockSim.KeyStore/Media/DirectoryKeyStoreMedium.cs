@@ -42,7 +42,8 @@ public sealed class DirectoryKeyStoreMedium : IKeyStoreMedium
     public void Prepare() =>
         System.IO.Directory.CreateDirectory(Directory, Private | UnixFileMode.UserExecute);
 
-    public IDisposable Lock()
+    /// <summary>The lock file, always (every request here is exclusive).</summary>
+    public IDisposable Lock(bool exclusive = false)
     {
         var path = Path.Combine(Directory, "keystore.lock");
         var deadline = Environment.TickCount64 + 10_000;

@@ -28,10 +28,11 @@ public interface IKeyStoreMedium : IDisposable
     /// <summary>
     /// Begins one request, ended by disposing. A directory keeps writers in other processes out until then
     /// (an <see cref="IOException"/> when another holds the lock too long). A medium with transactions
-    /// takes no lock: its one commit compares what the request read, and a conflict is a
-    /// <see cref="KeyStoreConflictException"/> on which the request runs again.
+    /// takes no lock unless <paramref name="exclusive"/> (a request that lost the race at commit a few times
+    /// asks for its turn) or another writer holds it: its one commit compares what the request read, and a
+    /// conflict is a <see cref="KeyStoreConflictException"/> on which the request runs again.
     /// </summary>
-    IDisposable Lock();
+    IDisposable Lock(bool exclusive = false);
 
     /// <summary>
     /// Keeps re-keys apart while a request writes or finishes one (its key files are written beside the
