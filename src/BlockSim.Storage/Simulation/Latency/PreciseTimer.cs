@@ -20,6 +20,9 @@ public static class PreciseTimer
     private static readonly object s_gate = new();
     private static Thread? s_thread;
 
+    /// <summary>Tests only: told each deadline as the timer's thread completes it, in the order it does.</summary>
+    internal static Action<long>? Released { get; set; }
+
     /// <summary>A task that completes at <paramref name="deadline"/> (a <see cref="Stopwatch.GetTimestamp"/> value).</summary>
     public static Task At(long deadline)
     {
@@ -51,7 +54,7 @@ public static class PreciseTimer
             _ = LibC.prctl(LibC.PrSetTimerSlack, 1, 0, 0, 0); // the default 50 µs slack would round every sleep up
         }
 
-        var ready = new List<TaskCompletionSource>();
+        var ready = new List<(TaskCompletionSource Due, long Deadline)>();
         while (true)
         {
             long wait;
@@ -66,7 +69,7 @@ public static class PreciseTimer
                 while (s_deadlines.TryPeek(out var due, out var deadline) && deadline <= now)
                 {
                     s_deadlines.Dequeue();
-                    ready.Add(due);
+                    ready.Add((due, deadline));
                 }
 
                 wait = s_deadlines.TryPeek(out _, out var next) ? next - now : 0;
@@ -83,8 +86,9 @@ public static class PreciseTimer
                 }
             }
 
-            foreach (var due in ready)
+            foreach (var (due, deadline) in ready)
             {
+                Released?.Invoke(deadline);
                 due.TrySetResult();
             }
 
