@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using BlockSim.Interop.Tests;
 using BlockSim.KeyStore.Etcd;
 
 namespace BlockSim.KeyStore.Tests;
@@ -13,8 +14,7 @@ namespace BlockSim.KeyStore.Tests;
 /// </summary>
 public sealed class EtcdCluster : IDisposable
 {
-    public const string RequireVariable = "BLOCKSIM_REQUIRE_INTEROP";
-    private const string Binary = "/usr/bin/etcd";
+    private static readonly string? s_binary = ExternalTool.Find("etcd");
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"blocksim-etcd-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
     private readonly List<Member> _members = [];
     private readonly string? _bootFailure;
@@ -40,9 +40,9 @@ public sealed class EtcdCluster : IDisposable
     {
         _serverTls = serverTls;
         _clientTls = clientTls;
-        if (!File.Exists(Binary))
+        if (s_binary is null)
         {
-            return;
+            return; // Require says so
         }
 
         Directory.CreateDirectory(_directory);
@@ -75,17 +75,8 @@ public sealed class EtcdCluster : IDisposable
     /// <summary>Skips (or, with BLOCKSIM_REQUIRE_INTEROP=1, fails) when etcd is missing; fails when it did not boot.</summary>
     public void Require()
     {
-        if (!File.Exists(Binary))
-        {
-            var reason = $"{Binary} is not installed (Debian: apt-get install etcd-server etcd-client)";
-            if (Environment.GetEnvironmentVariable(RequireVariable) == "1")
-            {
-                Assert.Fail($"{reason}, and {RequireVariable}=1 requires every interop test to run.");
-            }
-
-            Skip.If(true, reason);
-        }
-
+        ExternalTool.Require("etcd", "etcd-server");
+        ExternalTool.Require("etcdctl", "etcd-client");
         if (_bootFailure is not null)
         {
             Assert.Fail(_bootFailure);
@@ -95,7 +86,7 @@ public sealed class EtcdCluster : IDisposable
     /// <summary>Runs etcdctl (API v3) against <paramref name="address"/>'s members; its output, or a failure with what it said.</summary>
     public static string Etcdctl(EtcdStoreAddress address, params string[] arguments)
     {
-        var start = new ProcessStartInfo("/usr/bin/etcdctl") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(ExternalTool.Find("etcdctl") ?? "etcdctl") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["ETCDCTL_API"] = "3";
         start.ArgumentList.Add("--endpoints=" + string.Join(",", address.Members.Select(m => $"{m.Host}:{m.Port}")));
         foreach (var argument in arguments)
@@ -127,7 +118,7 @@ public sealed class EtcdCluster : IDisposable
     {
         var cluster = string.Join(",", _members.Select(m => $"{m.Name}=http://127.0.0.1:{m.PeerPort}"));
         var scheme = _serverTls is null ? "http" : "https";
-        var start = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(s_binary!) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in new[]
         {
             "--name", member.Name, "--data-dir", member.DataDirectory,

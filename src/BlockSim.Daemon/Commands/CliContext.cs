@@ -170,11 +170,9 @@ internal static class CliContext
     public static SealedKeyStore OpenStore(ParseResult result)
     {
         var data = Data(result);
-        if (data.SharedKeyStore is { } shared)
+        if (data.SharedKeyStore is not null)
         {
-            return data.KeyStoreExists()
-                ? SealedKeyStore.Open(data.KeyStoreMedium(), Unlocker(result, data))
-                : throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {shared}. Create it once for the fleet: {data.InitCommand}.");
+            return data.OpenSharedKeyStore(() => Unlocker(result, data));
         }
 
         if (!Directory.Exists(data.KeyStorePath))

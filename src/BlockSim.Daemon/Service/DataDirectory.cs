@@ -57,6 +57,33 @@ internal sealed partial class DataDirectory
         return medium.Exists();
     }
 
+    /// <summary>
+    /// Opens the fleet's store in etcd, one client for the look and the open. A prefix with no store is
+    /// NotFound naming keystore init: a fleet's store is made once, on purpose, never by whichever daemon or
+    /// command comes first. <paramref name="unlocker"/> is asked only once the store is known to be there.
+    /// </summary>
+    public SealedKeyStore OpenSharedKeyStore(Func<Unlocker> unlocker)
+    {
+        var medium = KeyStoreMedium();
+        Unlocker opener;
+        try
+        {
+            if (!medium.Exists())
+            {
+                throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {SharedKeyStore}. Create it once for the fleet: {InitCommand}; then give every host that key file.");
+            }
+
+            opener = unlocker();
+        }
+        catch
+        {
+            medium.Dispose();
+            throw;
+        }
+
+        return SealedKeyStore.Open(medium, opener); // disposes the medium itself if it cannot open
+    }
+
     /// <summary>The command that creates the key store where this data directory says it is.</summary>
     public string InitCommand => SharedKeyStore is { } etcd
         ? $"blocksim keystore init --key-store {etcd} --key-file {KeyFilePath}"
@@ -121,20 +148,10 @@ internal sealed partial class DataDirectory
     {
         const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         created = false;
-        if (SharedKeyStore is { } shared && !KeyStoreExists())
-        {
-            // A fleet's store is made once, on purpose, not by whichever daemon starts first.
-            throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {shared}. Create it once for the fleet: {InitCommand}; then give each daemon that key file.");
-        }
-
         if (SharedKeyStore is not null || SealedKeyStore.Exists(KeyStorePath))
         {
-            if (!File.Exists(KeyFilePath))
-            {
-                throw MissingKeyFile();
-            }
-
-            var store = SealedKeyStore.Open(KeyStoreMedium(), new KeyFileUnlocker(KeyFilePath));
+            Unlocker KeyFile() => File.Exists(KeyFilePath) ? new KeyFileUnlocker(KeyFilePath) : throw MissingKeyFile();
+            var store = SharedKeyStore is null ? SealedKeyStore.Open(KeyStorePath, KeyFile()) : OpenSharedKeyStore(KeyFile);
             try
             {
                 Directory.CreateDirectory(VolumesPath, Private);
