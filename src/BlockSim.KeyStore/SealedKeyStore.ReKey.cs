@@ -46,10 +46,14 @@ public sealed partial class SealedKeyStore
 
         public List<string> Removed { get; } = [];
 
+        /// <summary>The KMIP keys (server and object id) the new slots are sealed under.</summary>
+        public List<string> KmipKeys { get; } = [];
+
         public bool Covers(Unlocker unlocker) => unlocker switch
         {
             KeyFileUnlocker k => KeyFiles.Any(f => f.Path == Path.GetFullPath(k.Path)),
             PassphraseUnlocker p => Passphrases.Contains(p),
+            KmipUnlocker => KmipKeys.Count > 0, // a kmip opener is the recorded one: it is covered once its slots are
             _ => false,
         };
 
@@ -78,9 +82,16 @@ public sealed partial class SealedKeyStore
                 var by = Candidates(slot).FirstOrDefault(u => OpensCurrentRoot(u, slot, opened));
                 if (by is null)
                 {
-                    plan.Removed.Add(slot.Type == "passphrase"
-                        ? "a passphrase slot (its passphrase is not held by this process, and a slot cannot be re-sealed without it)"
-                        : $"a key-file slot whose key file is not known or no longer opens it ({slot.KeyFile ?? "path not recorded"})");
+                    plan.Removed.Add(slot.Type switch
+                    {
+                        "passphrase" => "a passphrase slot (its passphrase is not held by this process, and a slot cannot be re-sealed without it)",
+                        "kmip" => $"a kmip slot whose key manager refuses to open it (KMIP key {slot.Kmip?.ObjectId} on {slot.Kmip?.Server})",
+                        _ => $"a key-file slot whose key file is not known or no longer opens it ({slot.KeyFile ?? "path not recorded"})",
+                    });
+                }
+                else if (by is KmipUnlocker)
+                {
+                    AddKmipSlot(plan, slot);
                 }
                 else if (!plan.Covers(by))
                 {
@@ -88,9 +99,14 @@ public sealed partial class SealedKeyStore
                 }
             }
 
-            if (!plan.Covers(_held[0]))
+            if (_held.Count > 0 && _held[0] is not KmipUnlocker && !plan.Covers(_held[0]))
             {
                 AddSlot(plan, _held[0], null); // the opener's own slot may be damaged in the copy read: it still keeps its way in
+            }
+
+            if (plan.Slots.Count == 0)
+            {
+                throw new KeyStoreException(KeyStoreErrors.UnlockFailed, "A key is due for destruction, which re-keys the store, but no slot could be sealed again for the new root key; nothing was changed. Open the store with a key file, passphrase or kmip slot it has, and try again.");
             }
 
             return plan;
@@ -118,6 +134,25 @@ public sealed partial class SealedKeyStore
         {
             yield return new KeyFileUnlocker(KeyFileOfSlot(recorded));
         }
+
+        if (slot.Type == "kmip" && !_held.OfType<KmipUnlocker>().Any())
+        {
+            yield return KmipUnlocker.Recorded; // the slot says where its key manager is
+        }
+    }
+
+    /// <summary>
+    /// A kmip slot sealed again under the same KMIP key: a new slot key, encrypted by the key manager. A copy
+    /// of the store from before still opens through that KMIP key, as an old copy opens with an old
+    /// passphrase; revoke the KMIP key (a new slot under a new key first) to close that.
+    /// </summary>
+    private static void AddKmipSlot(ReKeyPlan plan, KeySlot replaced)
+    {
+        var kmip = replaced.Kmip!;
+        var unlocker = KmipUnlocker.ForNewSlot(kmip.Endpoint(), kmip.ObjectId);
+        plan.Slots.Add(StoreFile.Seal(unlocker, plan.Root));
+        plan.KmipKeys.Add($"{kmip.Server}/{kmip.ObjectId}");
+        plan.Resealed.Add($"a kmip slot (KMIP key {kmip.ObjectId} on {kmip.Server}, a new slot key)");
     }
 
     /// <summary>True when <paramref name="unlocker"/> opens <paramref name="slot"/> to this process's root (a stale or foreign slot does not count).</summary>
@@ -127,9 +162,9 @@ public sealed partial class SealedKeyStore
         {
             return StoreFile.TryUnwrap(unlocker, slot, scratch) && CryptographicOperations.FixedTimeEquals(scratch, _root);
         }
-        catch (KeyStoreException)
+        catch (KeyStoreException e) when (e.ErrorCode != KeyStoreErrors.StoreUnavailable)
         {
-            return false; // a key file missing or unsafe: this unlocker cannot vouch for the slot
+            return false; // a key file missing or unsafe, a KMIP key refused: this unlocker cannot vouch for the slot
         }
         finally
         {

@@ -78,9 +78,14 @@ public sealed partial class SealedKeyStore
         var root = GC.AllocateArray<byte>(32, pinned: true);
         try
         {
-            if (!_held.Any(u => TryUnwrapAny(u, copies, root, out _)))
+            if (!_held.Any(u => TryUnwrapAny(u, copies, root, out _, out _)))
             {
-                var with = _held[0] is KeyFileUnlocker k ? $"the key file {k.Path}" : "the passphrase";
+                var with = _held.Count == 0 ? "what it was opened with (its slot was removed)" : _held[0] switch
+                {
+                    KeyFileUnlocker k => $"the key file {k.Path}",
+                    KmipUnlocker => "its kmip slot",
+                    _ => "the passphrase",
+                };
                 throw new KeyStoreException(
                     KeyStoreErrors.UnlockFailed,
                     $"The key store in {_medium.Location} no longer opens with {with}, which this process opened it with: another process re-keyed it (destroying a key replaces the root key and the key file, and removes a passphrase slot it cannot re-seal), or it was replaced by a copy from before such a re-key. Nothing was changed; open the store again (restart the daemon) with a key file or passphrase that opens it now.");

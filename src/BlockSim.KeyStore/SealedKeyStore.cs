@@ -68,6 +68,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         store.DeriveSubkeys();
         store._held.Add(unlocker);
         store._slots = [store.SealSlot(unlocker, store._root)];
+        store.OpenedWith = DescribeSlot(0, store._slots[0]);
         using (store.Lock())
         {
             if (store.ReadCopies().Count > 0)
@@ -123,10 +124,12 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
                 }
 
                 // Either copy's slots may open the root key: a damaged slot in one copy must not lock out the other.
-                if (!TryUnwrapAny(unlocker, copies, store._root, out var refusal))
+                if (!TryUnwrapAny(unlocker, copies, store._root, out var refusal, out var opened))
                 {
                     throw refusal!;
                 }
+
+                store.OpenedWith = DescribeSlot(opened.Slot, opened.Copy.Slots[opened.Slot]);
 
                 store.DeriveSubkeys();
                 var body = store.Load(); // checks the MACs now, so a tampered store is reported at open
@@ -146,14 +149,15 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
     }
 
     /// <summary>Unwraps the root key with the first copy whose slots <paramref name="unlocker"/> opens.</summary>
-    private static bool TryUnwrapAny(Unlocker unlocker, IReadOnlyList<StoreFile> copies, Span<byte> root, out KeyStoreException? refusal)
+    private static bool TryUnwrapAny(Unlocker unlocker, IReadOnlyList<StoreFile> copies, Span<byte> root, out KeyStoreException? refusal, out (StoreFile Copy, int Slot) opened)
     {
         refusal = null;
+        opened = default;
         foreach (var copy in copies)
         {
             try
             {
-                copy.UnwrapRootKey(unlocker, root);
+                opened = (copy, copy.UnwrapRootKey(unlocker, root));
                 return true;
             }
             catch (KeyStoreException e) when (e.ErrorCode == KeyStoreErrors.UnlockFailed)
@@ -192,27 +196,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
     }
 
     /// <summary>Adds another way to open the store (a passphrase beside the key file, say); audited as AddKeySlot.</summary>
-    public void AddUnlocker(Unlocker unlocker, KeyRequestContext? context = null)
-    {
-        using (Lock())
-        {
-            var body = Load();
-            var slots = _slots;
-            _slots = [.. _slots, SealSlot(unlocker, _root)];
-            try
-            {
-                List<Audit.AuditRecord> records = [NewRecord("AddKeySlot", context ?? new KeyRequestContext(StorePrincipal), null, null, null, null, null)];
-                RecordThenCommit(body, WithSummaries(records));
-                Recorded(records);
-                _held.Add(unlocker); // a re-key in this process can seal the new root for it too
-            }
-            catch
-            {
-                _slots = slots;
-                throw;
-            }
-        }
-    }
+    public void AddUnlocker(Unlocker unlocker, KeyRequestContext? context = null) => AddSlot(unlocker, context ?? new KeyRequestContext(StorePrincipal));
 
     /// <summary>Verifies the audit log's chain, its head and the store's anchor: no problems means intact.</summary>
     public AuditVerification VerifyAuditLog()

@@ -170,12 +170,7 @@ internal static class CliContext
     public static SealedKeyStore OpenStore(ParseResult result)
     {
         var data = Data(result);
-        if (data.SharedKeyStore is not null)
-        {
-            return data.OpenSharedKeyStore(() => Unlocker(result, data));
-        }
-
-        if (!Directory.Exists(data.KeyStorePath))
+        if (data.SharedKeyStore is null && !Directory.Exists(data.KeyStorePath))
         {
             if (Directory.Exists(data.Root) && !CanEnter(data.Root))
             {
@@ -185,7 +180,7 @@ internal static class CliContext
             throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {data.Root}. Run 'blocksim serve' once (it creates one), or pass --data-dir.");
         }
 
-        return SealedKeyStore.Open(data.KeyStorePath, Unlocker(result, data));
+        return data.OpenKeyStore(slots => Unlocker(result, data, slots));
     }
 
     private static bool CanEnter(string directory)
@@ -314,7 +309,7 @@ internal static class CliContext
 
     public static KeyStoreVolumeKeys VolumeKeys(SealedKeyStore store, string? key) => new(store, key ?? SealedKeyStore.DefaultAlias);
 
-    private static Unlocker Unlocker(ParseResult result, DataDirectory data)
+    private static Unlocker Unlocker(ParseResult result, DataDirectory data, IReadOnlyList<KeySlotInfo> slots)
     {
         var passphraseFile = result.GetValue(PassphraseFile);
         if (passphraseFile is not null)
@@ -327,9 +322,9 @@ internal static class CliContext
             return new PassphraseUnlocker(fromEnvironment);
         }
 
-        if (File.Exists(data.KeyFilePath))
+        if (File.Exists(data.KeyFilePath) || slots.Any(s => s.Type == "kmip"))
         {
-            return new KeyFileUnlocker(data.KeyFilePath); // refuses a key file its group or others may read
+            return data.DefaultUnlocker(slots);
         }
 
         if (!Console.IsInputRedirected)
@@ -341,7 +336,7 @@ internal static class CliContext
         throw data.MissingKeyFile($", or, if the store has a passphrase slot, give --passphrase-file or set {PassphraseVariable}");
     }
 
-    private static string ReadHidden(string prompt)
+    public static string ReadHidden(string prompt)
     {
         Console.Error.Write(prompt);
         var text = new System.Text.StringBuilder();

@@ -10,7 +10,7 @@ internal static class KeyStoreCommands
 {
     public static Command Create()
     {
-        var keystore = new Command("keystore", "Create the sealed key store (a directory, or one in etcd for a fleet).");
+        var keystore = new Command("keystore", "Create the sealed key store (a directory, or one in etcd for a fleet), and manage its keyslots.");
         var init = new Command(
             "init",
             "Create a key store where --key-store says (default DATA-DIR/keystore), sealed by a new key file written 0600 at --key-file (default DATA-DIR/keystore.key), or by a passphrase from --passphrase-file or "
@@ -46,6 +46,7 @@ internal static class KeyStoreCommands
             return ExitCodes.Ok;
         }));
         keystore.Subcommands.Add(init);
+        keystore.Subcommands.Add(KeySlotCommands.Create());
         return keystore;
     }
 

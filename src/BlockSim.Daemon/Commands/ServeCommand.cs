@@ -264,7 +264,7 @@ internal static class ServeCommand
             Console.Error.WriteLine(e.Message);
             return e switch
             {
-                KeyStoreException { ErrorCode: KeyStoreErrors.AccessDenied or KeyStoreErrors.InsecureKeyFile } or VolumeKeyException => ExitCodes.Denied,
+                KeyStoreException { ErrorCode: KeyStoreErrors.AccessDenied or KeyStoreErrors.InsecureKeyFile or KeyStoreErrors.UnlockFailed } or VolumeKeyException => ExitCodes.Denied,
                 KeyStoreException { ErrorCode: KeyStoreErrors.KeyFileMissing or KeyStoreErrors.NotFound } => ExitCodes.NotFound,
                 KeyStoreException { ErrorCode: KeyStoreErrors.Validation } => ExitCodes.Usage,
                 IOException or UnauthorizedAccessException or KeyStoreException => ExitCodes.IOError,

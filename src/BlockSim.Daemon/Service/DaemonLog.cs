@@ -29,6 +29,9 @@ internal static partial class DaemonLog
     [LoggerMessage(4000, LogLevel.Information, "Created the sealed key store {Store} with the default key {Alias}")]
     public static partial void KeyStoreCreated(ILogger logger, string store, string alias);
 
+    [LoggerMessage(4013, LogLevel.Information, "Key store {Store} opened with {Slot}")]
+    public static partial void KeyStoreOpened(ILogger logger, string store, string slot);
+
     [LoggerMessage(4001, LogLevel.Warning, "Key store: {Problem}; the good copy is used and the next change rewrites both")]
     public static partial void KeyStoreCopyProblem(ILogger logger, string problem);
 

@@ -58,22 +58,23 @@ internal sealed partial class DataDirectory
     }
 
     /// <summary>
-    /// Opens the fleet's store in etcd, one client for the look and the open. A prefix with no store is
-    /// NotFound naming keystore init: a fleet's store is made once, on purpose, never by whichever daemon or
-    /// command comes first. <paramref name="unlocker"/> is asked only once the store is known to be there.
+    /// Opens the existing store (a directory, or the fleet's in etcd), one medium for the look and the open.
+    /// A fleet's prefix with no store is NotFound naming keystore init: a fleet's store is made once, on
+    /// purpose, never by whichever daemon or command comes first. <paramref name="unlocker"/> is asked once the
+    /// store is known to be there, with its (public) slots, so it can choose how to open it.
     /// </summary>
-    public SealedKeyStore OpenSharedKeyStore(Func<Unlocker> unlocker)
+    public SealedKeyStore OpenKeyStore(Func<IReadOnlyList<KeySlotInfo>, Unlocker> unlocker)
     {
         var medium = KeyStoreMedium();
         Unlocker opener;
         try
         {
-            if (!medium.Exists())
+            if (SharedKeyStore is not null && !medium.Exists())
             {
-                throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {SharedKeyStore}. Create it once for the fleet: {InitCommand}; then give every host that key file.");
+                throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {SharedKeyStore}. Create it once for the fleet: {InitCommand}; then give every host that key file (or add a kmip slot that every host can use).");
             }
 
-            opener = unlocker();
+            opener = unlocker(SealedKeyStore.PeekSlots(medium));
         }
         catch
         {
@@ -82,6 +83,21 @@ internal sealed partial class DataDirectory
         }
 
         return SealedKeyStore.Open(medium, opener); // disposes the medium itself if it cannot open
+    }
+
+    /// <summary>
+    /// How a store opens without a passphrase: its key file, where the store has a key-file slot or nothing
+    /// else; otherwise its kmip slot, through the key manager it records (no secret file on the host).
+    /// </summary>
+    public Unlocker DefaultUnlocker(IReadOnlyList<KeySlotInfo> slots)
+    {
+        var hasKmip = slots.Any(s => s.Type == "kmip");
+        if (File.Exists(KeyFilePath) && (!hasKmip || slots.Any(s => s.Type == "keyfile")))
+        {
+            return new KeyFileUnlocker(KeyFilePath); // refuses a key file its group or others may read
+        }
+
+        return hasKmip ? KmipUnlocker.Recorded : throw MissingKeyFile();
     }
 
     /// <summary>The command that creates the key store where this data directory says it is.</summary>
@@ -150,8 +166,7 @@ internal sealed partial class DataDirectory
         created = false;
         if (SharedKeyStore is not null || SealedKeyStore.Exists(KeyStorePath))
         {
-            Unlocker KeyFile() => File.Exists(KeyFilePath) ? new KeyFileUnlocker(KeyFilePath) : throw MissingKeyFile();
-            var store = SharedKeyStore is null ? SealedKeyStore.Open(KeyStorePath, KeyFile()) : OpenSharedKeyStore(KeyFile);
+            var store = OpenKeyStore(DefaultUnlocker);
             try
             {
                 Directory.CreateDirectory(VolumesPath, Private);

@@ -222,7 +222,7 @@ internal sealed class ExportCatalog : IDisposable
             throw new ConfigurationProblem($"The default export '{DefaultExport}' is not among the exports ({string.Join(", ", exports.Keys)}).");
         }
 
-        if (_store is not null)
+        if (_store is not null && _store.OpenedWith.Contains("key file", StringComparison.Ordinal))
         {
             DaemonLog.KeyFileWarning(logger, data.KeyFilePath, BlockSim.KeyStore.Sealing.KeyFileUnlocker.DescribeMode(data.KeyFilePath), _store.AuditLogPath);
         }
@@ -281,6 +281,11 @@ internal sealed class ExportCatalog : IDisposable
         if (created)
         {
             DaemonLog.KeyStoreCreated(logger, data.KeyStorePath, SealedKeyStore.DefaultAlias);
+        }
+        else
+        {
+            _store.RecordOpened(new KeyRequestContext(KeyStoreVolumeKeys.DaemonPrincipal));
+            DaemonLog.KeyStoreOpened(logger, _store.Location, _store.OpenedWith);
         }
 
         foreach (var problem in _store.CheckCopies())

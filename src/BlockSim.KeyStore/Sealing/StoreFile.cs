@@ -28,6 +28,12 @@ internal sealed class KeySlot
     /// re-keying existed; a key file is only ever replaced after it has been shown to open this slot.
     /// </summary>
     public string? KeyFile { get; set; }
+
+    /// <summary>A kmip slot's key manager and the slot key it wrapped; null for other slots.</summary>
+    public KmipSlot? Kmip { get; set; }
+
+    /// <summary>When the slot was added (null in slots written before slots were listed).</summary>
+    public DateTimeOffset? Created { get; set; }
 }
 
 /// <summary>
@@ -54,21 +60,35 @@ internal sealed class StoreFile
         Converters = { new JsonStringEnumConverter() },
     };
 
-    /// <summary>Unwraps the root key with the first slot of the unlocker's type that opens.</summary>
-    public void UnwrapRootKey(Unlocker unlocker, Span<byte> rootKey)
+    /// <summary>
+    /// Unwraps the root key with the first slot of the unlocker's type that opens, and returns that slot's
+    /// index. A slot whose key manager fails (down, or refusing) is passed over for the next; when none
+    /// opens, that failure is the one reported, since it says more than "does not open".
+    /// </summary>
+    public int UnwrapRootKey(Unlocker unlocker, Span<byte> rootKey)
     {
-        foreach (var slot in Slots.Where(s => s.Type == unlocker.SlotType))
+        KeyStoreException? failure = null;
+        for (var index = 0; index < Slots.Count; index++)
         {
-            if (TryUnwrap(unlocker, slot, rootKey))
+            try
             {
-                return;
+                if (Slots[index].Type == unlocker.SlotType && TryUnwrap(unlocker, Slots[index], rootKey))
+                {
+                    return index;
+                }
+            }
+            catch (KeyStoreException e) when (unlocker is KmipUnlocker)
+            {
+                failure ??= e;
             }
         }
 
-        throw new KeyStoreException(
+        throw failure ?? new KeyStoreException(
             KeyStoreErrors.UnlockFailed,
             unlocker is PassphraseUnlocker
                 ? "Wrong passphrase for the key store, or no passphrase slot for it: destroying a key removes a passphrase slot unless the store was opened with that passphrase."
+                : unlocker is KmipUnlocker
+                ? "The key store has no kmip slot that its KMIP key opens."
                 : "This key file does not open the key store. Destroying a key replaces the store's key file, so a copy of the store made before a destruction opens only with the key file of its time, and the current key file only opens the current store.");
     }
 
@@ -108,11 +128,13 @@ internal sealed class StoreFile
         slot.Nonce is { Length: 12 }
         && slot.WrappedRootKey is { Length: 48 }
         && slot.Salt is { Length: >= 16 and <= 64 }
+        && (slot.Type != "kmip" || slot.Kmip is { } kmip && kmip.IsWellFormed())
         && (slot.Type != "passphrase" || slot.Argon2MemoryKiB is >= 8 and <= 1024 * 1024 && slot.Argon2Iterations is >= 1 and <= 64 && slot.Argon2Parallelism is >= 1 and <= 64);
 
     public static KeySlot Seal(Unlocker unlocker, ReadOnlySpan<byte> rootKey)
     {
         var slot = unlocker.NewSlot();
+        slot.Created = DateTimeOffset.UtcNow;
         Span<byte> slotKey = stackalloc byte[32];
         try
         {
