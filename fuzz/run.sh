@@ -23,7 +23,7 @@ if [ "$(cat "$bin/.stamp" 2>/dev/null)" != "$stamp" ]; then
   # The code that reads untrusted bytes, and the configuration binder it relies on (a NuGet package, so a file
   # here); not the target program, SharpFuzz or the framework (System.Text.Json is precompiled in the shared
   # framework, which SharpFuzz cannot instrument).
-  for assembly in BlockSim.Nbd BlockSim.Storage BlockSim.KeyStore blocksim \
+  for assembly in BlockSim.Nbd BlockSim.Storage BlockSim.KeyStore BlockSim.Kmip blocksim \
     Microsoft.Extensions.Configuration Microsoft.Extensions.Configuration.Json Microsoft.Extensions.Configuration.Binder; do
     dotnet tool run sharpfuzz "$bin/$assembly.dll" >/dev/null
   done

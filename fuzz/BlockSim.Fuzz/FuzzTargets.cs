@@ -16,6 +16,7 @@ internal static class FuzzTargets
         new AuditLogTarget(),
         new StoreFileTarget(),
         new FaultRuleTarget(),
+        new KmipTtlvTarget(),
         new ShapedJsonTarget(new KeyPolicyTarget(), "key-policy.dict"),
         new ShapedJsonTarget(new ConfigurationTarget(), "configuration.dict"),
     ];

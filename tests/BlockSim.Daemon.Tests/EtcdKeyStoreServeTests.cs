@@ -270,6 +270,43 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
         Assert.Contains("--key-store-ca", certificateWithoutCa.Output);
     }
 
+    [SkippableFact]
+    public async Task A_fleet_unseals_through_one_kmip_key_and_no_host_keeps_a_key_file()
+    {
+        etcd.Require();
+        using var kmip = new BlockSim.Kmip.Tests.PyKmipServer();
+        kmip.Require();
+        using var temp = new TempDirectory();
+        var store = etcd.NewStoreAddress();
+        var keyFile = temp.File("fleet.key");
+        var endpoint = kmip.Endpoint();
+        Assert.Equal(0, (await Cli.RunAsync(temp.Path, "keystore", "init", "--key-store", store, "--key-file", keyFile)).Exit);
+        var added = await Cli.RunAsync(temp.Path, "keystore", "slot", "add", "kmip", "--server", $"127.0.0.1:{kmip.Port}", "--ca", endpoint.CaFile, "--cert", endpoint.CertificateFile, "--key", endpoint.KeyFile, "--key-store", store, "--key-file", keyFile);
+        Assert.True(added.Exit == 0, added.Output);
+        var removed = await Cli.RunAsync(temp.Path, "keystore", "slot", "remove", "0", "--yes", "--key-store", store, "--key-file", keyFile);
+        Assert.True(removed.Exit == 0, removed.Output);
+        File.Delete(keyFile); // from here on, no host holds a secret that opens the store
+
+        string[] fleet = ["--key-store", store];
+        foreach (var host in new[] { "host-a", "host-b" })
+        {
+            var created = await Cli.RunAsync(temp.Path, ["volume", "create", "db", "--size", "16M", "--data-dir", temp.File(host), .. fleet]);
+            Assert.True(created.Exit == 0, created.Output);
+        }
+
+        await using var a = DaemonProcess.Start(temp.Path, ["serve", "--listen", "127.0.0.1:0", "--socket", "none", "--data-dir", temp.File("host-a"), .. fleet]);
+        await using var b = DaemonProcess.Start(temp.Path, ["serve", "--listen", "127.0.0.1:0", "--socket", "none", "--data-dir", temp.File("host-b"), .. fleet]);
+        foreach (var daemon in new[] { a, b })
+        {
+            await AttachAndWriteAsync(await daemon.PortAsync());
+            Assert.Contains("opened with slot 0: KMIP key", daemon.Output);
+            Assert.False(File.Exists(Path.Combine(temp.File(daemon == a ? "host-a" : "host-b"), "keystore.key")));
+        }
+
+        var verified = await Cli.RunAsync(temp.Path, ["audit", "verify", "--data-dir", temp.File("admin"), .. fleet]);
+        Assert.True(verified.Exit == 0, verified.Output);
+    }
+
     private static Task<NbdClient> ConnectAsync(int port) =>
         NbdClient.ConnectTcpAsync("127.0.0.1", port, new NbdClientOptions { ExportName = "db" });
 
