@@ -46,6 +46,9 @@ public sealed partial class SealedKeyStore
 
         public List<string> Removed { get; } = [];
 
+        /// <summary>The kinds of the slots that could not be sealed again (damaged, or whose secret is not at hand).</summary>
+        public HashSet<string> RemovedTypes { get; } = [];
+
         /// <summary>The KMIP keys (server and object id) the new slots are sealed under.</summary>
         public List<string> KmipKeys { get; } = [];
 
@@ -82,6 +85,7 @@ public sealed partial class SealedKeyStore
                 var by = Candidates(slot).FirstOrDefault(u => OpensCurrentRoot(u, slot, opened));
                 if (by is null)
                 {
+                    plan.RemovedTypes.Add(slot.Type);
                     plan.Removed.Add(slot.Type switch
                     {
                         "passphrase" => "a passphrase slot (its passphrase is not held by this process, and a slot cannot be re-sealed without it)",
@@ -99,9 +103,11 @@ public sealed partial class SealedKeyStore
                 }
             }
 
-            if (_held.Count > 0 && _held[0] is not KmipUnlocker && !plan.Covers(_held[0]))
+            // The opener's own slot may be damaged in the copy read: it still keeps its way in. A slot removed
+            // on purpose (by any process) is not there at all, and is not brought back.
+            if (_held.Count > 0 && _held[0] is not KmipUnlocker && !plan.Covers(_held[0]) && plan.RemovedTypes.Contains(_held[0].SlotType))
             {
-                AddSlot(plan, _held[0], null); // the opener's own slot may be damaged in the copy read: it still keeps its way in
+                AddSlot(plan, _held[0], null);
             }
 
             if (plan.Slots.Count == 0)

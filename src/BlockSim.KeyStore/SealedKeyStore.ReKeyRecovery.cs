@@ -78,7 +78,11 @@ public sealed partial class SealedKeyStore
         var root = GC.AllocateArray<byte>(32, pinned: true);
         try
         {
-            if (!_held.Any(u => TryUnwrapAny(u, copies, root, out _, out _)))
+            // A kmip slot opens through the key manager it records, whatever this process was opened with.
+            IEnumerable<Unlocker> openers = copies.Any(c => c.Slots.Any(s => s.Type == "kmip")) && !_held.OfType<KmipUnlocker>().Any()
+                ? [.. _held, KmipUnlocker.Recorded]
+                : _held;
+            if (!openers.Any(u => TryUnwrapAny(u, copies, root, out _, out _)))
             {
                 var with = _held.Count == 0 ? "what it was opened with (its slot was removed)" : _held[0] switch
                 {

@@ -69,6 +69,24 @@ public class KeySlotTests
     }
 
     [Fact]
+    public void A_slot_removed_by_another_process_is_not_brought_back_by_a_re_key_here()
+    {
+        using var f = new StoreFixture();
+        f.Store.AddSlot(Passphrase(), StoreFixture.Admin); // this process, opened with the key file, holds both
+        using (var other = f.OpenAnother(Passphrase()))
+        {
+            other.RemoveSlot(0, StoreFixture.Admin); // the key-file slot, from another process
+        }
+
+        var doomed = f.Store.CreateKey("doomed", StoreFixture.Admin).KeyId;
+        f.Store.ScheduleKeyDeletion(doomed, StoreFixture.Admin, 7);
+        f.Clock.Now += TimeSpan.FromDays(8);
+        Assert.Equal(KeyState.Destroyed, f.Store.DescribeKey(doomed, StoreFixture.Admin).State); // re-keyed here
+        Assert.Equal(["passphrase"], f.Store.ListSlots().Select(s => s.Type));
+        Assert.Equal(KeyStoreErrors.UnlockFailed, Assert.Throws<KeyStoreException>(() => f.OpenAnother()).ErrorCode);
+    }
+
+    [Fact]
     public void A_second_key_file_opens_the_store_like_the_first()
     {
         using var f = new StoreFixture();

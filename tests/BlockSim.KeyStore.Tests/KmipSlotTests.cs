@@ -145,6 +145,27 @@ public class KmipSlotTests(PyKmipServer server)
     }
 
     [SkippableFact]
+    public void A_process_opened_by_its_key_file_follows_a_re_key_that_left_only_the_kmip_slot()
+    {
+        server.Require();
+        using var f = new StoreFixture();
+        f.Store.AddSlot(KmipUnlocker.ForNewSlot(server.Endpoint(), null), StoreFixture.Admin);
+        var kept = f.Store.CreateKey("kept", StoreFixture.Admin).KeyId;
+        using (var other = f.OpenAnother(KmipUnlocker.Recorded))
+        {
+            other.RemoveSlot(0, StoreFixture.Admin);
+            var doomed = other.CreateKey("doomed", StoreFixture.Admin).KeyId;
+            other.ScheduleKeyDeletion(doomed, StoreFixture.Admin, 7);
+            f.Clock.Now += TimeSpan.FromDays(8);
+            Assert.Equal(KeyState.Destroyed, other.DescribeKey(doomed, StoreFixture.Admin).State); // re-keyed there
+        }
+
+        // This process still holds the old root and its key file, which opens nothing now: it follows through the kmip slot.
+        Assert.Equal(KeyState.Enabled, f.Store.DescribeKey(kept, StoreFixture.Admin).State);
+        Assert.Equal(["kmip"], f.Store.ListSlots().Select(s => s.Type));
+    }
+
+    [SkippableFact]
     public void A_key_destruction_re_seals_the_kmip_slot_under_the_same_kmip_key()
     {
         server.Require();
