@@ -35,6 +35,12 @@ public sealed partial class KmipClient : IDisposable
     {
         var deadline = timeout ?? TimeSpan.FromSeconds(5);
         var options = TlsOptions(endpoint);
+        var serverCertificateErrors = SslPolicyErrors.None;
+        options.RemoteCertificateValidationCallback = (_, _, _, errors) =>
+        {
+            serverCertificateErrors = errors; // the chain policy above has decided; this only remembers what it found
+            return errors == SslPolicyErrors.None;
+        };
         var tcp = new TcpClient { NoDelay = true, ReceiveTimeout = (int)deadline.TotalMilliseconds, SendTimeout = (int)deadline.TotalMilliseconds };
         try
         {
@@ -65,10 +71,10 @@ public sealed partial class KmipClient : IDisposable
             throw e switch
             {
                 OperationCanceledException => new KmipUnavailableException($"The KMIP server {endpoint} did not complete the TLS handshake within {deadline.TotalSeconds:0.#} s.", e),
-                AuthenticationException when e.Message.Contains("remote certificate", StringComparison.OrdinalIgnoreCase) =>
-                    new KmipHandshakeException($"The KMIP server {endpoint} presented a certificate that does not chain to {endpoint.CaFile} or does not name {endpoint.Host}: {e.Message}", e),
+                AuthenticationException when serverCertificateErrors != SslPolicyErrors.None => new KmipHandshakeException(
+                    $"The KMIP server {endpoint} presented a certificate that does not chain to {endpoint.CaFile} or does not name {endpoint.Host} ({serverCertificateErrors}).", serverCertificateRejected: true, e),
                 AuthenticationException or IOException => new KmipHandshakeException(
-                    $"The KMIP server {endpoint} refused the TLS handshake (it does not accept the client certificate {endpoint.CertificateFile}, or shares no TLS version with this client): {Innermost(e).Message}", e),
+                    $"The KMIP server {endpoint} refused the TLS handshake (it does not accept the client certificate {endpoint.CertificateFile}, or shares no TLS version with this client): {Innermost(e).Message}", serverCertificateRejected: false, e),
                 _ => e,
             };
         }
@@ -106,10 +112,16 @@ public sealed partial class KmipClient : IDisposable
         };
     }
 
-    /// <summary>Sends one request and returns the payload of its successful answer.</summary>
+    /// <summary>
+    /// Sends one request and returns the payload of its successful answer. The request's bytes and the
+    /// answer's buffer are zeroed once used (they may carry a slot key); the returned payload's byte strings
+    /// are the caller's to zero.
+    /// </summary>
     internal TtlvItem Call(KmipOperation operation, TtlvItem payload, int minor = KmipMessages.ProtocolMinor)
     {
         var request = TtlvEncoder.Encode(KmipMessages.Request(operation, payload, minor));
+        payload.ZeroByteStrings();
+        byte[]? message = null;
         try
         {
             _tls.Write(request);
@@ -122,7 +134,7 @@ public sealed partial class KmipClient : IDisposable
                 throw new KmipProtocolException($"The KMIP server {_endpoint} announced a {length}-byte answer to {operation}; more than {MaxResponseBytes} is refused.");
             }
 
-            var message = new byte[length];
+            message = new byte[length];
             header.CopyTo(message, 0);
             _tls.ReadExactly(message, 8, length - 8);
             return KmipMessages.ResponsePayload(TtlvDecoder.Decode(message), operation);
@@ -134,6 +146,11 @@ public sealed partial class KmipClient : IDisposable
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             throw new KmipUnavailableException($"The KMIP server {_endpoint} did not answer {operation} (connection lost or timed out): {Innermost(e).Message}", e);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(request);
+            CryptographicOperations.ZeroMemory(message);
         }
     }
 

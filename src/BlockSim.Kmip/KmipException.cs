@@ -7,7 +7,11 @@ public abstract class KmipException(string message, Exception? inner = null) : E
 public sealed class KmipUnavailableException(string message, Exception? inner = null) : KmipException(message, inner);
 
 /// <summary>The TLS handshake failed: the server refused this client's certificate, or its own does not chain to the CA given.</summary>
-public sealed class KmipHandshakeException(string message, Exception? inner = null) : KmipException(message, inner);
+public sealed class KmipHandshakeException(string message, bool serverCertificateRejected, Exception? inner = null) : KmipException(message, inner)
+{
+    /// <summary>True when this client refused the server's certificate; false when the server refused the handshake.</summary>
+    public bool ServerCertificateRejected { get; } = serverCertificateRejected;
+}
 
 /// <summary>The server answered the operation with Operation Failed.</summary>
 public sealed class KmipOperationException(KmipOperation operation, KmipResultReason? reason, string? serverMessage)

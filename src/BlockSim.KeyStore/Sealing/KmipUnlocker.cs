@@ -143,7 +143,7 @@ public sealed class KmipUnlocker : Unlocker
         }
         catch (KmipHandshakeException e)
         {
-            throw new KeyStoreException(KeyStoreErrors.AccessDenied, $"The key manager refused this host: {e.Message}", e);
+            throw new KeyStoreException(KeyStoreErrors.AccessDenied, e.ServerCertificateRejected ? $"The key manager is not the one the slot trusts: {e.Message}" : $"The key manager refused this host: {e.Message}", e);
         }
         catch (KmipConfigurationException e)
         {

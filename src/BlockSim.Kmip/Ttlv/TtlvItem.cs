@@ -81,6 +81,16 @@ public sealed class TtlvItem
     /// <summary>A Big Integer's value.</summary>
     public BigInteger BigIntegerValue() => new(Bytes, isUnsigned: false, isBigEndian: true);
 
+    /// <summary>Zeroes the value of every byte string and text string in this item and the items it holds (once a request carrying a secret is sent).</summary>
+    public void ZeroByteStrings()
+    {
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(Bytes);
+        foreach (var item in Items)
+        {
+            item.ZeroByteStrings();
+        }
+    }
+
     /// <summary>The first item with <paramref name="tag"/> in this structure, or null.</summary>
     public TtlvItem? Find(int tag) => Items.FirstOrDefault(i => i.Tag == tag);
 
