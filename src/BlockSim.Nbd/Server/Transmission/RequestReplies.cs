@@ -41,7 +41,7 @@ internal static class RequestReplies
                 WriteReadHead(output, request, structured);
                 if (request.Length > 0)
                 {
-                    WritePayload(output, context.Buffer.AsSpan(0, (int)request.Length));
+                    WritePayload(output, context.Buffer ?? [], (int)request.Length);
                 }
 
                 break;
@@ -100,15 +100,15 @@ internal static class RequestReplies
     }
 
     /// <summary>READ data: the inline writer sends a large payload straight from the buffer instead of copying it.</summary>
-    private static void WritePayload(IBufferWriter<byte> output, ReadOnlySpan<byte> payload)
+    private static void WritePayload(IBufferWriter<byte> output, byte[] payload, int length)
     {
         if (output is StreamReplyWriter direct)
         {
-            direct.WritePayload(payload);
+            direct.WritePayload(payload, 0, length);
         }
         else
         {
-            output.Write(payload);
+            output.Write(payload.AsSpan(0, length));
         }
     }
 
