@@ -128,7 +128,7 @@ public class KmipClientTests(PyKmipServer server)
     public void Nobody_listening_is_unavailable()
     {
         server.Require();
-        var endpoint = server.Endpoint() with { Port = FreePort() };
+        var endpoint = server.Endpoint() with { Port = PyKmipServer.FreePort() };
         Assert.Throws<KmipUnavailableException>(() => KmipClient.Connect(endpoint));
     }
 
@@ -138,12 +138,5 @@ public class KmipClientTests(PyKmipServer server)
         server.Require();
         var e = Assert.Throws<KmipConfigurationException>(() => KmipClient.Connect(server.Endpoint() with { KeyFile = "/nonexistent/key.pem" }));
         Assert.Contains("/nonexistent/key.pem", e.Message, StringComparison.Ordinal);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

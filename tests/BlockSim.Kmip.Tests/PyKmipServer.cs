@@ -144,7 +144,8 @@ public sealed class PyKmipServer : IDisposable
 
     private string Tail() => File.Exists(LogPath) ? string.Join('\n', File.ReadLines(LogPath).TakeLast(20)) : "(no log)";
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on (at the moment it is asked).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
