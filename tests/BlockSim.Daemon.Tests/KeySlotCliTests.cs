@@ -42,7 +42,7 @@ public sealed class KeySlotCliTests(ITestOutputHelper log)
 
         // Not confirmed without a terminal or --yes: nothing removed.
         var unconfirmed = await Run(temp.Path, "keystore", "slot", "remove", "1");
-        Assert.Equal(4, unconfirmed.Exit);
+        Assert.Equal(2, unconfirmed.Exit);
         Assert.Contains("pass --yes", unconfirmed.Output);
         Assert.Equal(0, (await Run(temp.Path, "keystore", "slot", "remove", "1", "--yes")).Exit);
         Assert.Equal(4, (await Run(temp.Path, "key", "list", "--passphrase-file", temp.File("pass"))).Exit);

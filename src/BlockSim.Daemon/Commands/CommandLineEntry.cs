@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using BlockSim.Daemon.Service;
 
@@ -15,20 +16,42 @@ internal static class CommandLineEntry
     public static async Task<int> RunAsync(RootCommand root, string[] args)
     {
         var parsed = root.Parse(args);
+        if (parsed.Action is ParseErrorAction)
+        {
+            // What is wrong, one line each, and where the help is: not the whole help, which buries the error.
+            foreach (var error in parsed.Errors)
+            {
+                Console.Error.WriteLine(error.Message);
+            }
+
+            Console.Error.WriteLine($"Run '{CommandPath(parsed.CommandResult)} --help' for its commands and options.");
+            return ExitCodes.Usage;
+        }
 
         // No termination handling by System.CommandLine: `serve` stops gracefully through the host (SIGTERM,
         // SIGINT), whose flush and key zeroing must not be cut short by a fixed timeout; other commands just end.
         var configuration = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
         try
         {
-            var exit = await parsed.InvokeAsync(configuration).ConfigureAwait(false);
-            return parsed.Action is ParseErrorAction ? ExitCodes.Usage : exit;
+            return await parsed.InvokeAsync(configuration).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message} (this is a bug in blocksim; please report it with the command line)");
             return ExitCodes.Internal;
         }
+    }
+
+    /// <summary>The command as typed, from the program's name down: "blocksim volume create".</summary>
+    private static string CommandPath(CommandResult command)
+    {
+        var names = new List<string>();
+        for (SymbolResult? at = command; at is CommandResult level; at = level.Parent)
+        {
+            names.Insert(0, level.Command.Name);
+        }
+
+        return string.Join(' ', names);
     }
 
     /// <summary>Refuses, at parse time, an integer option outside [<paramref name="min"/>, <paramref name="max"/>].</summary>

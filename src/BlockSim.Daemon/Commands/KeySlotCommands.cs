@@ -125,7 +125,7 @@ internal static class KeySlotCommands
             var shown = slots.FirstOrDefault(s => s.Index == number)?.Description ?? "(no such slot)";
             if (!CliContext.Confirm(r.GetValue(yes), $"WARNING: this removes slot {number} ({shown}) from {store.Location}: it no longer opens the store.", number.ToString(CultureInfo.InvariantCulture)))
             {
-                return ExitCodes.Denied;
+                return ExitCodes.Usage; // not confirmed, as for volume delete
             }
 
             var removed = store.RemoveSlot(number, CliContext.Caller(r, store));

@@ -28,6 +28,12 @@ internal static class TlsCommands
                 return ExitCodes.Usage;
             }
 
+            if (PrivateCertificateAuthority.ExistingCredentials(directory) is { } existing)
+            {
+                Console.Error.WriteLine(existing); // a usage error, as keystore init on a store: nothing was touched
+                return ExitCodes.Usage;
+            }
+
             using var authority = PrivateCertificateAuthority.Create(directory, names.Distinct().ToArray(), r.GetValue(days));
             Console.WriteLine($"CA and server certificate for {string.Join(", ", names.Distinct())} in {Path.GetFullPath(directory)}");
             foreach (var name in r.GetValue(clients) ?? [])

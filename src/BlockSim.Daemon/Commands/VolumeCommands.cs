@@ -83,6 +83,12 @@ internal static class VolumeCommands
                 return ExitCodes.Usage;
             }
 
+            if (r.GetValue(pool) is null && !Directory.Exists(data.Root))
+            {
+                // As key list says for the same directory: an empty list would hide a mistyped --data-dir.
+                throw new KeyStoreException(KeyStoreErrors.NotFound, $"No data directory {data.Root}, so no volumes. Create one with 'blocksim volume create NAME --size SIZE --data-dir {data.Root}', or pass the --data-dir that holds them.");
+            }
+
             using var locator = CliContext.Volumes(r);
             var volumes = r.GetValue(pool) is { } rbd
                 ? RbdEntries(locator, rbd)

@@ -43,16 +43,27 @@ public sealed class PrivateCertificateAuthority : IDisposable
     /// <summary>Where <see cref="Create"/> keeps the CA's private key: a directory of its own inside DIR.</summary>
     public static string KeyDirectory(string directory) => Path.Combine(directory, "ca");
 
-    /// <summary>Makes the CA and the server certificate (valid for <paramref name="serverNames"/>: host names or IP addresses).</summary>
-    public static PrivateCertificateAuthority Create(string directory, IReadOnlyList<string> serverNames, int days)
+    /// <summary>Why <paramref name="directory"/> cannot take new credentials (one of them is there), or null when it can.</summary>
+    public static string? ExistingCredentials(string directory)
     {
-        Directory.CreateDirectory(directory, s_privateDirectory);
         foreach (var name in new[] { "ca-cert.pem", "ca-key.pem", "ca/ca-key.pem", "server-cert.pem", "server-key.pem" })
         {
             if (File.Exists(Path.Combine(directory, name)))
             {
-                throw new IOException($"{Path.Combine(directory, name)} already exists; 'tls init' never overwrites credentials. Choose an empty directory, or add clients with 'blocksim tls client'.");
+                return $"{Path.Combine(directory, name)} already exists; 'tls init' never overwrites credentials. Choose an empty directory, or add clients with 'blocksim tls client'.";
             }
+        }
+
+        return null;
+    }
+
+    /// <summary>Makes the CA and the server certificate (valid for <paramref name="serverNames"/>: host names or IP addresses).</summary>
+    public static PrivateCertificateAuthority Create(string directory, IReadOnlyList<string> serverNames, int days)
+    {
+        Directory.CreateDirectory(directory, s_privateDirectory);
+        if (ExistingCredentials(directory) is { } existing)
+        {
+            throw new IOException(existing);
         }
 
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
