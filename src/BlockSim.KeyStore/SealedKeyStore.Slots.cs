@@ -20,6 +20,9 @@ public sealed partial class SealedKeyStore
     /// <summary>The slot this process opened the store with, as <c>slot list</c> describes it (for the start-up log and the audit log).</summary>
     public string OpenedWith { get; private set; } = "";
 
+    /// <summary>The kind of that slot: keyfile, passphrase or kmip.</summary>
+    public string OpenedWithType { get; private set; } = "";
+
     /// <summary>The store's slots, read under the lock from the copy that verifies.</summary>
     public IReadOnlyList<KeySlotInfo> ListSlots()
     {
@@ -129,5 +132,9 @@ public sealed partial class SealedKeyStore
         _ => new(index, slot.Type, $"{slot.Type} (not a kind this version knows)", slot.Created, null, null, null),
     };
 
-    private static string DescribeSlot(int index, KeySlot slot) => $"slot {index}: {Describe(index, slot).Description}";
+    private void NoteOpenedWith(int index, KeySlot slot)
+    {
+        OpenedWith = $"slot {index}: {Describe(index, slot).Description}";
+        OpenedWithType = slot.Type;
+    }
 }

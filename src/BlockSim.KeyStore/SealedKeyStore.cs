@@ -68,7 +68,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
         store.DeriveSubkeys();
         store._held.Add(unlocker);
         store._slots = [store.SealSlot(unlocker, store._root)];
-        store.OpenedWith = DescribeSlot(0, store._slots[0]);
+        store.NoteOpenedWith(0, store._slots[0]);
         using (store.Lock())
         {
             if (store.ReadCopies().Count > 0)
@@ -129,7 +129,7 @@ public sealed partial class SealedKeyStore : IKeyService, IDisposable
                     throw refusal!;
                 }
 
-                store.OpenedWith = DescribeSlot(opened.Slot, opened.Copy.Slots[opened.Slot]);
+                store.NoteOpenedWith(opened.Slot, opened.Copy.Slots[opened.Slot]);
 
                 store.DeriveSubkeys();
                 var body = store.Load(); // checks the MACs now, so a tampered store is reported at open

@@ -30,12 +30,12 @@ internal static class KeySlotCommands
         list.SetAction(r => CliContext.Run(r, () =>
         {
             var data = CliContext.Data(r);
-            if (!data.KeyStoreExists())
+            using var medium = data.KeyStoreMedium(); // one connection to a fleet's etcd for the look and the read
+            if (!medium.Exists())
             {
                 throw new KeyStoreException(KeyStoreErrors.NotFound, $"No key store in {data.KeyStorePath}.");
             }
 
-            using var medium = data.KeyStoreMedium();
             var slots = SealedKeyStore.PeekSlots(medium);
             CliContext.Print(r, slots, s => string.Join(Environment.NewLine, [$"{"SLOT",-5} {"TYPE",-11} {"ADDED",-20} DESCRIPTION", .. s.Select(Line)]));
             return ExitCodes.Ok;

@@ -222,7 +222,7 @@ internal sealed class ExportCatalog : IDisposable
             throw new ConfigurationProblem($"The default export '{DefaultExport}' is not among the exports ({string.Join(", ", exports.Keys)}).");
         }
 
-        if (_store is not null && _store.OpenedWith.Contains("key file", StringComparison.Ordinal))
+        if (_store is not null && _store.OpenedWithType == "keyfile")
         {
             DaemonLog.KeyFileWarning(logger, data.KeyFilePath, BlockSim.KeyStore.Sealing.KeyFileUnlocker.DescribeMode(data.KeyFilePath), _store.AuditLogPath);
         }
