@@ -17,4 +17,5 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     CrashCommands.Create(),
 };
 CliContext.AddGlobalOptions(root);
+HelpNames.Apply(root);
 return await CommandLineEntry.RunAsync(root, args);

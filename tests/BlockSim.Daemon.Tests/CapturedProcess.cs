@@ -8,6 +8,7 @@ public sealed class CapturedProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _standardOutput = new();
     private readonly List<(Func<string, bool> Match, TaskCompletionSource Seen)> _waiters = [];
 
     public CapturedProcess(ProcessStartInfo start)
@@ -15,8 +16,8 @@ public sealed class CapturedProcess : IDisposable
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data, standardOutput: true);
+        _process.ErrorDataReceived += (_, e) => OnLine(e.Data, standardOutput: false);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
@@ -34,6 +35,18 @@ public sealed class CapturedProcess : IDisposable
             lock (_output)
             {
                 return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Standard output alone (what a script reads, --json's document), without standard error's lines.</summary>
+    public string StandardOutput
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _standardOutput.ToString();
             }
         }
     }
@@ -74,7 +87,7 @@ public sealed class CapturedProcess : IDisposable
         _process.Dispose();
     }
 
-    private void OnLine(string? line)
+    private void OnLine(string? line, bool standardOutput)
     {
         if (line is null)
         {
@@ -84,6 +97,10 @@ public sealed class CapturedProcess : IDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            if (standardOutput)
+            {
+                _standardOutput.AppendLine(line);
+            }
             foreach (var waiter in _waiters.Where(w => w.Match(line)).ToList())
             {
                 waiter.Seen.TrySetResult();

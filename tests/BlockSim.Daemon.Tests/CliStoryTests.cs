@@ -14,7 +14,7 @@ public class CliStoryTests
         Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "a", "--size", "16M")).Exit);
         Assert.Equal(0, (await Cli(temp.Path, "volume", "create", "b", "--size", "16M")).Exit);
         var list = await Cli(temp.Path, "--json", "volume", "list");
-        Assert.Equal(["a", "b"], JsonDocument.Parse(list.Output).RootElement.EnumerateArray().Select(v => v.GetProperty("Name").GetString()!).ToArray());
+        Assert.Equal(["a", "b"], JsonDocument.Parse(list.Output).RootElement.EnumerateArray().Select(v => v.GetProperty("name").GetString()!).ToArray());
 
         await using var daemon = DaemonProcess.Start(temp.Path, "serve", "--listen", "127.0.0.1:0", "--socket", "none");
         var port = await daemon.PortAsync();
@@ -85,7 +85,7 @@ public class CliStoryTests
         Assert.Equal(0, (await Cli(temp.Path, "key", "rotate", "alias/blocksim/default")).Exit);
         var rewrapped = await Cli(temp.Path, "--json", "volume", "rewrap", "v");
         Assert.Equal(0, rewrapped.Exit);
-        Assert.Equal(2, JsonDocument.Parse(rewrapped.Output).RootElement.GetProperty("KeyVersion").GetInt32());
+        Assert.Equal(2, JsonDocument.Parse(rewrapped.Output).RootElement.GetProperty("keyVersion").GetInt32());
 
         await Cli(temp.Path, "volume", "create", "w", "--size", "1M");
         Assert.Equal(0, (await Cli(temp.Path, "key", "rotate", "alias/blocksim/default")).Exit);
@@ -93,7 +93,7 @@ public class CliStoryTests
         Assert.Equal(0, all.Exit);
         Assert.Contains("re-wrapping volumes: 100% 2 of 2", all.Output);
         var versions = await Cli(temp.Path, "--json", "volume", "list");
-        Assert.All(JsonDocument.Parse(versions.Output).RootElement.EnumerateArray(), v => Assert.Equal(3, v.GetProperty("KeyVersion").GetInt32()));
+        Assert.All(JsonDocument.Parse(versions.Output).RootElement.EnumerateArray(), v => Assert.Equal(3, v.GetProperty("keyVersion").GetInt32()));
         Assert.Equal(2, (await Cli(temp.Path, "volume", "rewrap")).Exit);
     }
 

@@ -15,6 +15,9 @@ public sealed partial class DaemonProcess : IAsyncDisposable
 
     public string Output => _process.Output;
 
+    /// <summary>Standard output alone.</summary>
+    public string StandardOutput => _process.StandardOutput;
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>The daemon's process id (it runs as <c>dotnet blocksim.dll</c>, so the child itself).</summary>

@@ -104,7 +104,7 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
 
         var listed = await Cli.RunAsync(temp.Path, ["--json", "key", "list", "--data-dir", temp.File("admin"), .. fleet]);
         Assert.True(listed.Exit == 0, listed.Output);
-        var aliases = JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().SelectMany(k => k.GetProperty("Aliases").EnumerateArray().Select(a => a.GetString()!)).ToList();
+        var aliases = JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().SelectMany(k => k.GetProperty("aliases").EnumerateArray().Select(a => a.GetString()!)).ToList();
         Assert.Equal(aliases.Count, aliases.Distinct().Count());
         Assert.All(acknowledged, alias => Assert.Contains(alias, aliases));
         Assert.Equal(acknowledged.Count, aliases.Count(a => a.StartsWith("alias/w", StringComparison.Ordinal)));
@@ -145,11 +145,11 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
         Assert.True(served.Exit == 0, served.Output);
         var leases = JsonDocument.Parse(served.Output).RootElement.EnumerateArray().ToList();
         Assert.Equal(2, leases.Count);
-        Assert.Contains(leases, l => l.GetProperty("Daemon").GetString() == $"blocksim[{a.Id}]" && l.GetProperty("Listeners")[0].GetString() == $"127.0.0.1:{ports[0]}");
-        Assert.Contains(leases, l => l.GetProperty("Daemon").GetString() == $"blocksim[{b.Id}]" && l.GetProperty("Listeners")[0].GetString() == $"127.0.0.1:{ports[1]}");
+        Assert.Contains(leases, l => l.GetProperty("daemon").GetString() == $"blocksim[{a.Id}]" && l.GetProperty("listeners")[0].GetString() == $"127.0.0.1:{ports[0]}");
+        Assert.Contains(leases, l => l.GetProperty("daemon").GetString() == $"blocksim[{b.Id}]" && l.GetProperty("listeners")[0].GetString() == $"127.0.0.1:{ports[1]}");
         var listed = await Cli.RunAsync(temp.Path, ["--json", "volume", "list", "--data-dir", temp.File("host-a"), .. fleet]);
         Assert.True(listed.Exit == 0, listed.Output);
-        var servedBy = JsonDocument.Parse(listed.Output).RootElement[0].GetProperty("ServedBy");
+        var servedBy = JsonDocument.Parse(listed.Output).RootElement[0].GetProperty("servedBy");
         Assert.Equal($"{Environment.MachineName} blocksim[{a.Id}] at 127.0.0.1:{ports[0]}", Assert.Single(servedBy.EnumerateArray()).GetString());
 
         // A third process, on a data directory of its own, disables the key both volumes are wrapped under.
@@ -183,7 +183,7 @@ public sealed class EtcdKeyStoreServeTests(EtcdCluster etcd, ITestOutputHelper l
         // A daemon that stops withdraws what it served.
         Assert.Equal(0, await a.InterruptAsync());
         var after = await Cli.RunAsync(temp.Path, ["--json", "volume", "served", "--data-dir", temp.File("admin"), .. fleet]);
-        Assert.Equal($"blocksim[{b.Id}]", Assert.Single(JsonDocument.Parse(after.Output).RootElement.EnumerateArray()).GetProperty("Daemon").GetString());
+        Assert.Equal($"blocksim[{b.Id}]", Assert.Single(JsonDocument.Parse(after.Output).RootElement.EnumerateArray()).GetProperty("daemon").GetString());
     }
 
     [SkippableFact]

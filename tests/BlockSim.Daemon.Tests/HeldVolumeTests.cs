@@ -54,7 +54,7 @@ public class HeldVolumeTests
         }
 
         var info = await Cli.RunAsync(temp.Path, "--json", "volume", "info", "c1");
-        Assert.Equal(32L << 20, JsonDocument.Parse(info.Output).RootElement.GetProperty("Capacity").GetInt64());
+        Assert.Equal(32L << 20, JsonDocument.Parse(info.Output).RootElement.GetProperty("capacity").GetInt64());
         await using (var again = DaemonProcess.Start(temp.Path, "serve", "--listen", "127.0.0.1:0", "--socket", "none"))
         {
             var port = await again.PortAsync();
@@ -170,6 +170,14 @@ internal static class Cli
         await using var process = DaemonProcess.Start(directory, arguments);
         var exit = await process.WaitForExitAsync();
         return (exit, process.Output);
+    }
+
+    /// <summary>As <see cref="RunAsync"/>, with standard output apart (a --json document) from everything printed.</summary>
+    public static async Task<(int Exit, string StandardOutput, string Output)> RunApartAsync(string directory, params string[] arguments)
+    {
+        await using var process = DaemonProcess.Start(directory, arguments);
+        var exit = await process.WaitForExitAsync();
+        return (exit, process.StandardOutput, process.Output);
     }
 
     /// <summary>Waits for a daemon that must fail at start-up; fails at once if it gets as far as serving.</summary>

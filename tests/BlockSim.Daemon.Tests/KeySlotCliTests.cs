@@ -31,7 +31,7 @@ public sealed class KeySlotCliTests(ITestOutputHelper log)
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(temp.File("second.key")));
 
         var listed = await Run(temp.Path, "--json", "keystore", "slot", "list");
-        Assert.Equal(["keyfile", "passphrase", "keyfile"], JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().Select(s => s.GetProperty("Type").GetString()));
+        Assert.Equal(["keyfile", "passphrase", "keyfile"], JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().Select(s => s.GetProperty("type").GetString()));
 
         // Each slot opens the store: the passphrase, the second key file; a wrong passphrase is exit 4.
         Assert.Equal(0, (await Run(temp.Path, "key", "list", "--passphrase-file", temp.File("pass"))).Exit);
@@ -95,7 +95,7 @@ public sealed class KeySlotCliTests(ITestOutputHelper log)
 
         Assert.True(killed >= 4, $"only {killed} of 9 adds were still running when killed (a whole add took {whole.TotalMilliseconds:0} ms)");
         var slots = JsonDocument.Parse((await Run(temp.Path, "--json", "keystore", "slot", "list")).Output).RootElement;
-        Assert.Equal("keyfile", slots[0].GetProperty("Type").GetString());
-        Assert.All(slots.EnumerateArray().Skip(1), s => Assert.Equal("passphrase", s.GetProperty("Type").GetString())); // added whole or not at all
+        Assert.Equal("keyfile", slots[0].GetProperty("type").GetString());
+        Assert.All(slots.EnumerateArray().Skip(1), s => Assert.Equal("passphrase", s.GetProperty("type").GetString())); // added whole or not at all
     }
 }

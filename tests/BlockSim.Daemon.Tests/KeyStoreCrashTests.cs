@@ -76,7 +76,7 @@ public class KeyStoreCrashTests(ITestOutputHelper output)
         await using var describe = DaemonProcess.Start(directory, "--json", "key", "describe", "alias/blocksim/default");
         Assert.Equal(0, await describe.WaitForExitAsync());
         var keys = JsonDocument.Parse(list.Output).RootElement.GetArrayLength();
-        var version = JsonDocument.Parse(describe.Output).RootElement.GetProperty("CurrentVersion").GetInt32();
+        var version = JsonDocument.Parse(describe.Output).RootElement.GetProperty("currentVersion").GetInt32();
         return (keys, version);
     }
 

@@ -40,15 +40,15 @@ public sealed class KmipKeySlotCliTests(PyKmipServer server, ITestOutputHelper l
         var added = await Run(temp.Path, ["--json", "keystore", "slot", "add", "kmip", .. KmipOptions()]);
         Assert.True(added.Exit == 0, added.Output);
         var slot = JsonDocument.Parse(added.Output).RootElement;
-        Assert.Equal(1, slot.GetProperty("Index").GetInt32());
-        var objectId = slot.GetProperty("KmipObjectId").GetString()!;
+        Assert.Equal(1, slot.GetProperty("index").GetInt32());
+        var objectId = slot.GetProperty("kmipObjectId").GetString()!;
 
         var removed = await Run(temp.Path, "keystore", "slot", "remove", "0", "--yes");
         Assert.True(removed.Exit == 0, removed.Output);
         Assert.Contains("Removed slot 0: key file", removed.Output);
         var listed = await Run(temp.Path, "keystore", "slot", "list");
         Assert.Equal(0, listed.Exit);
-        Assert.Contains($"0     kmip", listed.Output);
+        Assert.Matches(@"(?m)^ +0  kmip ", listed.Output);
         Assert.Contains($"KMIP key {objectId} on 127.0.0.1:{server.Port}", listed.Output);
 
         // Served through the kmip slot: write a pattern, stop, start again, read it back.
@@ -131,7 +131,7 @@ public sealed class KmipKeySlotCliTests(PyKmipServer server, ITestOutputHelper l
 
         var created = await Run(temp.Path, ["--json", "keystore", "slot", "add", "kmip", .. KmipOptions("host-a")]);
         Assert.Equal(0, created.Exit);
-        var objectId = JsonDocument.Parse(created.Output).RootElement.GetProperty("KmipObjectId").GetString()!;
+        var objectId = JsonDocument.Parse(created.Output).RootElement.GetProperty("kmipObjectId").GetString()!;
         var notOwner = await Run(temp.Path, ["keystore", "slot", "add", "kmip", .. KmipOptions("host-b"), "--object-id", objectId]);
         Assert.Equal(4, notOwner.Exit);
         Assert.Contains("Permission Denied", notOwner.Output);

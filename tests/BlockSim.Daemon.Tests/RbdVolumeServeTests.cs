@@ -33,14 +33,14 @@ public sealed class RbdVolumeServeTests(CephCluster cluster, ITestOutputHelper l
 
         var list = await CliAsync(temp.Path, "--json", "volume", "list", "rbd:rbd");
         Assert.True(list.Exit == 0, list.Output);
-        var entry = JsonDocument.Parse(list.Output).RootElement.EnumerateArray().Single(v => v.GetProperty("Name").GetString() == name);
-        Assert.Equal("rbd", entry.GetProperty("Store").GetString());
-        Assert.Equal(name, entry.GetProperty("Path").GetString());
-        Assert.Equal(16L << 20, entry.GetProperty("Capacity").GetInt64());
+        var entry = JsonDocument.Parse(list.Output).RootElement.EnumerateArray().Single(v => v.GetProperty("name").GetString() == name);
+        Assert.Equal("rbd", entry.GetProperty("store").GetString());
+        Assert.Equal(name, entry.GetProperty("path").GetString());
+        Assert.Equal(16L << 20, entry.GetProperty("capacity").GetInt64());
 
         var resized = await CliAsync(temp.Path, "--json", "volume", "resize", name, "--size", "32M");
         Assert.True(resized.Exit == 0, resized.Output);
-        Assert.Equal(32L << 20, JsonDocument.Parse(resized.Output).RootElement.GetProperty("Capacity").GetInt64());
+        Assert.Equal(32L << 20, JsonDocument.Parse(resized.Output).RootElement.GetProperty("capacity").GetInt64());
 
         var free = await CliAsync(temp.Path, "volume", "takeover", name, "--yes");
         Assert.True(free.Exit == 0, free.Output);

@@ -100,7 +100,7 @@ public class SettingRangeTests
         var (exit, output) = await KeyStoreCliTests.Cli(temp.Path, "key", "rotate", "alias/blocksim/default", "--min-decrypt-version", "9");
         AssertRefused(exit, output, "minimum decryption version 9: give 1 to 2");
         var (_, described) = await KeyStoreCliTests.Cli(temp.Path, "--json", "key", "describe", "alias/blocksim/default");
-        Assert.Contains("\"CurrentVersion\": 1,", described); // nothing changed: no new version either
+        Assert.Contains("\"currentVersion\": 1,", described); // nothing changed: no new version either
     }
 
     [SkippableFact]
@@ -118,7 +118,7 @@ public class SettingRangeTests
         (exit, output) = await KeyStoreCliTests.Cli(temp.Path, "volume", "resize", "small", "--size", "8000000T");
         Assert.True(exit == 5, $"exit {exit}{Environment.NewLine}{output}");
         Assert.Contains("small.vol: the file system cannot hold a volume of", output);
-        Assert.Contains("capacity: 1048576 bytes", (await KeyStoreCliTests.Cli(temp.Path, "volume", "info", "small")).Output);
+        Assert.Contains("capacity: 1 MiB (1048576 bytes)", (await KeyStoreCliTests.Cli(temp.Path, "volume", "info", "small")).Output);
     }
 
     private static void AssertRefused(int exit, string output, string expected)

@@ -41,8 +41,8 @@ public class VolumeListTests
         Assert.Equal(5, list.Exit); // as ls does: everything it could read is listed, the exit code says not all was
         Assert.DoesNotContain("   at ", list.Output);
         var lines = list.Output.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains(lines, l => l.StartsWith("a ", StringComparison.Ordinal) && l.Contains("4194304 bytes", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("c ", StringComparison.Ordinal) && l.Contains("4194304 bytes", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("a ", StringComparison.Ordinal) && l.Contains(" 4 MiB ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("c ", StringComparison.Ordinal) && l.Contains(" 4 MiB ", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("b ", StringComparison.Ordinal) && l.Contains("damaged: both volume headers are unusable", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("d ", StringComparison.Ordinal) && l.Contains("damaged: the file is 2097152 bytes, shorter than", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("junk ", StringComparison.Ordinal) && l.Contains("damaged: not a BlockSim volume", StringComparison.Ordinal));
@@ -51,7 +51,7 @@ public class VolumeListTests
         var json = await Cli.RunAsync(temp.Path, "--json", "volume", "list");
         Assert.Equal(5, json.Exit);
         var entries = JsonDocument.Parse(json.Output).RootElement.EnumerateArray()
-            .ToDictionary(v => v.GetProperty("Name").GetString()!, v => v.GetProperty("State").GetString()!);
+            .ToDictionary(v => v.GetProperty("name").GetString()!, v => v.GetProperty("state").GetString()!);
         Assert.Equal(["a", "b", "c", "d", "junk"], entries.Keys.Order().ToArray());
         Assert.Equal("ok", entries["a"]);
         Assert.StartsWith("damaged: both volume headers are unusable", entries["b"]);

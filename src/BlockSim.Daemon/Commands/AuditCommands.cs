@@ -40,10 +40,10 @@ internal static class AuditCommands
         {
             using var admin = CliContext.KeyAdministration(r);
             var (records, problems, notes) = admin.VerifyAudit();
-            CliContext.Print(r, new { records, problems, notes }, v => (v.problems.Count == 0
-                ? $"audit log intact: {v.records} records"
-                : $"audit log NOT intact ({v.records} records):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", v.problems))
-                + string.Concat(v.notes.Select(n => $"{Environment.NewLine}  note: {n}")));
+            CliContext.Print(r, new AuditVerified(problems.Count == 0, records, problems, notes), CliJson.Output.AuditVerified, v => (v.Intact
+                ? $"audit log intact: {v.Records} records"
+                : $"audit log NOT intact ({v.Records} records):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", v.Problems))
+                + string.Concat(v.Notes.Select(n => $"{Environment.NewLine}  note: {n}")));
             return problems.Count == 0 ? ExitCodes.Ok : ExitCodes.IOError;
         }));
 
@@ -58,7 +58,7 @@ internal static class AuditCommands
         {
             using var store = CliContext.OpenStore(r);
             var archived = store.ArchiveAuditLog(r.GetValue(keep), CliContext.Caller(r, store));
-            CliContext.Print(r, new { archived.Records, archived.Segments }, a => a.Records == 0
+            CliContext.Print(r, new AuditArchived(archived.Records, archived.Segments), CliJson.Output.AuditArchived, a => a.Records == 0
                 ? $"Nothing to archive: the live log holds {r.GetValue(keep)} records or fewer."
                 : $"Archived {a.Records} records into {string.Join(", ", a.Segments)}.");
             return ExitCodes.Ok;

@@ -1,6 +1,7 @@
 using BlockSim.Daemon.Service;
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using BlockSim.Daemon.Admin;
 using BlockSim.Daemon.Volumes;
 using BlockSim.KeyStore;
@@ -55,6 +56,12 @@ internal static class CliContext
         Recursive = true,
     };
 
+    public static readonly Option<string?> Config = new("--config")
+    {
+        Description = "The daemon's JSON configuration file (see README). serve takes all of it; the other commands take from it where the data directory, key store, key file, admin socket and Ceph are (a flag given wins), so they act on what that daemon serves.",
+        Recursive = true,
+    };
+
     public static readonly Option<bool> Json = new("--json") { Description = "Print JSON for scripts.", Recursive = true };
 
     public static readonly Option<string?> PassphraseFile = new("--passphrase-file")
@@ -90,10 +97,9 @@ internal static class CliContext
     /// <summary>How an offline caller is known: they could open the store, so they hold its key file or a passphrase.</summary>
     public const string OfflineEvidence = "offline: holds the store's key file or passphrase";
 
-    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
-
     public static void AddGlobalOptions(RootCommand root)
     {
+        root.Options.Add(Config);
         root.Options.Add(DataDir);
         root.Options.Add(KeyStore);
         root.Options.Add(KeyFile);
@@ -108,8 +114,46 @@ internal static class CliContext
         root.Options.Add(CephClient);
     }
 
-    public static DataDirectory Data(ParseResult result) =>
-        new(result.GetValue(DataDir)!, result.GetValue(KeyStore), result.GetValue(KeyFile), KeyStoreTls(result.GetValue(KeyStoreCa), result.GetValue(KeyStoreCert), result.GetValue(KeyStoreKey)));
+    /// <summary>The data directory, key store and key file: each flag given, else the --config file's setting, else the default.</summary>
+    public static DataDirectory Data(ParseResult result)
+    {
+        var configured = Configured(result);
+        var root = result.GetResult(DataDir) is { Implicit: false } || configured?.DataDir is null ? result.GetValue(DataDir)! : configured.DataDir;
+        return new(
+            root,
+            result.GetValue(KeyStore) ?? configured?.KeyStore,
+            result.GetValue(KeyFile) ?? configured?.KeyFile,
+            KeyStoreTls(result.GetValue(KeyStoreCa) ?? configured?.KeyStoreTls.Ca, result.GetValue(KeyStoreCert) ?? configured?.KeyStoreTls.Cert, result.GetValue(KeyStoreKey) ?? configured?.KeyStoreTls.Key));
+    }
+
+    /// <summary>The daemon's admin socket: --control, else the --config file's "control", else DATA-DIR/admin.sock.</summary>
+    public static string ControlSocket(ParseResult result) => result.GetValue(Control) ?? Configured(result)?.Control ?? Data(result).DefaultControlSocket;
+
+    /// <summary>
+    /// The --config file, read as serve reads it (the environment's BLOCKSIM__ settings over it, relative paths
+    /// from its folder, every value range-checked: a file serve would refuse is refused here too); null without
+    /// --config. Read once per command line.
+    /// </summary>
+    public static DaemonOptions? Configured(ParseResult result)
+    {
+        if (result.GetValue(Config) is not { } path)
+        {
+            return null;
+        }
+
+        lock (s_configured)
+        {
+            if (!s_configured.TryGetValue(result, out var options))
+            {
+                options = DaemonOptions.Load(path);
+                s_configured.Add(result, options);
+            }
+
+            return options;
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ParseResult, DaemonOptions> s_configured = [];
 
     /// <summary>TLS to the key store's etcd from its three settings; a certificate without a CA is refused (whose CA would vouch for etcd?).</summary>
     public static BlockSim.KeyStore.Etcd.EtcdTls? KeyStoreTls(string? ca, string? cert, string? key) =>
@@ -119,7 +163,7 @@ internal static class CliContext
 
     /// <summary>Where volumes named on this command line live; connects to Ceph only when one is named rbd:POOL/IMAGE.</summary>
     public static VolumeLocator Volumes(ParseResult result) =>
-        new(Data(result), new CephConnection(result.GetValue(CephConf), result.GetValue(CephClient)), ownsCeph: true);
+        new(Data(result), new CephConnection(result.GetValue(CephConf) ?? Configured(result)?.Ceph.Conf, result.GetValue(CephClient) ?? Configured(result)?.Ceph.Client), ownsCeph: true);
 
     /// <summary>
     /// The caller of a request on a store opened here: the local user, who holds its key file (or a
@@ -148,7 +192,7 @@ internal static class CliContext
     /// </summary>
     public static IKeyAdministration KeyAdministration(ParseResult result)
     {
-        var socket = result.GetValue(Control) ?? Data(result).DefaultControlSocket;
+        var socket = ControlSocket(result);
         if (socket != "none" && AdminSocketClient.TryConnect(socket, result.GetValue(As)) is { } daemon)
         {
             return daemon;
@@ -236,6 +280,9 @@ internal static class CliContext
                     KeyStoreErrors.Validation or KeyStoreErrors.MalformedPolicyDocument or KeyStoreErrors.AlreadyExists => ExitCodes.Usage,
                     _ => ExitCodes.IOError,
                 };
+            case ConfigurationProblem e:
+                Console.Error.WriteLine(e.Message); // names the file, the key and what to give
+                return ExitCodes.Usage;
             case InvalidVolumeNameException e:
                 // Printed as every other usage error is ("ValidationException: ..."), which scripts may match.
                 Console.Error.WriteLine($"{KeyStoreErrors.Validation}: {e.Message}");
@@ -262,10 +309,10 @@ internal static class CliContext
         }
     }
 
-    /// <summary>Prints a result: JSON with --json, else the human text.</summary>
-    public static void Print<T>(ParseResult result, T value, Func<T, string> human)
+    /// <summary>Prints a result: with --json as <paramref name="type"/> writes it (one of <see cref="CliJson.Output"/>'s), else the human text.</summary>
+    public static void Print<T>(ParseResult result, T value, JsonTypeInfo<T> type, Func<T, string> human)
     {
-        Console.WriteLine(result.GetValue(Json) ? JsonSerializer.Serialize(value, s_json) : human(value));
+        Console.WriteLine(result.GetValue(Json) ? JsonSerializer.Serialize(value, type) : human(value));
     }
 
     /// <summary>

@@ -104,6 +104,7 @@ internal static class CommandLineEntry
     public static T OneOf<T>(this T option, params int[] allowed)
         where T : Option<int>
     {
+        option.HelpName ??= string.Join('|', allowed);
         option.Validators.Add(result =>
         {
             if (Given(result) is { } value && !allowed.Contains(value))

@@ -50,11 +50,13 @@ internal static class CrashCommands
             var (outcomes, took) = await explorer.ExploreAsync(recipes, !r.GetValue(noShrink), (done, _) => progress.Report(done), cancel).ConfigureAwait(false);
             var (json, markdown) = CrashReport.Write(r.GetValue(report)!, r.GetValue(log)!, r.GetValue(image)!, $"{r.GetValue(states)}, tear {r.GetValue(tear)}", checker.Command, outcomes, took);
             var failed = outcomes.Where(o => !o.Check.Passed).ToList();
-            Console.WriteLine($"{outcomes.Count} states, {outcomes.Count - failed.Count} passed, {failed.Count} failed in {took.TotalSeconds:0.0} s; report: {markdown}, {json}");
-            foreach (var failure in failed.Take(10))
-            {
-                Console.WriteLine($"  state {failure.Number} failed (exit {failure.Check.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none: timed out"}): replay {failure.Shrunk ?? failure.Recipe}");
-            }
+            var summary = new CrashExploreSummary(outcomes.Count, outcomes.Count - failed.Count, failed.Count, took.TotalSeconds, json, markdown, [.. failed.Select(f => new CrashFailure(f.Number, f.Check.ExitCode, (f.Shrunk ?? f.Recipe).ToString()))]);
+            CliContext.Print(r, summary, CliJson.Output.CrashExploreSummary, s => string.Join(
+                Environment.NewLine,
+                [
+                    string.Create(CultureInfo.InvariantCulture, $"{s.States} states, {s.Passed} passed, {s.Failed} failed in {s.Seconds:0.0} s; report: {s.ReportMarkdown}, {s.Report}"),
+                    .. s.Failures.Take(10).Select(f => $"  state {f.State} failed (exit {f.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none: timed out"}): replay {f.Replay}"),
+                ]));
 
             return failed.Count == 0 ? ExitCodes.Ok : 1;
         }));
@@ -93,8 +95,10 @@ internal static class CrashCommands
             {
                 var explorer = new CrashExplorer(model, opened, new CrashChecker(command, TimeSpan.FromSeconds(r.GetValue(timeout))), socket.Path);
                 var result = await explorer.CheckAsync(parsed, 1, cancel).ConfigureAwait(false);
-                Console.Write(result.Output);
-                Console.WriteLine(result.Passed ? $"state {parsed}: passed" : $"state {parsed}: FAILED (exit {result.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none: timed out"})");
+                (r.GetValue(CliContext.Json) ? Console.Error : Console.Out).Write(result.Output); // stdout stays one JSON document
+                CliContext.Print(r, new CrashReplayed(parsed.ToString(), result.Passed, result.ExitCode), CliJson.Output.CrashReplayed, c => c.Passed
+                    ? $"state {c.State}: passed"
+                    : $"state {c.State}: FAILED (exit {c.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none: timed out"})");
                 return result.ExitCode ?? 1;
             }
 
@@ -102,7 +106,7 @@ internal static class CrashCommands
             await model.Build(parsed).ApplyToAsync(opened.Stored, cancel).ConfigureAwait(false);
             opened.Stored.Seal();
             await using var served = ServedState.Start(opened.Plaintext, socket.Path, 1, parsed.ToString());
-            Console.WriteLine($"serving state {parsed} read-only at {served.Uri} (Ctrl+C stops)");
+            CliContext.Print(r, new CrashServing(parsed.ToString(), served.Uri), CliJson.Output.CrashServing, c => $"serving state {c.State} read-only at {c.Uri} (Ctrl+C stops)");
             try
             {
                 await Task.Delay(Timeout.Infinite, cancel).ConfigureAwait(false);
@@ -123,12 +127,15 @@ internal static class CrashCommands
         command.SetAction(r => CliContext.Run(r, () =>
         {
             var model = Load(r.GetValue(log)!);
-            var kinds = model.Requests.GroupBy(q => q.Kind).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}");
-            Console.WriteLine($"{r.GetValue(log)}: {model.Header.SectorSize}-byte sectors, {model.Header.Capacity} bytes; {model.RecordCount} records, {model.Requests.Count} requests ({string.Join(", ", kinds)}), {model.Requests.Count(q => q.Fua)} FUA, {model.ChangePoints.Count} crash points where the states change");
-            foreach (var mark in model.Marks)
-            {
-                Console.WriteLine($"  mark \"{mark.Name}\" at crash point {mark.CrashPoint}");
-            }
+            var kinds = model.Requests.GroupBy(q => q.Kind.ToString().ToLowerInvariant()).ToDictionary(g => g.Key, g => g.Count());
+            var summary = new CrashLogSummary(
+                r.GetValue(log)!, model.Header.SectorSize, model.Header.Capacity, model.RecordCount, model.Requests.Count, kinds, model.Requests.Count(q => q.Fua), model.ChangePoints.Count, [.. model.Marks.Select(m => new CrashLogMark(m.Name, m.CrashPoint))]);
+            CliContext.Print(r, summary, CliJson.Output.CrashLogSummary, s => string.Join(
+                Environment.NewLine,
+                [
+                    $"{s.Log}: {s.SectorSize}-byte sectors, {s.Capacity} bytes; {s.Records} records, {s.Requests} requests ({string.Join(", ", s.RequestsByKind.Select(k => $"{k.Value} {k.Key}"))}), {s.Fua} FUA, {s.CrashPoints} crash points where the states change",
+                    .. s.Marks.Select(m => $"  mark \"{m.Name}\" at crash point {m.CrashPoint}"),
+                ]));
 
             return ExitCodes.Ok;
         }));

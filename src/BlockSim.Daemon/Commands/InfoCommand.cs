@@ -10,22 +10,33 @@ internal static class InfoCommand
     public static Command Create()
     {
         var command = new Command("info", "Show the version, the XTS tier in use and the CPU features.");
-        command.SetAction(_ =>
+        command.SetAction(r =>
         {
             var version = typeof(InfoCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-            Console.WriteLine($"blocksim {version}");
-            Console.WriteLine($"runtime: .NET {Environment.Version}");
+            string? tier = null;
+            string? problem = null;
             try
             {
-                Console.WriteLine($"xts tier: {XtsTiers.Default} (supported: {string.Join(", ", XtsTiers.Supported)})");
+                tier = XtsTiers.Default.ToString();
             }
             catch (Exception e) when (e is InvalidOperationException or PlatformNotSupportedException)
             {
-                Console.Error.WriteLine($"xts tier: {e.Message}");
+                problem = e.Message;
+            }
+
+            var info = new InfoResult(version, $".NET {Environment.Version}", tier, [.. XtsTiers.Supported.Select(t => t.ToString())], XtsTiers.DescribeCpu());
+            CliContext.Print(r, info, CliJson.Output.InfoResult, i => string.Join(
+                Environment.NewLine,
+                $"blocksim {i.Version}",
+                $"runtime: {i.Runtime}",
+                i.XtsTier is null ? "xts tier: none (the reason follows on standard error)" : $"xts tier: {i.XtsTier} (supported: {string.Join(", ", i.SupportedTiers)})",
+                $"cpu: {i.Cpu}"));
+            if (problem is not null)
+            {
+                Console.Error.WriteLine($"xts tier: {problem}");
                 return ExitCodes.Usage;
             }
 
-            Console.WriteLine($"cpu: {XtsTiers.DescribeCpu()}");
             return ExitCodes.Ok;
         });
         return command;

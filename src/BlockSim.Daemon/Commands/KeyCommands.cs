@@ -18,7 +18,7 @@ internal static class KeyCommands
         {
             using var admin = CliContext.KeyAdministration(r);
             var created = admin.CreateKey(r.GetValue(description)!, r.GetValue(alias));
-            CliContext.Print(r, created, Describe);
+            CliContext.Print(r, created, CliJson.Output.KeyDescription, Describe);
             return ExitCodes.Ok;
         }));
 
@@ -27,7 +27,7 @@ internal static class KeyCommands
         {
             using var admin = CliContext.KeyAdministration(r);
             var keys = admin.ListKeys();
-            CliContext.Print(r, keys, all => string.Join(Environment.NewLine, all.Select(k => $"{k.KeyId}  {k.State,-15} v{k.CurrentVersion}  {string.Join(",", k.Aliases)}  {k.Description}")));
+            CliContext.Print(r, keys, CliJson.Output.IReadOnlyListKeyDescription, Table);
             return ExitCodes.Ok;
         }));
 
@@ -36,7 +36,7 @@ internal static class KeyCommands
         describe.SetAction(r => CliContext.Run(r, () =>
         {
             using var admin = CliContext.KeyAdministration(r);
-            CliContext.Print(r, admin.DescribeKey(r.GetValue(describeArgument)!), Describe);
+            CliContext.Print(r, admin.DescribeKey(r.GetValue(describeArgument)!), CliJson.Output.KeyDescription, Describe);
             return ExitCodes.Ok;
         }));
 
@@ -53,7 +53,7 @@ internal static class KeyCommands
         rotate.SetAction(r => CliContext.Run(r, () =>
         {
             using var admin = CliContext.KeyAdministration(r);
-            CliContext.Print(r, admin.RotateKey(r.GetValue(rotateArgument)!, r.GetValue(minimum)), Describe);
+            CliContext.Print(r, admin.RotateKey(r.GetValue(rotateArgument)!, r.GetValue(minimum)), CliJson.Output.KeyDescription, Describe);
             return ExitCodes.Ok;
         }));
 
@@ -75,7 +75,7 @@ internal static class KeyCommands
             }
 
             using var admin = CliContext.KeyAdministration(r);
-            CliContext.Print(r, admin.ScheduleKeyDeletion(id, r.GetValue(days)), Describe);
+            CliContext.Print(r, admin.ScheduleKeyDeletion(id, r.GetValue(days)), CliJson.Output.KeyDescription, Describe);
             return ExitCodes.Ok;
         }));
         key.Subcommands.Add(rotate);
@@ -87,12 +87,16 @@ internal static class KeyCommands
         aliasCommand.SetAction(r => CliContext.Run(r, () =>
         {
             using var admin = CliContext.KeyAdministration(r);
-            CliContext.Print(r, admin.CreateAlias(r.GetValue(aliasName)!, r.GetValue(aliasTarget)!), Describe);
+            CliContext.Print(r, admin.CreateAlias(r.GetValue(aliasName)!, r.GetValue(aliasTarget)!), CliJson.Output.KeyDescription, Describe);
             return ExitCodes.Ok;
         }));
         key.Subcommands.Add(aliasCommand);
         return key;
     }
+
+    private static string Table(IReadOnlyList<KeyDescription> keys) => keys.Count == 0
+        ? "No keys."
+        : keys.Aggregate(new TextTable("KEY ID", "STATE", "VERSION>", "ALIASES", "DESCRIPTION"), (t, k) => t.Add(k.KeyId, k.State.ToString(), $"v{k.CurrentVersion}", string.Join(",", k.Aliases), k.Description)).ToString();
 
     public static string Describe(KeyDescription k) =>
         $"key {k.KeyId}\n  state: {k.State}{(k.DeletionDate is { } d ? $" (destroyed on {d:u})" : "")}\n  aliases: {string.Join(", ", k.Aliases)}\n  description: {k.Description}\n  created: {k.Created:u}\n  version: {k.CurrentVersion} (decrypts from version {k.MinimumDecryptVersion})";
@@ -103,7 +107,7 @@ internal static class KeyCommands
         command.SetAction(r => CliContext.Run(r, () =>
         {
             using var admin = CliContext.KeyAdministration(r);
-            CliContext.Print(r, action(admin, r.GetValue(keyArgument)!), Describe);
+            CliContext.Print(r, action(admin, r.GetValue(keyArgument)!), CliJson.Output.KeyDescription, Describe);
             return ExitCodes.Ok;
         }));
         return command;

@@ -37,14 +37,15 @@ internal static class KeySlotCommands
             }
 
             var slots = SealedKeyStore.PeekSlots(medium);
-            CliContext.Print(r, slots, s => string.Join(Environment.NewLine, [$"{"SLOT",-5} {"TYPE",-11} {"ADDED",-20} DESCRIPTION", .. s.Select(Line)]));
+            CliContext.Print(r, slots, CliJson.Output.IReadOnlyListKeySlotInfo, Table);
             return ExitCodes.Ok;
         }));
         return list;
     }
 
-    private static string Line(KeySlotInfo s) =>
-        $"{s.Index,-5} {s.Type,-11} {(s.Created is { } c ? c.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "-"),-20} {s.Description}";
+    private static string Table(IReadOnlyList<KeySlotInfo> slots) => slots.Aggregate(
+        new TextTable("SLOT>", "TYPE", "ADDED", "DESCRIPTION"),
+        (t, s) => t.Add(s.Index.ToString(CultureInfo.InvariantCulture), s.Type, s.Created is { } c ? c.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "-", s.Description)).ToString();
 
     private static Command Add()
     {
@@ -78,7 +79,7 @@ internal static class KeySlotCommands
         var server = new Option<string>("--server") { Description = $"The KMIP server, HOST[:PORT] (default port {KmipEndpoint.DefaultPort}).", Required = true };
         var ca = new Option<string>("--ca") { Description = "The CA (PEM) the server's certificate must chain to; nothing else is trusted.", Required = true };
         var cert = new Option<string>("--cert") { Description = "This host's client certificate (PEM), which the server knows.", Required = true };
-        var key = new Option<string>("--key") { Description = "The client certificate's private key (PEM). The slot records its path, never its content.", Required = true };
+        var key = new Option<string>("--key") { Description = "The client certificate's private key (PEM). The slot records its path, never its content.", Required = true, HelpName = "FILE" };
         var objectId = new Option<string?>("--object-id") { Description = "The KMIP key (an AES-256 key, active, for Encrypt and Decrypt) to seal the slot with. Default: a new one is created and activated." };
         var kmip = new Command("kmip", "Add a slot whose key is held by a KMIP key manager: one KMIP Decrypt unseals the store, and no secret that opens it lies on the host.") { server, ca, cert, key, objectId };
         kmip.SetAction(r => CliContext.Run(r, () =>
@@ -108,7 +109,7 @@ internal static class KeySlotCommands
     {
         using var store = CliContext.OpenStore(r);
         var slot = store.AddSlot(unlocker, CliContext.Caller(r, store));
-        CliContext.Print(r, slot, s => $"Added slot {s.Index}: {s.Description}." + (note is null ? "" : $" It is {note}."));
+        CliContext.Print(r, slot, CliJson.Output.KeySlotInfo, s => $"Added slot {s.Index}: {s.Description}." + (note is null ? "" : $" It is {note}."));
         return ExitCodes.Ok;
     }
 
@@ -129,7 +130,7 @@ internal static class KeySlotCommands
             }
 
             var removed = store.RemoveSlot(number, CliContext.Caller(r, store));
-            CliContext.Print(r, removed, s => $"Removed slot {s.Index}: {s.Description}. {slots.Count - 1} slot{(slots.Count == 2 ? "" : "s")} left.");
+            CliContext.Print(r, removed, CliJson.Output.KeySlotInfo, s => $"Removed slot {s.Index}: {s.Description}. {slots.Count - 1} slot{(slots.Count == 2 ? "" : "s")} left.");
             return ExitCodes.Ok;
         }));
         return remove;

@@ -40,7 +40,8 @@ internal static class KeyStoreCommands
 
             CliContext.Print(
                 r,
-                new { KeyStore = data.KeyStorePath, SealedBy = sealedBy, KeyFile = unlocker is KeyFileUnlocker k ? k.Path : null, DefaultKey = SealedKeyStore.DefaultAlias, Administrator = DataDirectory.LocalPrincipal },
+                new KeyStoreCreated(data.KeyStorePath, sealedBy, unlocker is KeyFileUnlocker k ? k.Path : null, SealedKeyStore.DefaultAlias, DataDirectory.LocalPrincipal),
+                CliJson.Output.KeyStoreCreated,
                 v => $"Created the key store in {v.KeyStore}, sealed by {v.SealedBy}, with the default key {v.DefaultKey} administered by {v.Administrator}."
                     + (v.KeyFile is null ? "" : $" Keep a copy of {v.KeyFile} somewhere safe: without it (or a passphrase slot) the store cannot be opened."));
             return ExitCodes.Ok;

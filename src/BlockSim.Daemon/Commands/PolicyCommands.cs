@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 
 namespace BlockSim.Daemon.Commands;
 
@@ -13,7 +14,18 @@ internal static class PolicyCommands
         get.SetAction(r => CliContext.Run(r, () =>
         {
             using var admin = CliContext.KeyAdministration(r);
-            Console.WriteLine(admin.GetKeyPolicy(r.GetValue(getKey)!));
+            var policyText = admin.GetKeyPolicy(r.GetValue(getKey)!);
+            if (r.GetValue(CliContext.Json))
+            {
+                // As kms get-key-policy: the key's one policy is named "default"; here it is the document, not a string of it.
+                using var document = JsonDocument.Parse(policyText);
+                CliContext.Print(r, new KeyPolicyResult(r.GetValue(getKey)!, "default", document.RootElement.Clone()), CliJson.Output.KeyPolicyResult, _ => policyText);
+            }
+            else
+            {
+                Console.WriteLine(policyText); // as it is, so 'policy get K > p.json' then 'policy put K p.json' round-trips
+            }
+
             return ExitCodes.Ok;
         }));
 
@@ -28,7 +40,7 @@ internal static class PolicyCommands
         {
             using var admin = CliContext.KeyAdministration(r);
             admin.PutKeyPolicy(r.GetValue(putKey)!, File.ReadAllText(r.GetValue(file)!), r.GetValue(bypass));
-            Console.WriteLine("policy replaced");
+            CliContext.Print(r, new PolicyReplaced(r.GetValue(putKey)!), CliJson.Output.PolicyReplaced, p => $"policy of {p.Key} replaced");
             return ExitCodes.Ok;
         }));
 
@@ -44,7 +56,7 @@ internal static class PolicyCommands
         {
             using var admin = CliContext.KeyAdministration(r);
             var allowed = admin.TestPolicy(r.GetValue(testKey)!, new KeyStore.KeyRequestContext(r.GetValue(principal)!, r.GetValue(invokedBy), r.GetValue(source), r.GetValue(client)), r.GetValue(action)!, CliContext.ParseContext(r.GetValue(context) ?? []));
-            CliContext.Print(r, new { allowed }, a => a.allowed ? "allowed" : "denied");
+            CliContext.Print(r, new PolicyTested(r.GetValue(testKey)!, r.GetValue(principal)!, r.GetValue(action)!, allowed), CliJson.Output.PolicyTested, a => a.Allowed ? "allowed" : "denied");
             return allowed ? ExitCodes.Ok : ExitCodes.Denied;
         }));
 
@@ -71,7 +83,7 @@ internal static class PolicyCommands
         {
             using var admin = CliContext.KeyAdministration(r);
             var created = admin.CreateGrant(r.GetValue(key)!, r.GetValue(grantee)!, r.GetValue(operations)!, CliContext.ParseContext(r.GetValue(context) ?? []), r.GetValue(retiring), r.GetValue(clients) ?? []);
-            CliContext.Print(r, created, g => $"grant {g.GrantId}: {g.Grantee} may {string.Join(",", g.Operations)} with key {g.KeyId}{ForClients(g)}");
+            CliContext.Print(r, created, CliJson.Output.GrantInfo, g => $"grant {g.GrantId}: {g.Grantee} may {string.Join(",", g.Operations)} with key {g.KeyId}{ForClients(g)}");
             return ExitCodes.Ok;
         }));
 
@@ -80,9 +92,14 @@ internal static class PolicyCommands
         list.SetAction(r => CliContext.Run(r, () =>
         {
             using var admin = CliContext.KeyAdministration(r);
-            CliContext.Print(r, admin.ListGrants(r.GetValue(listKey)!), all => string.Join(
-                Environment.NewLine,
-                all.Select(g => $"{g.GrantId}  {g.Grantee}  {string.Join(",", g.Operations)}  {string.Join(",", g.EncryptionContextEquals.Select(p => $"{p.Key}={p.Value}"))}{ForClients(g)}")));
+            CliContext.Print(r, admin.ListGrants(r.GetValue(listKey)!), CliJson.Output.IReadOnlyListGrantInfo, all => all.Count == 0
+                ? "No grants."
+                : all.Aggregate(new TextTable("GRANT ID", "GRANTEE", "OPERATIONS", "CONTEXT", "CLIENTS"), (t, g) => t.Add(
+                    g.GrantId,
+                    g.Grantee,
+                    string.Join(",", g.Operations),
+                    g.EncryptionContextEquals.Count == 0 ? "-" : string.Join(",", g.EncryptionContextEquals.Select(p => $"{p.Key}={p.Value}")),
+                    g.Clients.Count == 0 ? "any" : string.Join(",", g.Clients))).ToString());
             return ExitCodes.Ok;
         }));
 
@@ -92,7 +109,7 @@ internal static class PolicyCommands
         {
             using var admin = CliContext.KeyAdministration(r);
             admin.RetireGrant(r.GetValue(id)!);
-            Console.WriteLine("grant retired");
+            CliContext.Print(r, new GrantRetired(r.GetValue(id)!), CliJson.Output.GrantRetired, g => $"grant {g.GrantId} retired");
             return ExitCodes.Ok;
         }));
 

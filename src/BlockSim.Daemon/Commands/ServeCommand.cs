@@ -31,7 +31,6 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "JSON configuration file: listeners, exports, simulation, metrics (see README)." };
         var listen = new Option<string[]>("--listen")
         {
             Description = $"TCP address to listen on, ADDR:PORT[,tls=off|on|require] (repeatable). Default: 127.0.0.1:{DefaultPort}.",
@@ -49,9 +48,15 @@ internal static class ServeCommand
         var tlsKey = new Option<string?>("--tls-key") { Description = "The server certificate's private key (PEM)." };
         var tlsCa = new Option<string?>("--tls-ca") { Description = "CA bundle (PEM) that client certificates must chain to; clients are asked for one only with this." };
         var tls = new Option<string?>("--tls") { Description = "TLS mode for listeners that name none: off, on (optional) or require. Default: require once a certificate is given." };
+        var pidFile = new Option<string?>("--pid-file", "-P", "--pidfile") { Description = "Write the daemon's process id to FILE once it listens (removed at a graceful stop), as nbdkit's --pidfile." };
+        var exitWithParent = new Option<bool>("--exit-with-parent") { Description = "Stop (gracefully) when the process that started the daemon exits, as nbdkit's." };
+        var run = new Option<string?>("--run") { Description = "Captive mode, as nbdkit's: once listening, run CMD with /bin/sh, the server's URI in $uri (also $exportname, $unixsocket, $port); stop when it exits and exit with its status. Without --listen or --socket it listens on a private Unix socket only. E.g. --run 'nbdinfo \"$uri\"'." };
+        var printUri = new Option<bool>("--print-uri") { Description = "Print the URI clients connect to (one line on standard output; the log goes to standard error), instead of the attach help." };
+        var exportName = new Option<string?>("--export", "-e", "--exportname") { Description = "The default export (the one a client that names none gets); with --memory, the name of its one export. Default: default." };
+        var check = new Option<bool>("--check") { Description = "Check the configuration and the flags as serve would (listeners, TLS files, the key store's slots, each export's volume), print what would be served, and exit: 0 when it would serve. Binds nothing, unseals nothing, creates nothing." };
 
         var simulation = new SimulationOptions();
-        var command = new Command("serve", "Serve block devices over NBD.") { config, listen, socket, size, memory, encrypted, metrics, controlGroup, verbose, tlsDir, tlsCert, tlsKey, tlsCa, tls };
+        var command = new Command("serve", "Serve block devices over NBD.") { listen, socket, size, memory, encrypted, metrics, controlGroup, verbose, tlsDir, tlsCert, tlsKey, tlsCa, tls, pidFile, exitWithParent, run, printUri, exportName, check };
         foreach (var option in simulation.All)
         {
             command.Options.Add(option);
@@ -62,7 +67,7 @@ internal static class ServeCommand
             DaemonOptions options;
             try
             {
-                options = DaemonOptions.Load(result.GetValue(config));
+                options = DaemonOptions.Load(result.GetValue(CliContext.Config));
             }
             catch (ConfigurationProblem e)
             {
@@ -111,18 +116,88 @@ internal static class ServeCommand
                 return ExitCodes.Usage;
             }
 
-            if (result.GetValue(memory))
+            if (result.GetValue(exportName) is { } named)
             {
-                options.Exports = new() { ["default"] = new ExportSettings { Memory = true, Encrypted = result.GetValue(encrypted), Size = options.DefaultSize } };
-                options.DefaultExport = null;
+                try
+                {
+                    options.DefaultExport = DataDirectory.CheckVolumeName(named);
+                }
+                catch (InvalidVolumeNameException e)
+                {
+                    Console.Error.WriteLine($"--export {named}: {e.Message}");
+                    return ExitCodes.Usage;
+                }
             }
 
-            return await RunAsync(options, result.GetValue(config), result.GetValue(verbose)).ConfigureAwait(false);
+            if (result.GetValue(memory))
+            {
+                var name = options.DefaultExport ?? "default";
+                options.Exports = new() { [name] = new ExportSettings { Memory = true, Encrypted = result.GetValue(encrypted), Size = options.DefaultSize } };
+                options.DefaultExport = name;
+            }
+
+            options.ManagementFlags = ManagementFlags(result, options);
+            var captive = result.GetValue(run) is { } command ? new CaptiveCommand(command) : null;
+            var extras = new ServeExtras(
+                result.GetValue(pidFile) is { } pid ? new PidFile(pid) : null,
+                result.GetValue(exitWithParent),
+                captive,
+                result.GetValue(printUri));
+            if (captive is not null && options.Listen.Count == 0 && options.Socket is null)
+            {
+                // As nbdkit's captive mode: no TCP port to collide with another daemon, a socket only the command knows.
+                extras.PrivateSocketFolder = Directory.CreateTempSubdirectory("blocksim-run-").FullName;
+                options.Socket = Path.Combine(extras.PrivateSocketFolder, "nbd.sock");
+                extras.NoDefaultTcp = true;
+            }
+
+            try
+            {
+                return await RunAsync(options, result.GetValue(CliContext.Config), result.GetValue(verbose), result.GetValue(check) ? result : null, extras).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (extras.PrivateSocketFolder is { } folder)
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+            }
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(DaemonOptions options, string? configPath, bool verbose)
+    /// <summary>
+    /// What a management command needs to act on the data this daemon serves, for the hints it prints
+    /// ("Create it first: blocksim volume create ... --config FILE"): the configuration file and the flags that
+    /// overrode it, or the data directory.
+    /// </summary>
+    private static string ManagementFlags(ParseResult result, DaemonOptions options)
+    {
+        var flags = new List<string>();
+        if (result.GetValue(CliContext.Config) is { } config)
+        {
+            flags.Add($"--config {config}");
+        }
+
+        if (flags.Count == 0 || result.GetResult(CliContext.DataDir) is { Implicit: false })
+        {
+            flags.Add($"--data-dir {options.DataDir}");
+        }
+
+        foreach (var (option, value) in new[] { (CliContext.KeyStore, result.GetValue(CliContext.KeyStore)), (CliContext.KeyFile, result.GetValue(CliContext.KeyFile)) })
+        {
+            if (value is not null)
+            {
+                flags.Add($"{option.Name} {value}");
+            }
+        }
+
+        return string.Join(' ', flags);
+    }
+
+    /// <param name="check">With serve --check: the command line, to print the check's report; nothing is served.</param>
+    /// <param name="extras">nbdkit's habits: a pid file, exiting with the parent, captive mode, printing the URI.</param>
+    private static async Task<int> RunAsync(DaemonOptions options, string? configPath, bool verbose, ParseResult? check, ServeExtras extras)
     {
         if (SettingRanges.VolumeSizeProblem("--size", options.DefaultSize) is { } sizeProblem)
         {
@@ -135,7 +210,7 @@ internal static class ServeCommand
         List<(string Where, NbdTlsMode Mode)> listeners;
         try
         {
-            listeners = (options.Listen.Count == 0 ? [$"127.0.0.1:{DefaultPort}"] : options.Listen).Select(options.Tls.ParseListener).ToList();
+            listeners = (options.Listen.Count == 0 && !extras.NoDefaultTcp ? [$"127.0.0.1:{DefaultPort}"] : options.Listen).Select(options.Tls.ParseListener).ToList();
         }
         catch (ConfigurationProblem e)
         {
@@ -149,8 +224,19 @@ internal static class ServeCommand
             return ExitCodes.Usage;
         }
 
+        if (check is not null)
+        {
+            return ServeCheck.Run(check, options, options.Listen, configPath);
+        }
+
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "blocksim" });
         ConfigureLogging(builder.Logging, verbose);
+        if (extras.Run is not null || extras.PrintUri)
+        {
+            // Standard output is the command's, or the URI alone for the script that reads it.
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        }
+
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         var startup = new StartupState();
@@ -171,12 +257,49 @@ internal static class ServeCommand
             return exit;
         }
 
-        // Printed once the host runs, so its Ctrl+C / SIGTERM handling is in place: a user (or a script) who
-        // stops the daemon as soon as it says how to attach gets a graceful stop, not the default signal death (130).
-        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
-            () => PrintAttachHelp(startup.Server!, startup.SocketPath, startup.SocketTls));
+        if (extras.PidFile is { } pidFile)
+        {
+            try
+            {
+                pidFile.Write(); // the listeners are bound: a client that waits for the file can connect
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"--pid-file {pidFile.Path}: {e.Message}");
+                await startup.CloseAsync().ConfigureAwait(false);
+                return ExitCodes.IOError;
+            }
+        }
+
+        // Once the host runs, so its Ctrl+C / SIGTERM handling is in place: a user (or a script) who stops the
+        // daemon as soon as it says how to attach gets a graceful stop, not the default signal death (130).
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var uri = ServeUri.Of(startup.Server!, startup.SocketPath, startup.SocketTls, preferUnix: extras.Run is not null);
+            if (extras.Run is { } captive)
+            {
+                captive.Start(uri!, lifetime.StopApplication);
+            }
+            else if (extras.PrintUri)
+            {
+                Console.WriteLine(uri?.Uri);
+            }
+            else
+            {
+                PrintAttachHelp(startup.Server!, startup.SocketPath, startup.SocketTls);
+            }
+        });
+        using var parentWatch = extras.ExitWithParent ? new ParentWatch(lifetime.StopApplication) : null;
         await host.RunAsync().ConfigureAwait(false);
         await startup.Server!.DisposeAsync().ConfigureAwait(false);
+        extras.PidFile?.Remove();
+        if (extras.Run is { } run)
+        {
+            await run.StopAsync().ConfigureAwait(false); // stopped first (Ctrl+C): the command is asked to end too
+            return run.ExitStatus ?? ExitCodes.Ok;
+        }
+
         return ExitCodes.Ok;
     }
 
@@ -332,8 +455,8 @@ internal static class ServeCommand
         Console.WriteLine($"Serving exports: {string.Join(", ", server.Exports.All.Select(e => e.Name + (e.IsReadOnly ? " (read-only)" : "")))}. Attach '{name}' with:");
         if (server.Endpoints.OfType<IPEndPoint>().FirstOrDefault() is { } tcp)
         {
-            var host = tcp.Address.Equals(IPAddress.Any) ? "127.0.0.1" : tcp.Address.ToString();
-            var authority = tcp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{host}]:{tcp.Port}" : $"{host}:{tcp.Port}";
+            var authority = ServeUri.Authority(tcp);
+            var host = authority[..authority.LastIndexOf(':')].Trim('[', ']');
             if (server.TlsModeOf(tcp) == NbdTlsMode.Off)
             {
                 Console.WriteLine($"  nbdinfo nbd://{authority}/{name}");
@@ -358,6 +481,16 @@ internal static class ServeCommand
 
         Console.WriteLine("Press Ctrl+C to stop.");
         Console.WriteLine();
+    }
+
+    /// <summary>What serve does besides serving, from nbdkit's flags; see each class.</summary>
+    private sealed record ServeExtras(PidFile? PidFile, bool ExitWithParent, CaptiveCommand? Run, bool PrintUri)
+    {
+        /// <summary>Captive mode's own socket folder, removed when the daemon stops.</summary>
+        public string? PrivateSocketFolder { get; set; }
+
+        /// <summary>No TCP listener unless one is configured (captive mode).</summary>
+        public bool NoDefaultTcp { get; set; }
     }
 
     /// <summary>What start-up made, handed to the hosted service once the host is built.</summary>

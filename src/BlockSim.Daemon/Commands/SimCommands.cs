@@ -162,7 +162,7 @@ internal static class SimCommands
 
     internal static int Run(ParseResult r, Func<AdminConnection, int> body) => CliContext.Run(r, () =>
     {
-        var socket = r.GetValue(CliContext.Control) ?? CliContext.Data(r).DefaultControlSocket;
+        var socket = CliContext.ControlSocket(r);
         if (socket == "none" || !AdminConnection.IsServed(socket))
         {
             throw new KeyStoreException(KeyStoreErrors.NotFound, $"No daemon answers on {socket}: the simulation is driven on a running daemon (blocksim serve), through its admin socket (--control PATH).");
@@ -176,7 +176,7 @@ internal static class SimCommands
 
     internal static int Print(ParseResult r, JsonElement answer, Func<JsonElement, string> human)
     {
-        Console.WriteLine(r.GetValue(CliContext.Json) ? JsonSerializer.Serialize(answer, new JsonSerializerOptions { WriteIndented = true }) : human(answer));
+        Console.WriteLine(r.GetValue(CliContext.Json) ? JsonSerializer.Serialize(answer, CliJson.Output.JsonElement) : human(answer));
         return ExitCodes.Ok;
     }
 

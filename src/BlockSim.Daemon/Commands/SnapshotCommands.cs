@@ -32,7 +32,7 @@ internal static class SnapshotCommands
             var clock = Stopwatch.StartNew();
             var copy = VolumeSnapshot.Create(path, target, progress: new SynchronousProgress(progress.Report));
             var created = new SnapshotCreated(Info(volume, label, target), copy.Method, copy.ReflinkRefusal, copy.BytesWritten, clock.Elapsed.TotalSeconds);
-            CliContext.Print(r, created, c => $"created snapshot {volume}@{label} ({c.Snapshot.Path})\n  {Describe(c.Snapshot)}\n  {HowCopied(c.Copy, c.ReflinkRefusal, c.BytesWritten, c.Seconds)}");
+            CliContext.Print(r, created, CliJson.Output.SnapshotCreated, c => $"created snapshot {volume}@{label} ({c.Snapshot.Path})\n  {Describe(c.Snapshot)}\n  {HowCopied(c.Copy, c.ReflinkRefusal, c.BytesWritten, c.Seconds)}");
             return ExitCodes.Ok;
         }));
 
@@ -49,11 +49,11 @@ internal static class SnapshotCommands
             }
 
             var entries = labels.Select(l => ListEntry(data, volume, l)).OrderBy(e => e.Created).ThenBy(e => e.Label, StringComparer.Ordinal).ToList();
-            CliContext.Print(r, entries, all => all.Count == 0
+            CliContext.Print(r, entries, CliJson.Output.ListSnapshotInfo, all => all.Count == 0
                 ? $"volume '{volume}' has no snapshots"
-                : string.Join(Environment.NewLine, all.Select(e => e.State == "ok"
-                    ? $"{e.Label,-16} {e.Capacity,16} bytes  created {Iso(e.Created)}  {e.AllocatedBytes,14} bytes allocated"
-                    : $"{e.Label,-16} {e.State}")));
+                : all.Aggregate(new TextTable("LABEL", "SIZE>", "CREATED", "ON DISK>", "STATE"), (t, e) => e.State == "ok"
+                    ? t.Add(e.Label, ByteSize.Format(e.Capacity), Iso(e.Created), ByteSize.Format(e.AllocatedBytes), e.State)
+                    : t.Add(e.Label, "-", "-", "-", e.State)).ToString());
 
             var unusable = entries.Where(e => e.State != "ok").ToList();
             if (unusable.Count == 0)
@@ -87,7 +87,7 @@ internal static class SnapshotCommands
             var clock = Stopwatch.StartNew();
             var done = VolumeSnapshot.Rollback(path, source, progress: new SynchronousProgress(progress.Report));
             var result = new SnapshotRolledBack(volume, Info(volume, label, source), done.Copy.Method, done.Copy.ReflinkRefusal, done.Copy.BytesWritten, done.KeptCurrentKeyWrapping, done.KeptReservation, clock.Elapsed.TotalSeconds);
-            CliContext.Print(r, result, b => $"rolled volume '{volume}' back to snapshot {volume}@{label}, taken {Iso(b.Snapshot.Created)}; the snapshot is kept\n  {HowCopied(b.Copy, b.ReflinkRefusal, b.BytesWritten, b.Seconds)}"
+            CliContext.Print(r, result, CliJson.Output.SnapshotRolledBack, b => $"rolled volume '{volume}' back to snapshot {volume}@{label}, taken {Iso(b.Snapshot.Created)}; the snapshot is kept\n  {HowCopied(b.Copy, b.ReflinkRefusal, b.BytesWritten, b.Seconds)}"
                 + (b.KeptCurrentKeyWrapping ? "\n  the volume keeps its current key wrapping: it was re-wrapped after the snapshot was taken" : "")
                 + (b.KeptReservation ? "\n  the volume had all its disk space allocated (as --preallocate does), and it is reserved again" : ""));
             return ExitCodes.Ok;
@@ -107,7 +107,7 @@ internal static class SnapshotCommands
             }
 
             VolumeSnapshot.Delete(path);
-            Console.WriteLine($"deleted snapshot {volume}@{label}");
+            CliContext.Print(r, new SnapshotDeleted(volume, label, path), CliJson.Output.SnapshotDeleted, d => $"deleted snapshot {d.Volume}@{d.Label}");
             return ExitCodes.Ok;
         }));
 

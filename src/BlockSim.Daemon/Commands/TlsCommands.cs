@@ -35,14 +35,16 @@ internal static class TlsCommands
             }
 
             using var authority = PrivateCertificateAuthority.Create(directory, names.Distinct().ToArray(), r.GetValue(days));
-            Console.WriteLine($"CA and server certificate for {string.Join(", ", names.Distinct())} in {Path.GetFullPath(directory)}");
-            foreach (var name in r.GetValue(clients) ?? [])
-            {
-                Console.WriteLine($"Client CN={name}: {authority.IssueClient(name, r.GetValue(days))}");
-            }
-
-            Console.WriteLine($"Serve with: blocksim serve --tls-dir {directory}   (TLS required; client certificates verified against ca-cert.pem)");
-            Console.WriteLine($"The CA's private key is in {PrivateCertificateAuthority.KeyDirectory(directory)}: serve never reads it; keep that directory off the server, and bring it back to issue more clients with 'blocksim tls client'.");
+            var issued = (r.GetValue(clients) ?? []).Select(name => new TlsClientIssued(name, authority.IssueClient(name, r.GetValue(days)))).ToList();
+            var made = new TlsCredentialsMade(Path.GetFullPath(directory), [.. names.Distinct()], issued, PrivateCertificateAuthority.KeyDirectory(directory));
+            CliContext.Print(r, made, CliJson.Output.TlsCredentialsMade, m => string.Join(
+                Environment.NewLine,
+                [
+                    $"CA and server certificate for {string.Join(", ", m.ServerNames)} in {m.Directory}",
+                    .. m.Clients.Select(c => $"Client CN={c.Name}: {c.Directory}"),
+                    $"Serve with: blocksim serve --tls-dir {directory}   (TLS required; client certificates verified against ca-cert.pem)",
+                    $"The CA's private key is in {m.CaKeyDirectory}: serve never reads it; keep that directory off the server, and bring it back to issue more clients with 'blocksim tls client'.",
+                ]));
             return ExitCodes.Ok;
         }));
 
@@ -52,9 +54,8 @@ internal static class TlsCommands
         client.SetAction(r => CliContext.Run(r, () =>
         {
             using var authority = PrivateCertificateAuthority.Open(r.GetValue(clientDirectory)!);
-            var issued = authority.IssueClient(r.GetValue(clientName)!, r.GetValue(days));
-            Console.WriteLine($"Client CN={r.GetValue(clientName)}: {issued}");
-            Console.WriteLine($"  nbdinfo 'nbds://HOST:PORT/EXPORT?tls-certificates={issued}'");
+            var issued = new TlsClientIssued(r.GetValue(clientName)!, authority.IssueClient(r.GetValue(clientName)!, r.GetValue(days)));
+            CliContext.Print(r, issued, CliJson.Output.TlsClientIssued, c => $"Client CN={c.Name}: {c.Directory}{Environment.NewLine}  nbdinfo 'nbds://HOST:PORT/EXPORT?tls-certificates={c.Directory}'");
             return ExitCodes.Ok;
         }));
 

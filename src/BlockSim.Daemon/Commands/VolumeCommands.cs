@@ -1,6 +1,7 @@
 using BlockSim.Daemon.Service;
 using BlockSim.Storage;
 using System.CommandLine;
+using System.Globalization;
 using BlockSim.KeyStore;
 using BlockSim.KeyStore.Etcd;
 using BlockSim.Daemon.Volumes;
@@ -68,7 +69,7 @@ internal static class VolumeCommands
                 }
             }
 
-            CliContext.Print(r, Info(volumeName, location), Describe);
+            CliContext.Print(r, Info(volumeName, location), CliJson.Output.VolumeInfo, Describe);
             return ExitCodes.Ok;
         }));
 
@@ -101,13 +102,7 @@ internal static class VolumeCommands
                 volumes = [.. volumes.Select(v => v is VolumeInfo ok ? ok with { ServedBy = [.. served[ok.VolumeId].Select(Describe)] } : v)];
             }
 
-            CliContext.Print(r, volumes, all => string.Join(Environment.NewLine, all.Select(v => v switch
-            {
-                VolumeInfo ok => $"{ok.Name,-16} {ok.Capacity,16} bytes  {ok.SectorSize}-byte sectors  key {ok.KeyId} v{ok.KeyVersion}" + (ok.Warnings.Count > 0 ? "  (warnings: see volume info)" : "")
-                    + (ok.ServedBy is { Count: > 0 } by ? $"  served by {string.Join("; ", by)}" : ""),
-                UnusableVolume bad => $"{bad.Name,-16} {bad.State}",
-                _ => throw new InvalidOperationException(),
-            })));
+            CliContext.Print(r, volumes, CliJson.Output.ListObject, ListTable);
 
             // Like ls: everything that could be read is listed, and the exit code says that not all could.
             var unusable = volumes.OfType<UnusableVolume>().ToList();
@@ -135,9 +130,10 @@ internal static class VolumeCommands
             }
 
             var leases = EtcdVolumeLeases.List(fleet, data.KeyStoreTls);
-            CliContext.Print(r, leases, all => all.Count == 0
+            CliContext.Print(r, leases, CliJson.Output.IReadOnlyListVolumeLease, all => all.Count == 0
                 ? "No daemon says it serves a volume."
-                : string.Join(Environment.NewLine, all.Select(l => $"{l.Volume,-24} export {l.Export,-12} {Describe(l)}  since {l.Since:u}  (volume {l.VolumeId})")));
+                : all.Aggregate(new TextTable("VOLUME", "EXPORT", "HOST", "DAEMON", "LISTENERS", "SINCE", "VOLUME ID"), (t, l) => t.Add(
+                    l.Volume, l.Export, l.Host, l.Daemon, string.Join(",", l.Listeners), l.Since.UtcDateTime.ToString("u", CultureInfo.InvariantCulture), l.VolumeId.ToString())).ToString());
             return ExitCodes.Ok;
         }));
 
@@ -147,7 +143,7 @@ internal static class VolumeCommands
         {
             var volumeName = VolumeLocator.CheckName(r.GetValue(infoName)!);
             using var volumes = CliContext.Volumes(r);
-            CliContext.Print(r, Info(volumeName, volumes.Existing(volumeName)), Describe);
+            CliContext.Print(r, Info(volumeName, volumes.Existing(volumeName)), CliJson.Output.VolumeInfo, Describe);
             return ExitCodes.Ok;
         }));
 
@@ -182,11 +178,11 @@ internal static class VolumeCommands
 
             if (r.GetValue(rewrapAll))
             {
-                CliContext.Print(r, results, all => string.Join(Environment.NewLine, all.Select(Describe)));
+                CliContext.Print(r, results, CliJson.Output.ListVolumeInfo, all => string.Join(Environment.NewLine, all.Select(Describe)));
             }
             else
             {
-                CliContext.Print(r, results[0], Describe);
+                CliContext.Print(r, results[0], CliJson.Output.VolumeInfo, Describe);
             }
 
             return ExitCodes.Ok;
@@ -215,7 +211,7 @@ internal static class VolumeCommands
             }
 
             Volume.Resize(location, bytes);
-            CliContext.Print(r, Info(volumeName, location), Describe);
+            CliContext.Print(r, Info(volumeName, location), CliJson.Output.VolumeInfo, Describe);
             return ExitCodes.Ok;
         }));
 
@@ -252,7 +248,7 @@ internal static class VolumeCommands
                 store.RetireGrant(grant.GrantId, caller);
             }
 
-            Console.WriteLine($"deleted volume '{volumeName}'");
+            CliContext.Print(r, new VolumeDeleted(volumeName, location.Name, [.. grants.Select(g => g.GrantId)]), CliJson.Output.VolumeDeleted, d => $"deleted volume '{d.Name}'");
             return ExitCodes.Ok;
         }));
 
@@ -295,7 +291,7 @@ internal static class VolumeCommands
             var holders = location.LockHolders();
             if (holders.Count == 0)
             {
-                Console.WriteLine($"{volumeName}: no one holds its lock; nothing to take over.");
+                CliContext.Print(r, new VolumeTakenOver(volumeName, []), CliJson.Output.VolumeTakenOver, _ => $"{volumeName}: no one holds its lock; nothing to take over.");
                 return ExitCodes.Ok;
             }
 
@@ -307,7 +303,8 @@ internal static class VolumeCommands
             }
 
             var broken = location.TakeOver();
-            Console.WriteLine($"took over {volumeName}: broke the lock of {(broken.Count == 0 ? "no one (it was let go meanwhile)" : string.Join(", ", broken))}; serve it here now");
+            CliContext.Print(r, new VolumeTakenOver(volumeName, [.. broken]), CliJson.Output.VolumeTakenOver, _ =>
+                $"took over {volumeName}: broke the lock of {(broken.Count == 0 ? "no one (it was let go meanwhile)" : string.Join(", ", broken))}; serve it here now");
             return ExitCodes.Ok;
         }));
         return command;
@@ -377,8 +374,34 @@ internal static class VolumeCommands
         return new VolumeInfo(name, location is FileVolumeLocation ? "file" : "rbd", location.Name, header.VolumeId, header.Capacity, header.SectorSize, VolumeHeader.Cipher, header.KeyId, version, header.Owner, warnings);
     }
 
+    /// <summary>The list for people: one row a volume, sizes in binary units (the JSON has bytes), damaged ones with the reason.</summary>
+    private static string ListTable(List<object> volumes)
+    {
+        if (volumes.Count == 0)
+        {
+            return "No volumes.";
+        }
+
+        var fleet = volumes.OfType<VolumeInfo>().Any(v => v.ServedBy is not null);
+        var table = new TextTable(fleet ? ["NAME", "SIZE>", "SECTOR>", "KEY", "STATE", "SERVED BY"] : ["NAME", "SIZE>", "SECTOR>", "KEY", "STATE"]);
+        foreach (var volume in volumes)
+        {
+            string[] row = volume switch
+            {
+                VolumeInfo ok => [ok.Name, ByteSize.Format(ok.Capacity), ok.SectorSize.ToString(CultureInfo.InvariantCulture), $"{ok.KeyId} v{ok.KeyVersion}", ok.Warnings.Count > 0 ? "ok (warnings: see volume info)" : ok.State, .. Served(ok.ServedBy)],
+                UnusableVolume bad => [bad.Name, "-", "-", "-", bad.State, .. Served(null)],
+                _ => throw new InvalidOperationException($"A volume list entry of type {volume.GetType().Name}."),
+            };
+            table.Add(row);
+        }
+
+        return table.ToString();
+
+        string[] Served(IReadOnlyList<string>? by) => !fleet ? [] : by is { Count: > 0 } ? [string.Join("; ", by)] : ["-"];
+    }
+
     internal static string Describe(VolumeInfo v) =>
-        $"volume {v.Name} ({v.Path})\n  id: {v.VolumeId}\n  capacity: {v.Capacity} bytes\n  cipher: {v.Cipher}, {v.SectorSize}-byte sectors\n  key: {v.KeyId} version {v.KeyVersion}\n  owner: {v.Owner}"
+        $"volume {v.Name} ({v.Path})\n  id: {v.VolumeId}\n  capacity: {ByteSize.Format(v.Capacity)} ({v.Capacity} bytes)\n  cipher: {v.Cipher}, {v.SectorSize}-byte sectors\n  key: {v.KeyId} version {v.KeyVersion}\n  owner: {v.Owner}"
         + string.Concat(v.Warnings.Select(w => $"\n  WARNING: {w}"));
 
     internal static string Existing(DataDirectory data, string name)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.CommandLine;
+using System.Diagnostics;
 using BlockSim.Daemon.Volumes;
 using BlockSim.Storage;
 using BlockSim.Storage.Volumes;
@@ -31,8 +32,9 @@ internal static class VolumeTransfer
                 return ExitCodes.Usage;
             }
 
+            var clock = Stopwatch.StartNew();
             await CopyAsync($"importing {Path.GetFileName(source)}", length, (offset, chunk) => ValueTask.FromResult(RandomAccess.Read(input, chunk.Span, offset)), new DeviceWriter(volume.Device)).ConfigureAwait(false);
-            Console.WriteLine($"imported {length} bytes from {source} into volume '{r.GetValue(name)}'");
+            CliContext.Print(r, new VolumeCopied("import", r.GetValue(name)!, source, length, clock.Elapsed.TotalSeconds), CliJson.Output.VolumeCopied, c => $"imported {c.Bytes} bytes from {c.Image} into volume '{c.Name}'");
             return ExitCodes.Ok;
         }));
         return command;
@@ -50,9 +52,10 @@ internal static class VolumeTransfer
             using var output = PrivateOutputFile.Create(target, replace: r.GetValue(force)); // decrypted data: 0600
             var capacity = volume.Device.Capacity;
             RandomAccess.SetLength(output.Handle, capacity); // sparse: chunks that are all zeros are never written
+            var clock = Stopwatch.StartNew();
             await CopyAsync($"exporting {r.GetValue(name)}", capacity, (offset, chunk) => ReadFullyAsync(volume.Device, offset, chunk), new ImageWriter(output.Handle)).ConfigureAwait(false);
             output.Commit();
-            Console.WriteLine($"exported {capacity} bytes of volume '{r.GetValue(name)}' to {target}");
+            CliContext.Print(r, new VolumeCopied("export", r.GetValue(name)!, target, capacity, clock.Elapsed.TotalSeconds), CliJson.Output.VolumeCopied, c => $"exported {c.Bytes} bytes of volume '{c.Name}' to {c.Image}");
             return ExitCodes.Ok;
         }));
         return command;

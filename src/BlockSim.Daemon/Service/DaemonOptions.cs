@@ -64,6 +64,12 @@ internal sealed partial class DaemonOptions
     /// <summary>Exports by name. Empty: every volume in the data directory, each as its own name.</summary>
     public Dictionary<string, ExportSettings> Exports { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Not a setting (internal, so the binder never fills it from a file): the flags that point a management
+    /// command at this daemon's data, e.g. "--config blocksim.json", for the commands its messages suggest.
+    /// </summary>
+    internal string ManagementFlags { get; set; } = "";
+
     /// <summary>Loads the file (if any) and the environment; a bad file is a <see cref="ConfigurationProblem"/>.</summary>
     public static DaemonOptions Load(string? path)
     {

@@ -114,7 +114,7 @@ internal sealed class ExportCatalog : IDisposable
                 }
                 else
                 {
-                    DaemonLog.NoDefaultVolume(logger, data.VolumePath("default"), names[0], CreateCommand(data, "default", options.DefaultSize));
+                    DaemonLog.NoDefaultVolume(logger, data.VolumePath("default"), names[0], CreateCommand(options, data, "default", options.DefaultSize));
                 }
             }
 
@@ -172,7 +172,7 @@ internal sealed class ExportCatalog : IDisposable
             {
                 if (volumeName != "default")
                 {
-                    throw new ConfigurationProblem($"Export '{name}': there is no volume '{volumeName}' in {data.VolumesPath}. Create it first: blocksim volume create {volumeName} --size 10G");
+                    throw new ConfigurationProblem($"Export '{name}': there is no volume '{volumeName}' in {data.VolumesPath}. Create it first: {CreateCommand(options, data, volumeName, "10G")}");
                 }
 
                 if (!_storeCreated)
@@ -181,7 +181,7 @@ internal sealed class ExportCatalog : IDisposable
                     // clients like their data, gone.
                     throw new ConfigurationProblem(
                         $"There is no volume 'default' ({path}). blocksim creates it only in a new data directory, and {data.Root} already holds a key store: if default.vol was there, it has been deleted or moved. "
-                        + $"Put it back, or create a new, empty volume deliberately: {CreateCommand(data, "default", options.DefaultSize)}");
+                        + $"Put it back, or create a new, empty volume deliberately: {CreateCommand(options, data, "default", options.DefaultSize)}");
                 }
 
                 Volume.Create(path, defaultSize, keys, owner: DataDirectory.LocalPrincipal);
@@ -195,7 +195,7 @@ internal sealed class ExportCatalog : IDisposable
 
             served[volumeName] = (name, settings.ReadOnly);
             _ceph ??= new CephConnection(options.Ceph.Conf, options.Ceph.Client);
-            var export = OpenVolume(name, volumeName, new VolumeLocator(data, _ceph), keys, logger, control, settings);
+            var export = OpenVolume(name, volumeName, new VolumeLocator(data, _ceph), keys, logger, control, settings, CreateCommand(options, data, volumeName, "10G"));
             try
             {
                 control.Settings.CheckFor(export.Header.Capacity, settings.Simulation is null ? "simulation" : $"exports.{name}.simulation");
@@ -247,7 +247,7 @@ internal sealed class ExportCatalog : IDisposable
     }
 
     /// <summary>Opens and locks the volume for the life of the daemon; a failure names the export and the volume.</summary>
-    private static VolumeExport OpenVolume(string name, string volumeName, VolumeLocator locator, KeyStoreVolumeKeys keys, ILogger logger, ExportSimulation simulation, ExportSettings settings)
+    private static VolumeExport OpenVolume(string name, string volumeName, VolumeLocator locator, KeyStoreVolumeKeys keys, ILogger logger, ExportSimulation simulation, ExportSettings settings, string createCommand)
     {
         var which = name == volumeName ? $"volume '{volumeName}'" : $"export '{name}' (volume '{volumeName}')";
         try
@@ -255,7 +255,7 @@ internal sealed class ExportCatalog : IDisposable
             var location = locator.Resolve(volumeName); // an RBD name connects to the cluster here
             if (!location.Exists())
             {
-                throw new ConfigurationProblem($"Export '{name}': there is no volume {volumeName}. Create it first: blocksim volume create {volumeName} --size 10G");
+                throw new ConfigurationProblem($"Export '{name}': there is no volume {volumeName}. Create it first: {createCommand}");
             }
 
             return new VolumeExport(name, location, keys, logger, simulation.Wrap, settings.ReadOnly, settings.Description, simulation.WrapPlaintext, simulation.Settings.Traits);
@@ -270,7 +270,9 @@ internal sealed class ExportCatalog : IDisposable
         }
     }
 
-    private static string CreateCommand(DataDirectory data, string volume, string size) => $"blocksim volume create {volume} --size {size} --data-dir {data.Root}";
+    /// <summary>The command that makes the volume where this daemon looks for it: its configuration file, or its data directory.</summary>
+    private static string CreateCommand(DaemonOptions options, DataDirectory data, string volume, string size) =>
+        $"blocksim volume create {volume} --size {size} {(options.ManagementFlags.Length > 0 ? options.ManagementFlags : $"--data-dir {data.Root}")}";
 
     private SealedKeyStore OpenStore(DataDirectory data, AuditSettings audit, ILogger logger)
     {
