@@ -27,6 +27,9 @@ public sealed record LoadOptions
     /// <summary>Requests per second over all connections (open loop); 0 means closed loop, as fast as answers come.</summary>
     public int Rate { get; init; }
 
+    /// <summary>A rate that changes over the run (open loop), instead of <see cref="Rate"/>; its length is the run's, with no warm-up.</summary>
+    public LoadShape? Shape { get; init; }
+
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
@@ -44,8 +47,8 @@ public sealed record LoadOptions
 
     public string Describe() =>
         $"{(Pattern == AccessPattern.Random ? "random" : "sequential")} {Mix()}, {BlockSize / 1024.0:0.#} KiB blocks, QD {QueueDepth} x {Connections} connection(s), "
-        + (Rate > 0 ? $"open loop at {Rate} req/s" : "closed loop")
-        + $", warm-up {Warmup.TotalSeconds:0.#} s, {Duration.TotalSeconds:0.#} s measured" + (Verify ? ", data verified" : "");
+        + (Shape is not null ? $"open loop: {Shape}" : Rate > 0 ? $"open loop at {Rate} req/s" : "closed loop")
+        + (Shape is not null ? "" : $", warm-up {Warmup.TotalSeconds:0.#} s, {Duration.TotalSeconds:0.#} s measured") + (Verify ? ", data verified" : "");
 
     private string Mix() => ReadPercent switch
     {

@@ -28,13 +28,17 @@ public sealed class LoadResult
     /// <summary>Requests completed in each second of the measured period.</summary>
     public required IReadOnlyList<long> RequestsPerSecond { get; init; }
 
+    /// <summary>The measured time: the duration asked for, or, when the run was interrupted, up to the stop.</summary>
     public required TimeSpan Measured { get; init; }
+
+    /// <summary>Stopped (Ctrl+C) before the measured period ended.</summary>
+    public bool Interrupted { get; init; }
 
     public required string Server { get; init; }
 
-    public double Iops => Requests / Measured.TotalSeconds;
+    public double Iops => Measured > TimeSpan.Zero ? Requests / Measured.TotalSeconds : 0;
 
-    public double MegabytesPerSecond => Bytes / Measured.TotalSeconds / 1e6;
+    public double MegabytesPerSecond => Measured > TimeSpan.Zero ? Bytes / Measured.TotalSeconds / 1e6 : 0;
 
     public static double[] Percentiles { get; } = [50, 90, 99, 99.9];
 

@@ -24,6 +24,7 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
     private int[] _committed = [];
     private int[] _versions = [];
     private long _sequentialCursor = -1;
+    private long _nextTicket;
     private long _blocks;
     private long[] _perSecond = [];
 
@@ -59,9 +60,15 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
             var slots = Enumerable.Range(0, options.Slots).Select(i => new Slot(i, clients[i % clients.Count], options)).ToArray();
             using var stopProgress = new CancellationTokenSource();
             var reporter = ReportProgressAsync(clock, measureFrom, stopAt, stopProgress.Token);
-            await Task.WhenAll(slots.Select(s => Task.Run(() => RunSlotAsync(s, clock, measureFrom, stopAt, cancellationToken), cancellationToken))).ConfigureAwait(false);
+            await Task.WhenAll(slots.Select(s => Task.Run(() => RunSlotAsync(s, clock, measureFrom, stopAt, cancellationToken), CancellationToken.None))).ConfigureAwait(false);
+            var ended = clock.Elapsed;
             await stopProgress.CancelAsync().ConfigureAwait(false);
             await reporter.ConfigureAwait(false);
+
+            // Interrupted (Ctrl+C): what was measured is the time from the end of the warm-up to the stop, and
+            // every figure is divided by that, never by the duration asked for.
+            var interrupted = cancellationToken.IsCancellationRequested && ended < stopAt;
+            var measured = interrupted ? (ended > measureFrom ? ended - measureFrom : TimeSpan.Zero) : options.Duration;
 
             var all = new LongHistogram(HighestMicroseconds, 3);
             var reads = new LongHistogram(HighestMicroseconds, 3);
@@ -86,8 +93,9 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
                 VerifiedReads = Interlocked.Read(ref _verifiedReads),
                 VerificationFailures = _failures.ToArray(),
                 VerificationFailureCount = Interlocked.Read(ref _failureCount),
-                RequestsPerSecond = _perSecond.Take((int)Math.Ceiling(options.Duration.TotalSeconds)).ToArray(),
-                Measured = options.Duration,
+                RequestsPerSecond = _perSecond.Take((int)(interrupted ? measured.TotalSeconds : Math.Ceiling(options.Duration.TotalSeconds))).ToArray(), // whole seconds only
+                Measured = measured,
+                Interrupted = interrupted,
                 Server = options.Url,
             };
         }
@@ -107,11 +115,40 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
         while (!cancellationToken.IsCancellationRequested)
         {
             var now = clock.Elapsed;
-            if (options.Rate > 0)
+            if (options.Shape is { } shape)
+            {
+                // The next request due, whichever slot is free to send it: late ones go at once, charged from when they were due.
+                if (shape.DueTime(Interlocked.Increment(ref _nextTicket) - 1) is not { } due)
+                {
+                    return;
+                }
+
+                if (due > now)
+                {
+                    try
+                    {
+                        await Task.Delay(due - now, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+
+                now = due;
+            }
+            else if (options.Rate > 0)
             {
                 if (next > now)
                 {
-                    await Task.Delay(next - now, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await Task.Delay(next - now, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return; // interrupted: the run ends with what it measured
+                    }
                 }
 
                 now = next; // latency counts from when the request should have gone out

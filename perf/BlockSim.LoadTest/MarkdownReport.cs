@@ -7,7 +7,7 @@ namespace BlockSim.LoadTest;
 /// <summary>The run as a Markdown report: scenario, throughput, latency percentiles, verification.</summary>
 public static class MarkdownReport
 {
-    public static string Write(LoadResult result, string? plotFile)
+    public static string Write(LoadResult result, string? plotFile, IReadOnlyList<ThresholdResult>? thresholds = null)
     {
         var o = result.Options;
         var text = new StringBuilder();
@@ -15,6 +15,12 @@ public static class MarkdownReport
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Scenario: {o.Describe()}. Machine: {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         text.AppendLine();
+        if (result.Interrupted)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"**Interrupted** after {result.Measured.TotalSeconds:0.0} s of the {o.Duration.TotalSeconds:0.#} s asked for: every figure is over the {result.Measured.TotalSeconds:0.0} s measured.");
+            text.AppendLine();
+        }
+
         text.AppendLine("| IOPS | MB/s | requests | errors | p50 | p90 | p99 | p99.9 | max |");
         text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| {result.Iops:N0} | {result.MegabytesPerSecond:0.0} | {result.Requests:N0} | {result.Errors:N0} | {Row(result, result.Latency)} |");
@@ -34,6 +40,17 @@ public static class MarkdownReport
             foreach (var failure in result.VerificationFailures)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"- {failure}");
+            }
+
+            text.AppendLine();
+        }
+
+        if (thresholds is { Count: > 0 })
+        {
+            text.AppendLine(thresholds.All(t => t.Passed) ? "Thresholds: all passed." : "Thresholds: **FAILED**.");
+            foreach (var threshold in thresholds)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"- {threshold.Describe()}");
             }
 
             text.AppendLine();

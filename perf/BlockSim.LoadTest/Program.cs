@@ -16,10 +16,18 @@ var verify = new Option<bool>("--verify") { Description = "Write recognisable bl
 var seed = new Option<int>("--seed") { Description = "Seed for offsets and data.", DefaultValueFactory = _ => 1 };
 var report = new Option<string?>("--report") { Description = "Write a Markdown report to this file." };
 var plot = new Option<string?>("--plot") { Description = "Write an SVG plot (throughput over time, latency by percentile) to this file." };
+var shape = new Option<string?>("--shape") { Description = "Open loop at a rate that changes: phases ramp:FROM-TO/s:DURATION, hold:RATE/s:DURATION, pause:DURATION, comma-separated, e.g. ramp:0-5000/s:30s,hold:5000/s:60s. The run lasts as long as the shape, with no warm-up; instead of --rate and --duration." };
+var maxP50 = new Option<string?>("--max-p50") { Description = "Fail the run (exit 5) if the median latency is above this, e.g. 200us, 2ms." };
+var maxP99 = new Option<string?>("--max-p99") { Description = "Fail the run (exit 5) if p99 latency is above this." };
+var maxP999 = new Option<string?>("--max-p999") { Description = "Fail the run (exit 5) if p99.9 latency is above this." };
+var minIops = new Option<double?>("--min-iops") { Description = "Fail the run (exit 5) if it makes fewer IOPS than this." };
+var maxErrors = new Option<long?>("--max-errors") { Description = "Fail the run (exit 5) on more errors than this (without it, any error is exit 4)." };
+var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file ('-' for standard output, instead of the Markdown)." };
+var csv = new Option<string?>("--csv") { Description = "Write requests and MB/s per measured second as CSV to this file." };
 
 var root = new RootCommand("blocksim-load: NBD load generator with latency percentiles (HdrHistogram).")
 {
-    url, pattern, readPercent, blockSize, queueDepth, connections, rate, warmup, duration, range, verify, seed, report, plot,
+    url, pattern, readPercent, blockSize, queueDepth, connections, rate, warmup, duration, range, verify, seed, report, plot, shape, maxP50, maxP99, maxP999, minIops, maxErrors, json, csv,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -29,6 +37,47 @@ root.SetAction(async (result, cancellationToken) =>
         || result.GetValue(duration) <= 0 || result.GetValue(warmup) < 0 || result.GetValue(rate) < 0)
     {
         Console.Error.WriteLine("Check the options: sizes like 4K or 1G (a block at most 32M), --read-percent 0..100, --queue-depth and --connections at least 1, --duration above 0.");
+        return 2;
+    }
+
+    LoadShape? loadShape = null;
+    if (result.GetValue(shape) is { } shapeText)
+    {
+        if (result.GetResult(rate) is { Implicit: false } || result.GetResult(duration) is { Implicit: false } || result.GetResult(warmup) is { Implicit: false })
+        {
+            Console.Error.WriteLine("--shape sets the rate and the length of the run: leave out --rate, --duration and --warmup.");
+            return 2;
+        }
+
+        try
+        {
+            loadShape = LoadShape.Parse(shapeText);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            Console.Error.WriteLine($"--shape: {e.Message}");
+            return 2;
+        }
+    }
+
+    double? Time(Option<string?> option)
+    {
+        if (result.GetValue(option) is not { } text)
+        {
+            return null;
+        }
+
+        return Thresholds.TryParseTime(text, out var microseconds) ? microseconds : throw new FormatException($"{option.Name} {text}: give a time such as 500us, 2ms or 1.5s.");
+    }
+
+    Thresholds thresholds;
+    try
+    {
+        thresholds = new Thresholds(Time(maxP50), Time(maxP99), Time(maxP999), result.GetValue(minIops), result.GetValue(maxErrors));
+    }
+    catch (FormatException e)
+    {
+        Console.Error.WriteLine(e.Message);
         return 2;
     }
 
@@ -42,8 +91,9 @@ root.SetAction(async (result, cancellationToken) =>
         QueueDepth = result.GetValue(queueDepth),
         Connections = result.GetValue(connections),
         Rate = result.GetValue(rate),
-        Warmup = TimeSpan.FromSeconds(result.GetValue(warmup)),
-        Duration = TimeSpan.FromSeconds(result.GetValue(duration)),
+        Shape = loadShape,
+        Warmup = loadShape is null ? TimeSpan.FromSeconds(result.GetValue(warmup)) : TimeSpan.Zero,
+        Duration = loadShape?.Duration ?? TimeSpan.FromSeconds(result.GetValue(duration)),
         Range = rangeBytes,
         Verify = result.GetValue(verify),
         Seed = result.GetValue(seed),
@@ -67,13 +117,42 @@ root.SetAction(async (result, cancellationToken) =>
         File.WriteAllText(plotFile, SvgPlot.Write(outcome));
     }
 
-    var markdown = MarkdownReport.Write(outcome, plotFile is null ? null : Path.GetFileName(plotFile));
-    Console.WriteLine(markdown);
+    var judged = thresholds.Evaluate(outcome);
+    var markdown = MarkdownReport.Write(outcome, plotFile is null ? null : Path.GetFileName(plotFile), judged);
+    var summary = LoadSummary.Of(outcome, judged);
+    if (result.GetValue(json) == "-")
+    {
+        Console.WriteLine(summary.ToJson());
+    }
+    else
+    {
+        Console.WriteLine(markdown);
+        if (result.GetValue(json) is { } jsonFile)
+        {
+            File.WriteAllText(jsonFile, summary.ToJson());
+        }
+    }
+
     if (result.GetValue(report) is { } reportFile)
     {
         File.WriteAllText(reportFile, markdown);
     }
 
-    return outcome.VerificationFailureCount > 0 ? 3 : outcome.Errors > 0 ? 4 : 0;
+    if (result.GetValue(csv) is { } csvFile)
+    {
+        File.WriteAllLines(csvFile, ["second,requests,mb_per_second", .. outcome.RequestsPerSecond.Select((r, i) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{i + 1},{r},{r * (double)options.BlockSize / 1e6:0.###}"))]);
+    }
+
+    foreach (var failed in judged.Where(t => !t.Passed))
+    {
+        Console.Error.WriteLine($"threshold {failed.Name}: {failed.Describe()}");
+    }
+
+    // As a shell reports a run stopped by SIGINT: a script must not take a cut-short run for a whole one.
+    return outcome.VerificationFailureCount > 0 ? 3
+        : judged.Any(t => !t.Passed) ? 5
+        : outcome.Errors > 0 && thresholds.MaxErrors is null ? 4
+        : outcome.Interrupted ? 130
+        : 0;
 });
 return await root.Parse(args).InvokeAsync();

@@ -28,7 +28,10 @@ public class LoadRunnerTests
         Assert.Contains($"| {result.Requests:N0} |", markdown);
         Assert.Contains("0 wrong", markdown);
         var svg = XDocument.Parse(SvgPlot.Write(result));
-        Assert.Equal(2, svg.Descendants(XName.Get("polyline", "http://www.w3.org/2000/svg")).Count());
+        Assert.Equal(4, svg.Descendants(XName.Get("polyline", "http://www.w3.org/2000/svg")).Count()); // throughput; reads, writes and all by percentile
+        var texts = svg.Descendants(XName.Get("text", "http://www.w3.org/2000/svg")).Select(t => t.Value).ToList();
+        Assert.Contains("reads", texts); // the legend
+        Assert.Contains("writes", texts);
     }
 
     [Fact]
@@ -61,6 +64,101 @@ public class LoadRunnerTests
         var options = Options(server, readPercent: 100) with { Rate = 200, QueueDepth = 4 };
         var result = await new LoadRunner(options).RunAsync();
         Assert.InRange(result.Requests, 1, (long)(200 * options.Duration.TotalSeconds) + options.Slots);
+    }
+
+    [Fact]
+    public async Task An_interrupted_run_reports_the_time_it_measured_not_the_time_asked_for()
+    {
+        await using var server = Serve(new MemoryExport("mem", 64 << 20));
+        var options = Options(server, readPercent: 100) with { Duration = TimeSpan.FromSeconds(20) };
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1.5)); // Ctrl+C after 0.2 s warm-up and 1.3 s measured
+        var result = await new LoadRunner(options).RunAsync(stop.Token);
+        Assert.True(result.Interrupted);
+        Assert.InRange(result.Measured.TotalSeconds, 1.0, 3.0);
+        Assert.Equal(result.Requests / result.Measured.TotalSeconds, result.Iops, 3);
+        Assert.True(result.RequestsPerSecond.Count <= 3, $"{result.RequestsPerSecond.Count} seconds listed");
+        Assert.Contains("**Interrupted** after", MarkdownReport.Write(result, null));
+    }
+
+    [Fact]
+    public async Task An_interrupted_open_loop_run_ends_cleanly()
+    {
+        await using var server = Serve(new MemoryExport("mem", 64 << 20));
+        var options = Options(server, readPercent: 100) with { Rate = 50, Duration = TimeSpan.FromSeconds(20) };
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        var result = await new LoadRunner(options).RunAsync(stop.Token); // slots waiting for their next time were cancelled, not thrown
+        Assert.True(result.Interrupted);
+    }
+
+    [Fact]
+    public async Task A_shaped_run_follows_its_rate_and_thresholds_judge_it()
+    {
+        await using var server = Serve(new MemoryExport("mem", 64 << 20));
+        var shape = LoadShape.Parse("ramp:0-400/s:1s,hold:400/s:1s");
+        var options = Options(server, readPercent: 100) with { Shape = shape, Warmup = TimeSpan.Zero, Duration = shape.Duration };
+        var result = await new LoadRunner(options).RunAsync();
+        Assert.InRange(result.Requests, 500, 601); // 200 in the ramp and 400 held, none past the schedule
+        Assert.Equal(2, result.RequestsPerSecond.Count);
+        Assert.True(result.RequestsPerSecond[1] > result.RequestsPerSecond[0], string.Join(",", result.RequestsPerSecond));
+
+        var judged = new Thresholds(MaxP99Microseconds: 10_000_000, MinIops: 1_000_000).Evaluate(result);
+        Assert.True(judged.Single(t => t.Name == "max-p99").Passed);
+        Assert.False(judged.Single(t => t.Name == "min-iops").Passed);
+        Assert.Contains("Thresholds: **FAILED**.", MarkdownReport.Write(result, null, judged));
+        var json = System.Text.Json.JsonDocument.Parse(LoadSummary.Of(result, judged).ToJson()).RootElement;
+        Assert.False(json.GetProperty("passed").GetBoolean());
+        Assert.Equal(result.Requests, json.GetProperty("requests").GetInt64());
+        Assert.True(json.GetProperty("latency").GetProperty("p99").GetDouble() > 0);
+    }
+
+    [Theory]
+    [InlineData("ramp:0-100/s:10s", 0, 0.0)]
+    [InlineData("ramp:0-100/s:10s", 50, 3.1623)] // 5 t^2 = 50
+    [InlineData("hold:100/s:2s,hold:10/s:10s", 250, 2.0 + 5.0)]
+    [InlineData("pause:5s,hold:10/s:1s", 3, 5.3)]
+    public void A_shape_says_when_each_request_is_due(string text, long request, double seconds)
+    {
+        Assert.Equal(seconds, LoadShape.Parse(text).DueTime(request)!.Value.TotalSeconds, 3);
+    }
+
+    [Theory]
+    [InlineData("ramp:0-100/s")]
+    [InlineData("hold:fast/s:10s")]
+    [InlineData("hold:100/s:-1s")]
+    [InlineData("surge:100/s:1s")]
+    public void A_shape_that_does_not_parse_says_how_to_write_one(string text)
+    {
+        Assert.Contains("'", Assert.Throws<FormatException>(() => LoadShape.Parse(text)).Message);
+    }
+
+    [Fact]
+    public void A_shape_ends_where_its_phases_do()
+    {
+        var shape = LoadShape.Parse("ramp:0-100/s:10s,hold:100/s:5s");
+        Assert.Equal(TimeSpan.FromSeconds(15), shape.Duration);
+        Assert.Null(shape.DueTime(500 + 500)); // 500 in the ramp, 500 held
+        Assert.NotNull(shape.DueTime(999));
+    }
+
+    [Theory]
+    [InlineData("500us", 500)]
+    [InlineData("2ms", 2000)]
+    [InlineData("1.5s", 1_500_000)]
+    public void Threshold_times_read_as_fio_writes_them(string text, double microseconds)
+    {
+        Assert.True(Thresholds.TryParseTime(text, out var parsed));
+        Assert.Equal(microseconds, parsed);
+        Assert.False(Thresholds.TryParseTime("2", out _));
+        Assert.False(Thresholds.TryParseTime("-1ms", out _));
+    }
+
+    [Theory]
+    [InlineData(0, 4.5, new[] { 0.0, 1, 2, 3, 4, 5 })]
+    [InlineData(0, 23_456, new[] { 0.0, 5000, 10000, 15000, 20000, 25000 })]
+    [InlineData(0, 0.37, new[] { 0.0, 0.1, 0.2, 0.3, 0.4 })]
+    public void Plot_ticks_are_round_numbers_covering_the_data(double min, double max, double[] expected)
+    {
+        Assert.Equal(expected, SvgPlot.Ticks(min, max));
     }
 
     [Fact]
