@@ -62,6 +62,8 @@ internal static class CliContext
         Recursive = true,
     };
 
+    public static readonly Option<bool> NoProgress = new("--no-progress") { Description = "Draw no progress bar or progress lines (import, export, snapshots, preallocation, rewrap --all).", Recursive = true };
+
     public static readonly Option<bool> Json = new("--json") { Description = "Print JSON for scripts.", Recursive = true };
 
     public static readonly Option<string?> PassphraseFile = new("--passphrase-file")
@@ -107,6 +109,7 @@ internal static class CliContext
         root.Options.Add(KeyStoreCert);
         root.Options.Add(KeyStoreKey);
         root.Options.Add(Json);
+        root.Options.Add(NoProgress);
         root.Options.Add(PassphraseFile);
         root.Options.Add(As);
         root.Options.Add(Control);

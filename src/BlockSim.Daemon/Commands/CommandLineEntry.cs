@@ -28,6 +28,8 @@ internal static class CommandLineEntry
             return ExitCodes.Usage;
         }
 
+        ProgressReporter.Disabled = parsed.GetValue(CliContext.NoProgress);
+
         // No termination handling by System.CommandLine: `serve` stops gracefully through the host (SIGTERM,
         // SIGINT), whose flush and key zeroing must not be cut short by a fixed timeout; other commands just end.
         var configuration = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
