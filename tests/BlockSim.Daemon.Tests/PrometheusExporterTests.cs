@@ -1,0 +1,71 @@
+using System.Diagnostics.Metrics;
+using System.Text.RegularExpressions;
+using BlockSim.Daemon.Metrics;
+using BlockSim.Nbd.Server;
+
+namespace BlockSim.Daemon.Tests;
+
+/// <summary>
+/// The metrics endpoint's text: each instrument kind by what it is, not by its number type (a double counter
+/// is a counter, a double gauge a gauge, a long histogram a histogram); bucket bounds written as numbers
+/// Prometheus reads back exactly; the runtime's meter, the standard process_* metrics and blocksim_build_info.
+/// </summary>
+public partial class PrometheusExporterTests
+{
+    [Fact]
+    public void Every_kind_of_instrument_is_written_as_its_kind_whatever_its_number_type()
+    {
+        using var exporter = new PrometheusExporter();
+        using var meter = new Meter(NbdMetrics.MeterName); // a meter the exporter listens to
+        var id = Guid.NewGuid().ToString("N")[..8];
+        meter.CreateCounter<double>($"blocksim.test{id}.energy", "J", "A double counter.").Add(1.5);
+        meter.CreateUpDownCounter<long>($"blocksim.test{id}.queue").Add(3);
+        var gauge = meter.CreateGauge<double>($"blocksim.test{id}.temperature");
+        gauge.Record(20.5);
+        gauge.Record(21.25); // a reading replaces the last
+        meter.CreateObservableGauge($"blocksim.test{id}.ratio", () => 0.25);
+        var latency = meter.CreateHistogram<double>($"blocksim.test{id}.latency", "s");
+        latency.Record(0.000003);
+        latency.Record(0.000007);
+        var sizes = meter.CreateHistogram<long>($"blocksim.test{id}.size", "By", advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [512, 4096] });
+        sizes.Record(4096);
+        sizes.Record(100_000);
+
+        var text = exporter.Scrape();
+        Assert.Contains($"# TYPE blocksim_test{id}_energy_total counter\nblocksim_test{id}_energy_total 1.5\n", text);
+        Assert.Contains($"# TYPE blocksim_test{id}_queue gauge\nblocksim_test{id}_queue 3\n", text);
+        Assert.Contains($"# TYPE blocksim_test{id}_temperature gauge\nblocksim_test{id}_temperature 21.25\n", text);
+        Assert.Contains($"blocksim_test{id}_ratio 0.25\n", text);
+        Assert.Contains($"# TYPE blocksim_test{id}_latency_seconds histogram\n", text);
+        Assert.Contains($"blocksim_test{id}_latency_seconds_bucket{{le=\"5e-06\"}} 1\n", text); // 5 µs, not "0.00001"
+        Assert.Contains($"blocksim_test{id}_latency_seconds_bucket{{le=\"1e-05\"}} 2\n", text);
+        Assert.Contains($"blocksim_test{id}_latency_seconds_count 2\n", text);
+        Assert.Contains($"blocksim_test{id}_size_bytes_bucket{{le=\"4096\"}} 1\n", text); // its own bounds
+        Assert.Contains($"blocksim_test{id}_size_bytes_bucket{{le=\"+Inf\"}} 2\n", text);
+        Assert.Contains($"blocksim_test{id}_size_bytes_sum 104096\n", text);
+    }
+
+    [Fact]
+    public void The_runtime_process_and_build_metrics_are_there_and_every_line_is_well_formed()
+    {
+        using var exporter = new PrometheusExporter();
+        var text = exporter.Scrape();
+        Assert.Contains("# TYPE dotnet_gc_collections_total counter", text); // System.Runtime
+        Assert.Matches(@"blocksim_build_info\{version=""[^""]+"",runtime=""[^""]+"",xts_tier=""\w+""\} 1", text);
+        Assert.Matches(@"(?m)^process_cpu_seconds_total [\d.e+-]+$", text);
+        Assert.Matches(@"(?m)^process_resident_memory_bytes [1-9]", text);
+        Assert.Matches(@"(?m)^process_open_fds [1-9]", text);
+        Assert.Matches(@"(?m)^process_start_time_seconds 1\d{9}", text);
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')))
+        {
+            Assert.Matches(SampleLine(), line);
+        }
+
+        var names = text.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).ToList();
+        Assert.Equal(names.Count, names.Distinct().Count()); // each family once
+    }
+
+    /// <summary>A sample line of the text format: a name, optional labels, and a Go-parsable float.</summary>
+    [GeneratedRegex(@"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*=""([^""\\]|\\.)*"",?)*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$")]
+    private static partial Regex SampleLine();
+}
