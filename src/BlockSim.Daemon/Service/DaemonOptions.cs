@@ -91,6 +91,11 @@ internal sealed partial class DaemonOptions
         try
         {
             configuration = builder.Build();
+            if (UnknownSettings.Find(configuration, typeof(DaemonOptions)) is { Count: > 0 } unknown)
+            {
+                throw new ConfigurationProblem(string.Join(Environment.NewLine, unknown.Select(u => $"{Source(configuration, path, u[..u.IndexOf(':', StringComparison.Ordinal)].Replace('.', ':'))}: {u}")));
+            }
+
             configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
             KeepEmptyAllowLists(configuration, options);
         }
@@ -102,6 +107,16 @@ internal sealed partial class DaemonOptions
                 if (UnconvertibleValue().Match(cause.Message) is { Success: true } match)
                 {
                     throw new ConfigurationProblem($"{Source(configuration, path, match.Groups[2].Value)}: {SettingRanges.Unconvertible(match.Groups[2].Value, match.Groups[1].Value, match.Groups[3].Value)}");
+                }
+            }
+
+            // JSON that does not parse: where, in the words of lines and columns (the reader counts from 0).
+            for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+            {
+                if (cause is System.Text.Json.JsonException { LineNumber: { } line, BytePositionInLine: { } column } json)
+                {
+                    var reason = json.Message.Split(" LineNumber:")[0].Split(" Path:")[0].TrimEnd('.', ' ');
+                    throw new ConfigurationProblem($"{path} line {line + 1}, column {column + 1}: this is not well-formed JSON: {reason}.");
                 }
             }
 
