@@ -11,6 +11,7 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     AuditCommands.Create(),
     KeyStoreCommands.Create(),
     InfoCommand.Create(),
+    StatusCommand.Create(),
     TlsCommands.Create(),
     SimCommands.Create(),
     RecordCommands.Create(),

@@ -63,6 +63,7 @@ internal sealed class AdminEndpoint : IAsyncDisposable
         app.MapGet("/v1/keystore", (HttpContext http) => Answer(http, StatusCodes.Status200OK, new KeyStoreStatus(store() is not null)));
         app.MapPost("/v1/keystore/{operation}", (HttpContext http, string operation) => KeyStoreAsync(http, operation, store));
         ControlRoutes.Map(app, exports, server, logger);
+        StatusRoute.Map(app, server, store);
         RecordRoutes.Map(app, exports, Recordings.Folder(path, dataRoot: ""), logger);
         app.MapFallback((HttpContext http) => Answer(http, StatusCodes.Status404NotFound, new AdminError("NotFound", $"No admin API at {http.Request.Method} {http.Request.Path}: the key store is at POST /v1/keystore/OPERATION, the simulation at /v1/exports/NAME/...")));
         try

@@ -160,12 +160,13 @@ internal static class SimCommands
         return fault;
     }
 
-    internal static int Run(ParseResult r, Func<AdminConnection, int> body) => CliContext.Run(r, () =>
+    /// <param name="why">What needs the daemon, for the message when none answers.</param>
+    internal static int Run(ParseResult r, Func<AdminConnection, int> body, string why = "the simulation is driven on a running daemon (blocksim serve)") => CliContext.Run(r, () =>
     {
         var socket = CliContext.ControlSocket(r);
         if (socket == "none" || !AdminConnection.IsServed(socket))
         {
-            throw new KeyStoreException(KeyStoreErrors.NotFound, $"No daemon answers on {socket}: the simulation is driven on a running daemon (blocksim serve), through its admin socket (--control PATH).");
+            throw new KeyStoreException(KeyStoreErrors.NotFound, $"No daemon answers on {socket}: {why}, through its admin socket (--control PATH, or --config FILE of the daemon).");
         }
 
         using var daemon = new AdminConnection(socket);

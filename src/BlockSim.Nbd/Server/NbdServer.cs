@@ -128,6 +128,10 @@ public sealed partial class NbdServer : IAsyncDisposable
         return dropped;
     }
 
+    /// <summary>The open connections, oldest first: who each client is (as far as its handshake has named it) and the export it attached to (null while it haggles).</summary>
+    public IReadOnlyList<NbdConnectionStatus> Connections() =>
+        [.. _connections.Values.Select(c => c.Connection).OrderBy(c => c.Id).Select(c => new NbdConnectionStatus(c.Id, c.Identity.Name, c.Identity.Address, c.Identity.Tls, c.Export?.Name))];
+
     /// <summary>How each listener treats STARTTLS (by listening socket).</summary>
     public NbdTlsMode TlsModeOf(EndPoint endpoint) =>
         _listeners.Zip(_tlsModes).FirstOrDefault(l => Equals(l.First.LocalEndPoint, endpoint)).Second;
