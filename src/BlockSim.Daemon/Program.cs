@@ -18,5 +18,6 @@ var root = new RootCommand("BlockSim: an encrypted NBD block device server and b
     CrashCommands.Create(),
 };
 CliContext.AddGlobalOptions(root);
+root.Subcommands.Add(ManPage.Create(root));
 HelpNames.Apply(root);
 return await CommandLineEntry.RunAsync(root, args);
