@@ -13,12 +13,15 @@ public sealed record LoadSummary(
     long Requests,
     long Bytes,
     long Errors,
+    double ErrorPercent,
+    IReadOnlyDictionary<string, long> ErrorsByKind,
     double Iops,
     double MegabytesPerSecond,
     LatencySummary Latency,
     LatencySummary? ReadLatency,
     LatencySummary? WriteLatency,
     IReadOnlyList<long> RequestsPerSecond,
+    IReadOnlyList<SecondLatency> LatencyPerSecond,
     long VerifiedReads,
     long VerificationFailures,
     IReadOnlyList<ThresholdResult> Thresholds,
@@ -35,12 +38,15 @@ public sealed record LoadSummary(
             result.Requests,
             result.Bytes,
             result.Errors,
+            result.ErrorPercent,
+            result.ErrorsByKind,
             result.Iops,
             result.MegabytesPerSecond,
             LatencySummary.Of(result, result.Latency),
             mixed ? LatencySummary.Of(result, result.ReadLatency) : null,
             mixed ? LatencySummary.Of(result, result.WriteLatency) : null,
             result.RequestsPerSecond,
+            [.. result.LatencyPerSecond.Select(l => new SecondLatency(double.IsNaN(l.P50) ? null : l.P50, double.IsNaN(l.P99) ? null : l.P99))],
             result.VerifiedReads,
             result.VerificationFailureCount,
             thresholds,
@@ -49,6 +55,9 @@ public sealed record LoadSummary(
 
     public string ToJson() => JsonSerializer.Serialize(this, LoadJson.Output.LoadSummary);
 }
+
+/// <summary>One measured second's p50 and p99 in microseconds; null when no request completed in it.</summary>
+public sealed record SecondLatency(double? P50, double? P99);
 
 /// <summary>Percentiles in microseconds; null where no request completed.</summary>
 public sealed record LatencySummary(long Count, double? P50, double? P90, double? P99, double? P999, double? Max)

@@ -31,6 +31,15 @@ public sealed class LoadResult
     /// <summary>The measured time: the duration asked for, or, when the run was interrupted, up to the stop.</summary>
     public required TimeSpan Measured { get; init; }
 
+    /// <summary>Errors by kind: the server's errno (EIO, ENOSPC, ...) or "connection lost".</summary>
+    public IReadOnlyDictionary<string, long> ErrorsByKind { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>p50 and p99 latency (µs) of each measured second; NaN for a second with no completed request.</summary>
+    public IReadOnlyList<(double P50, double P99)> LatencyPerSecond { get; init; } = [];
+
+    /// <summary>Errors as a percentage of requests sent (completed or failed).</summary>
+    public double ErrorPercent => Requests + Errors == 0 ? 0 : 100.0 * Errors / (Requests + Errors);
+
     /// <summary>Stopped (Ctrl+C) before the measured period ended.</summary>
     public bool Interrupted { get; init; }
 

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using BlockSim.Nbd.Client;
+using BlockSim.Nbd.Protocol;
 using HdrHistogram;
 
 namespace BlockSim.LoadTest;
@@ -27,6 +29,9 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
     private long _nextTicket;
     private long _blocks;
     private long[] _perSecond = [];
+    private readonly ConcurrentDictionary<string, long> _errorsByKind = new();
+    private readonly List<(double P50, double P99)> _latencyPerSecond = [];
+    private Recorder? _interval;
 
     public async Task<LoadResult> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -54,6 +59,7 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
             _versions = new int[options.Verify ? _blocks : 0];
             _perSecond = new long[(int)Math.Ceiling(options.Duration.TotalSeconds) + 1];
 
+            _interval = new Recorder(1, HighestMicroseconds, 3, (id, low, high, digits) => new LongHistogram(id, low, high, digits));
             var clock = Stopwatch.StartNew();
             var measureFrom = options.Warmup;
             var stopAt = options.Warmup + options.Duration;
@@ -69,6 +75,13 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
             // every figure is divided by that, never by the duration asked for.
             var interrupted = cancellationToken.IsCancellationRequested && ended < stopAt;
             var measured = interrupted ? (ended > measureFrom ? ended - measureFrom : TimeSpan.Zero) : options.Duration;
+            var seconds = (int)(interrupted ? measured.TotalSeconds : Math.Ceiling(options.Duration.TotalSeconds));
+            if (_latencyPerSecond.Count < seconds)
+            {
+                // The last second ended with the run, before the sampler's tick for it.
+                var last = _interval.GetIntervalHistogram();
+                _latencyPerSecond.Add(last.TotalCount == 0 ? (double.NaN, double.NaN) : (last.GetValueAtPercentile(50), last.GetValueAtPercentile(99)));
+            }
 
             var all = new LongHistogram(HighestMicroseconds, 3);
             var reads = new LongHistogram(HighestMicroseconds, 3);
@@ -93,9 +106,11 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
                 VerifiedReads = Interlocked.Read(ref _verifiedReads),
                 VerificationFailures = _failures.ToArray(),
                 VerificationFailureCount = Interlocked.Read(ref _failureCount),
-                RequestsPerSecond = _perSecond.Take((int)(interrupted ? measured.TotalSeconds : Math.Ceiling(options.Duration.TotalSeconds))).ToArray(), // whole seconds only
+                RequestsPerSecond = _perSecond.Take(seconds).ToArray(), // whole seconds only
                 Measured = measured,
                 Interrupted = interrupted,
+                ErrorsByKind = new SortedDictionary<string, long>(_errorsByKind, StringComparer.Ordinal),
+                LatencyPerSecond = [.. _latencyPerSecond.Take(seconds)],
                 Server = options.Url,
             };
         }
@@ -180,6 +195,7 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
             {
                 var microseconds = Math.Clamp((long)(done - started).TotalMicroseconds, 1, HighestMicroseconds);
                 (isRead ? slot.Reads : slot.Writes).RecordValue(microseconds);
+                _interval!.RecordValue(microseconds);
                 Interlocked.Increment(ref _perSecond[(int)(done - measureFrom).TotalSeconds]);
             }
         }
@@ -212,6 +228,7 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
         catch (Exception e) when (e is NbdClientException or IOException)
         {
             slot.Lost = e is IOException;
+            CountError(e);
             return false;
         }
 
@@ -255,6 +272,7 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
         catch (Exception e) when (e is NbdClientException or IOException)
         {
             slot.Lost = e is IOException;
+            CountError(e);
             return false; // the block stays "unknown": a failed write may or may not have landed
         }
 
@@ -266,37 +284,67 @@ public sealed class LoadRunner(LoadOptions options, TextWriter? progress = null)
         return true;
     }
 
+    /// <summary>Errors by the server's errno (EIO, ENOSPC, ...), or "connection lost".</summary>
+    private void CountError(Exception e) =>
+        _errorsByKind.AddOrUpdate(e is NbdClientException nbd ? NbdErrorNames.Of(nbd.Error) : "connection lost", 1, (_, n) => n + 1);
+
+    private string ErrorsLine()
+    {
+        var total = Interlocked.Read(ref _errors);
+        return total == 0 ? "errors 0" : $"errors {total} ({string.Join(", ", _errorsByKind.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} {e.Value}"))})";
+    }
+
     private async Task ReportProgressAsync(Stopwatch clock, TimeSpan measureFrom, TimeSpan stopAt, CancellationToken stop)
     {
-        if (progress is null)
-        {
-            return;
-        }
-
+        // Ticks on the measured seconds: each takes that second's latencies (for the live line and the plot's
+        // latency over time), whether or not anyone reads the lines.
         try
         {
-            while (!stop.IsCancellationRequested)
+            if (measureFrom > TimeSpan.Zero)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), stop).ConfigureAwait(false);
-                var elapsed = clock.Elapsed;
-                if (elapsed < measureFrom)
+                await WarmUpAsync(clock, measureFrom, stop).ConfigureAwait(false);
+            }
+
+            _interval!.GetIntervalHistogram(); // what the warm-up recorded is not the first second's
+            for (var second = 1; !stop.IsCancellationRequested; second++)
+            {
+                var due = measureFrom + TimeSpan.FromSeconds(second) - clock.Elapsed;
+                if (due > TimeSpan.Zero)
                 {
-                    await progress.WriteLineAsync($"[warm-up {elapsed.TotalSeconds,4:0} s]").ConfigureAwait(false);
-                    continue;
+                    await Task.Delay(due, stop).ConfigureAwait(false);
                 }
 
-                var second = (int)(elapsed - measureFrom).TotalSeconds - 1;
-                if (second >= 0 && second < _perSecond.Length && elapsed <= stopAt + TimeSpan.FromSeconds(1))
+                var latency = _interval.GetIntervalHistogram();
+                var (p50, p99) = latency.TotalCount == 0 ? (double.NaN, double.NaN) : (latency.GetValueAtPercentile(50), latency.GetValueAtPercentile(99));
+                lock (_latencyPerSecond)
                 {
-                    var requests = Interlocked.Read(ref _perSecond[second]);
+                    _latencyPerSecond.Add((p50, p99));
+                }
+
+                if (progress is not null && second <= _perSecond.Length && clock.Elapsed <= stopAt + TimeSpan.FromSeconds(1))
+                {
+                    var requests = Interlocked.Read(ref _perSecond[second - 1]);
                     await progress.WriteLineAsync(
-                        $"[{second + 1,4} s] {requests,9:N0} IOPS {requests * options.BlockSize / 1e6,9:0.0} MB/s  errors {Interlocked.Read(ref _errors)}  verify failures {Interlocked.Read(ref _failureCount)}").ConfigureAwait(false);
+                        $"[{second,4} s] {requests,9:N0} IOPS {requests * options.BlockSize / 1e6,9:0.0} MB/s  p50 {MarkdownReport.Time(p50)}  p99 {MarkdownReport.Time(p99)}  {ErrorsLine()}  verify failures {Interlocked.Read(ref _failureCount)}").ConfigureAwait(false);
                 }
             }
         }
         catch (OperationCanceledException)
         {
             // the run ended
+        }
+    }
+
+    private async Task WarmUpAsync(Stopwatch clock, TimeSpan measureFrom, CancellationToken stop)
+    {
+        while (clock.Elapsed < measureFrom)
+        {
+            var wait = TimeSpan.FromSeconds(Math.Min(1, (measureFrom - clock.Elapsed).TotalSeconds));
+            await Task.Delay(wait, stop).ConfigureAwait(false);
+            if (progress is not null)
+            {
+                await progress.WriteLineAsync($"[warm-up {clock.Elapsed.TotalSeconds,4:0} s]").ConfigureAwait(false);
+            }
         }
     }
 

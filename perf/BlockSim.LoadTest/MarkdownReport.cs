@@ -34,6 +34,12 @@ public static class MarkdownReport
             text.AppendLine();
         }
 
+        if (result.ErrorsByKind.Count > 0)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"Errors: {string.Join(", ", result.ErrorsByKind.Select(e => $"{e.Value:N0} {e.Key}"))} ({result.ErrorPercent:0.###}% of requests).");
+            text.AppendLine();
+        }
+
         if (o.Verify)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"Verification: {result.VerifiedReads:N0} reads of blocks written in this run checked, {result.VerificationFailureCount:N0} wrong.");

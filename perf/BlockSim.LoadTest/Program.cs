@@ -17,17 +17,19 @@ var seed = new Option<int>("--seed") { Description = "Seed for offsets and data.
 var report = new Option<string?>("--report") { Description = "Write a Markdown report to this file." };
 var plot = new Option<string?>("--plot") { Description = "Write an SVG plot (throughput over time, latency by percentile) to this file." };
 var shape = new Option<string?>("--shape") { Description = "Open loop at a rate that changes: phases ramp:FROM-TO/s:DURATION, hold:RATE/s:DURATION, pause:DURATION, comma-separated, e.g. ramp:0-5000/s:30s,hold:5000/s:60s. The run lasts as long as the shape, with no warm-up; instead of --rate and --duration." };
-var maxP50 = new Option<string?>("--max-p50") { Description = "Fail the run (exit 5) if the median latency is above this, e.g. 200us, 2ms." };
-var maxP99 = new Option<string?>("--max-p99") { Description = "Fail the run (exit 5) if p99 latency is above this." };
-var maxP999 = new Option<string?>("--max-p999") { Description = "Fail the run (exit 5) if p99.9 latency is above this." };
-var minIops = new Option<double?>("--min-iops") { Description = "Fail the run (exit 5) if it makes fewer IOPS than this." };
-var maxErrors = new Option<long?>("--max-errors") { Description = "Fail the run (exit 5) on more errors than this (without it, any error is exit 4)." };
+var maxP50 = new Option<string?>("--max-p50") { Description = "Fail the run (exit 1) if the median latency is above this, e.g. 200us, 2ms." };
+var maxP99 = new Option<string?>("--max-p99") { Description = "Fail the run (exit 1) if p99 latency is above this." };
+var maxP999 = new Option<string?>("--max-p999") { Description = "Fail the run (exit 1) if p99.9 latency is above this." };
+var minIops = new Option<double?>("--min-iops") { Description = "Fail the run (exit 1) if it makes fewer IOPS than this." };
+var maxErrors = new Option<long?>("--max-errors") { Description = "Fail the run (exit 1) on more errors than this (without it or --max-error-rate, any error is exit 4)." };
+var maxErrorRate = new Option<string?>("--max-error-rate") { Description = "Fail the run (exit 1) if more than this share of requests fail, e.g. 0.1%." };
+var html = new Option<string?>("--html") { Description = "Write a self-contained HTML report (tables and the plot, no scripts) to this file." };
 var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file ('-' for standard output, instead of the Markdown)." };
 var csv = new Option<string?>("--csv") { Description = "Write requests and MB/s per measured second as CSV to this file." };
 
 var root = new RootCommand("blocksim-load: NBD load generator with latency percentiles (HdrHistogram).")
 {
-    url, pattern, readPercent, blockSize, queueDepth, connections, rate, warmup, duration, range, verify, seed, report, plot, shape, maxP50, maxP99, maxP999, minIops, maxErrors, json, csv,
+    url, pattern, readPercent, blockSize, queueDepth, connections, rate, warmup, duration, range, verify, seed, report, plot, shape, maxP50, maxP99, maxP999, minIops, maxErrors, maxErrorRate, json, csv, html,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -73,7 +75,10 @@ root.SetAction(async (result, cancellationToken) =>
     Thresholds thresholds;
     try
     {
-        thresholds = new Thresholds(Time(maxP50), Time(maxP99), Time(maxP999), result.GetValue(minIops), result.GetValue(maxErrors));
+        double? errorPercent = result.GetValue(maxErrorRate) is not { } rateText ? null
+            : Thresholds.TryParsePercent(rateText, out var percent) ? percent
+            : throw new FormatException($"--max-error-rate {rateText}: give a share of requests from 0% to 100%, e.g. 0.1%.");
+        thresholds = new Thresholds(Time(maxP50), Time(maxP99), Time(maxP999), result.GetValue(minIops), result.GetValue(maxErrors), errorPercent);
     }
     catch (FormatException e)
     {
@@ -138,9 +143,14 @@ root.SetAction(async (result, cancellationToken) =>
         File.WriteAllText(reportFile, markdown);
     }
 
+    if (result.GetValue(html) is { } htmlFile)
+    {
+        File.WriteAllText(htmlFile, HtmlReport.Write(outcome, judged));
+    }
+
     if (result.GetValue(csv) is { } csvFile)
     {
-        File.WriteAllLines(csvFile, ["second,requests,mb_per_second", .. outcome.RequestsPerSecond.Select((r, i) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{i + 1},{r},{r * (double)options.BlockSize / 1e6:0.###}"))]);
+        File.WriteAllText(csvFile, CsvReport.Write(outcome));
     }
 
     foreach (var failed in judged.Where(t => !t.Passed))
@@ -150,8 +160,8 @@ root.SetAction(async (result, cancellationToken) =>
 
     // As a shell reports a run stopped by SIGINT: a script must not take a cut-short run for a whole one.
     return outcome.VerificationFailureCount > 0 ? 3
-        : judged.Any(t => !t.Passed) ? 5
-        : outcome.Errors > 0 && thresholds.MaxErrors is null ? 4
+        : judged.Any(t => !t.Passed) ? 1
+        : outcome.Errors > 0 && !thresholds.JudgesErrors ? 4
         : outcome.Interrupted ? 130
         : 0;
 });

@@ -5,7 +5,7 @@ using HdrHistogram;
 namespace BlockSim.LoadTest;
 
 /// <summary>
-/// Two panels in one SVG: throughput over the measured seconds, and latency by percentile on the usual
+/// Three panels in one SVG: throughput over the measured seconds, p50 and p99 latency over them, and latency by percentile on the usual
 /// "nines" axis (50%, 90%, 99%, 99.9%, ... equally spaced), where tail latency shows; reads and writes as
 /// series of their own, with a legend, when the run mixes them. Ticks are round numbers placed where their
 /// value is, and the scenario is wrapped under the title rather than cut off.
@@ -25,7 +25,7 @@ public static class SvgPlot
     {
         var subtitle = Wrap(result.Options.Describe() + (result.Interrupted ? $"; interrupted after {result.Measured.TotalSeconds:0.0} s measured" : ""), WrapAt);
         var top = 36 + 16 * subtitle.Count + 30;
-        var height = top + 2 * PanelHeight + PanelGap + 40;
+        var height = top + 3 * PanelHeight + 2 * PanelGap + 40;
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
         svg.Append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
@@ -38,6 +38,14 @@ public static class SvgPlot
         var perSecond = result.RequestsPerSecond.Select((v, i) => (X: i + 1.0, Y: (double)v)).ToArray();
         Panel(svg, top, "requests per second", "s", [("all", perSecond)], [.. Ticks(0, Math.Max(1, perSecond.Length)).Where(t => t <= Math.Max(1, perSecond.Length))], t => string.Create(CultureInfo.InvariantCulture, $"{t:0}"), 0, Math.Max(1, perSecond.Length));
 
+        var seconds = Math.Max(1, result.LatencyPerSecond.Count);
+        var overTime = new[]
+        {
+            ("p50", result.LatencyPerSecond.Select((l, i) => (X: i + 1.0, Y: l.P50 / 1000)).Where(p => !double.IsNaN(p.Y)).ToArray()),
+            ("p99", result.LatencyPerSecond.Select((l, i) => (X: i + 1.0, Y: l.P99 / 1000)).Where(p => !double.IsNaN(p.Y)).ToArray()),
+        };
+        Panel(svg, top + PanelHeight + PanelGap, "latency (ms) over time", "s", overTime, [.. Ticks(0, seconds).Where(t => t <= seconds)], t => string.Create(CultureInfo.InvariantCulture, $"{t:0}"), 0, seconds);
+
         var mixed = result.Options.ReadPercent is > 0 and < 100;
         var series = mixed
             ? new[] { ("reads", result.ReadLatency), ("writes", result.WriteLatency), ("all", result.Latency) }
@@ -47,7 +55,7 @@ public static class SvgPlot
         double[] percentileTicks = [50, 90, 99, 99.9, 99.99, 99.999];
         Panel(
             svg,
-            top + PanelHeight + PanelGap,
+            top + 2 * (PanelHeight + PanelGap),
             "latency (ms) by percentile",
             "",
             curves,

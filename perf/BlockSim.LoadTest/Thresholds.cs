@@ -9,14 +9,16 @@ public sealed record ThresholdResult(string Name, double Limit, double Actual, b
     {
         "min-iops" => string.Create(CultureInfo.InvariantCulture, $"IOPS {Actual:N0} (at least {Limit:N0}): {(Passed ? "passed" : "FAILED")}"),
         "max-errors" => string.Create(CultureInfo.InvariantCulture, $"errors {Actual:N0} (at most {Limit:N0}): {(Passed ? "passed" : "FAILED")}"),
+        "max-error-rate" => string.Create(CultureInfo.InvariantCulture, $"errors {Actual:0.###}% of requests (at most {Limit:0.###}%): {(Passed ? "passed" : "FAILED")}"),
         _ => $"{Name[4..]} {MarkdownReport.Time(Actual)} (at most {MarkdownReport.Time(Limit)}): {(Passed ? "passed" : "FAILED")}",
     };
 }
 
 /// <summary>The thresholds a run is held to: latency percentiles at most, IOPS at least, errors at most; each null when not asked for.</summary>
-public sealed record Thresholds(double? MaxP50Microseconds = null, double? MaxP99Microseconds = null, double? MaxP999Microseconds = null, double? MinIops = null, long? MaxErrors = null)
+public sealed record Thresholds(double? MaxP50Microseconds = null, double? MaxP99Microseconds = null, double? MaxP999Microseconds = null, double? MinIops = null, long? MaxErrors = null, double? MaxErrorPercent = null)
 {
-    public bool Any => MaxP50Microseconds is not null || MaxP99Microseconds is not null || MaxP999Microseconds is not null || MinIops is not null || MaxErrors is not null;
+    /// <summary>Whether errors are judged by a threshold (then an error alone does not fail the run).</summary>
+    public bool JudgesErrors => MaxErrors is not null || MaxErrorPercent is not null;
 
     /// <summary>
     /// Each threshold against <paramref name="result"/>. A latency threshold over a run with no completed
@@ -38,6 +40,11 @@ public sealed record Thresholds(double? MaxP50Microseconds = null, double? MaxP9
             results.Add(new("max-errors", errors, result.Errors, result.Errors <= errors));
         }
 
+        if (MaxErrorPercent is { } percent)
+        {
+            results.Add(new("max-error-rate", percent, result.ErrorPercent, result.ErrorPercent <= percent));
+        }
+
         return results;
 
         void Latency(string name, double percentile, double? limit)
@@ -48,6 +55,13 @@ public sealed record Thresholds(double? MaxP50Microseconds = null, double? MaxP9
                 results.Add(new(name, at, actual, actual <= at));
             }
         }
+    }
+
+    /// <summary>A share of requests: 0.1% or 0.1 (both a tenth of a percent), 0 to 100.</summary>
+    public static bool TryParsePercent(string text, out double percent)
+    {
+        var trimmed = text.Trim().TrimEnd('%');
+        return double.TryParse(trimmed, NumberStyles.Float, CultureInfo.InvariantCulture, out percent) && double.IsFinite(percent) && percent is >= 0 and <= 100;
     }
 
     /// <summary>A time as fio and people write it: 500us, 2ms, 1.5s (µs also taken); false for anything else or not above 0.</summary>

@@ -65,6 +65,36 @@ public partial class PrometheusExporterTests
         Assert.Equal(names.Count, names.Distinct().Count()); // each family once
     }
 
+    [Theory]
+    [InlineData("GET /metrics HTTP/1.1", "HTTP/1.1 200 OK", true)]
+    [InlineData("GET /metrics?x=1 HTTP/1.1", "HTTP/1.1 200 OK", true)]
+    [InlineData("HEAD /metrics HTTP/1.1", "HTTP/1.1 200 OK", false)]
+    [InlineData("POST /metrics HTTP/1.1", "HTTP/1.1 405 Method Not Allowed", true)]
+    [InlineData("GET /other HTTP/1.1", "HTTP/1.1 404 Not Found", true)]
+    [InlineData("nonsense", "HTTP/1.1 400 Bad Request", true)]
+    public async Task The_endpoint_answers_as_http_says(string requestLine, string statusLine, bool hasBody)
+    {
+        await using var endpoint = new MetricsEndpoint(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), new PrometheusExporter());
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(endpoint.Endpoint);
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"{requestLine}\r\nHost: localhost\r\n\r\n"));
+        var answer = new System.Text.StringBuilder();
+        var buffer = new byte[65536];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer)) > 0)
+        {
+            answer.Append(System.Text.Encoding.UTF8.GetString(buffer, 0, read));
+        }
+
+        var text = answer.ToString();
+        Assert.StartsWith(statusLine + "\r\n", text);
+        var split = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var length = int.Parse(Regex.Match(text[..split], @"Content-Length: (\d+)").Groups[1].Value);
+        Assert.True(length > 0);
+        Assert.Equal(hasBody ? length : 0, System.Text.Encoding.UTF8.GetByteCount(text[(split + 4)..])); // HEAD: the length of what GET would send, and nothing
+        Assert.Equal(statusLine.Contains("405", StringComparison.Ordinal), text[..split].Contains("Allow: GET, HEAD", StringComparison.Ordinal));
+    }
+
     /// <summary>A sample line of the text format: a name, optional labels, and a Go-parsable float.</summary>
     [GeneratedRegex(@"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*=""([^""\\]|\\.)*"",?)*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$")]
     private static partial Regex SampleLine();

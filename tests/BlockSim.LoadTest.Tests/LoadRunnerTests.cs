@@ -28,7 +28,7 @@ public class LoadRunnerTests
         Assert.Contains($"| {result.Requests:N0} |", markdown);
         Assert.Contains("0 wrong", markdown);
         var svg = XDocument.Parse(SvgPlot.Write(result));
-        Assert.Equal(4, svg.Descendants(XName.Get("polyline", "http://www.w3.org/2000/svg")).Count()); // throughput; reads, writes and all by percentile
+        Assert.Equal(6, svg.Descendants(XName.Get("polyline", "http://www.w3.org/2000/svg")).Count()); // throughput; p50 and p99 over time; reads, writes and all by percentile
         var texts = svg.Descendants(XName.Get("text", "http://www.w3.org/2000/svg")).Select(t => t.Value).ToList();
         Assert.Contains("reads", texts); // the legend
         Assert.Contains("writes", texts);
@@ -111,6 +111,51 @@ public class LoadRunnerTests
         Assert.True(json.GetProperty("latency").GetProperty("p99").GetDouble() > 0);
     }
 
+    [Fact]
+    public async Task Errors_are_counted_by_errno_and_an_error_rate_threshold_judges_them()
+    {
+        await using var server = Serve(new FailingExport("mem", 16 << 20));
+        var result = await new LoadRunner(Options(server, readPercent: 100) with { Verify = false }).RunAsync();
+        Assert.True(result.Errors > 0);
+        Assert.Equal(result.Errors, result.ErrorsByKind["EIO"]);
+        Assert.InRange(result.ErrorPercent, 5, 40); // one read in five fails
+        var judged = new Thresholds(MaxErrorPercent: 0.1).Evaluate(result);
+        Assert.False(Assert.Single(judged).Passed);
+        Assert.Contains("EIO", MarkdownReport.Write(result, null, judged));
+        var json = System.Text.Json.JsonDocument.Parse(LoadSummary.Of(result, judged).ToJson()).RootElement;
+        Assert.Equal(result.Errors, json.GetProperty("errorsByKind").GetProperty("EIO").GetInt64());
+    }
+
+    [Fact]
+    public async Task Csv_and_html_reports_hold_every_measured_second_and_the_figures()
+    {
+        await using var server = Serve(new MemoryExport("mem", 64 << 20));
+        var result = await new LoadRunner(Options(server, readPercent: 70) with { Duration = TimeSpan.FromSeconds(2) }).RunAsync();
+        var rows = CsvReport.Write(result).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(CsvReport.Header, rows[0]);
+        Assert.Equal(3, rows.Length);
+        Assert.All(rows[1..], r => Assert.Matches(@"^\d+,\d+,[\d.]+,\d*,\d*$", r));
+        Assert.Equal(2, result.LatencyPerSecond.Count);
+
+        var html = HtmlReport.Write(result, new Thresholds(MaxP99Microseconds: 1e9).Evaluate(result));
+        Assert.StartsWith("<!DOCTYPE html>", html);
+        var page = XDocument.Parse(html["<!DOCTYPE html>".Length..]); // well-formed: every element closed
+        Assert.Empty(page.Descendants("script")); // self-contained and inert
+        Assert.Contains(page.Descendants("td"), td => td.Value == result.Requests.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Single(page.Descendants(XName.Get("svg", "http://www.w3.org/2000/svg")));
+        Assert.Contains(page.Descendants("li"), li => li.Value.Contains("passed", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("0.1%", 0.1)]
+    [InlineData("5", 5)]
+    public void Error_rates_read_with_or_without_a_percent_sign(string text, double percent)
+    {
+        Assert.True(Thresholds.TryParsePercent(text, out var parsed));
+        Assert.Equal(percent, parsed);
+        Assert.False(Thresholds.TryParsePercent("101%", out _));
+    }
+
     [Theory]
     [InlineData("ramp:0-100/s:10s", 0, 0.0)]
     [InlineData("ramp:0-100/s:10s", 50, 3.1623)] // 5 t^2 = 50
@@ -190,6 +235,22 @@ public class LoadRunnerTests
         var server = new NbdServer(new ExportRegistry([export]));
         server.ListenTcp(new IPEndPoint(IPAddress.Loopback, 0));
         return server;
+    }
+
+    /// <summary>Fails one read in five with an I/O error (EIO to the client).</summary>
+    private sealed class FailingExport(string name, long size) : BlockDeviceExport(name, new BlockSim.Storage.Devices.MemoryBlockDevice(size)), INbdExport
+    {
+        private int _reads;
+
+        async ValueTask INbdExport.ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _reads) % 5 == 0)
+            {
+                throw new IOException("simulated medium error");
+            }
+
+            await ReadAsync(offset, destination, cancellationToken);
+        }
     }
 
     /// <summary>Flips one bit in the middle of every read: a broken server the tool must notice.</summary>

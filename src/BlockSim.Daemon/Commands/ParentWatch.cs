@@ -10,20 +10,23 @@ namespace BlockSim.Daemon.Commands;
 /// </summary>
 internal sealed partial class ParentWatch : IDisposable
 {
-    private readonly int _parent = GetParentId();
     private readonly Timer _timer;
 
-    public ParentWatch(Action parentGone)
+    /// <param name="parent">The parent as it was when the command line was read (<see cref="Parent"/>): one gone during start-up is seen at the first check.</param>
+    public ParentWatch(int parent, Action parentGone)
     {
         _timer = new Timer(_ =>
         {
-            if (GetParentId() != _parent)
+            if (GetParentId() != parent)
             {
                 _timer!.Dispose();
                 parentGone();
             }
         }, null, TimeSpan.Zero, TimeSpan.FromMilliseconds(500));
     }
+
+    /// <summary>The process that started this one, now.</summary>
+    public static int Parent => GetParentId();
 
     public void Dispose() => _timer.Dispose();
 

@@ -140,7 +140,7 @@ internal static class ServeCommand
             var captive = result.GetValue(run) is { } command ? new CaptiveCommand(command) : null;
             var extras = new ServeExtras(
                 result.GetValue(pidFile) is { } pid ? new PidFile(pid) : null,
-                result.GetValue(exitWithParent),
+                result.GetValue(exitWithParent) ? ParentWatch.Parent : null,
                 captive,
                 result.GetValue(printUri));
             if (captive is not null && options.Listen.Count == 0 && options.Socket is null)
@@ -290,7 +290,7 @@ internal static class ServeCommand
                 PrintAttachHelp(startup.Server!, startup.SocketPath, startup.SocketTls);
             }
         });
-        using var parentWatch = extras.ExitWithParent ? new ParentWatch(lifetime.StopApplication) : null;
+        using var parentWatch = extras.ExitWithParent is { } parent ? new ParentWatch(parent, lifetime.StopApplication) : null;
         await host.RunAsync().ConfigureAwait(false);
         await startup.Server!.DisposeAsync().ConfigureAwait(false);
         extras.PidFile?.Remove();
@@ -484,7 +484,8 @@ internal static class ServeCommand
     }
 
     /// <summary>What serve does besides serving, from nbdkit's flags; see each class.</summary>
-    private sealed record ServeExtras(PidFile? PidFile, bool ExitWithParent, CaptiveCommand? Run, bool PrintUri)
+    /// <param name="ExitWithParent">With --exit-with-parent: the parent's process id when the command line was read.</param>
+    private sealed record ServeExtras(PidFile? PidFile, int? ExitWithParent, CaptiveCommand? Run, bool PrintUri)
     {
         /// <summary>Captive mode's own socket folder, removed when the daemon stops.</summary>
         public string? PrivateSocketFolder { get; set; }

@@ -5,8 +5,8 @@ using System.Text;
 namespace BlockSim.Daemon.Metrics;
 
 /// <summary>
-/// A minimal HTTP/1.1 endpoint for Prometheus on a loopback address: GET /metrics answers the scrape,
-/// anything else 404, one request per connection. Loopback only, because the figures name exports and say
+/// A minimal HTTP/1.1 endpoint for Prometheus on a loopback address: GET /metrics answers the scrape (HEAD
+/// its head), another method there 405, another path 404, one request per connection. Loopback only, because the figures name exports and say
 /// how busy they are; put a proxy in front to publish them.
 /// </summary>
 internal sealed class MetricsEndpoint : IAsyncDisposable
@@ -76,18 +76,37 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
         try
         {
             var request = await ReadHeadAsync(client, timeout.Token).ConfigureAwait(false);
-            var (status, body) = request.StartsWith("GET /metrics ", StringComparison.Ordinal) || request.StartsWith("GET /metrics?", StringComparison.Ordinal)
-                ? ("200 OK", _exporter.Scrape())
-                : ("404 Not Found", "Not found: metrics are at /metrics\n");
+            var (status, body, allow) = Route(request);
             var bytes = Encoding.UTF8.GetBytes(body);
-            var head = $"HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
+            var head = $"HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {bytes.Length}\r\n{(allow ? "Allow: GET, HEAD\r\n" : "")}Connection: close\r\n\r\n";
             await client.SendAsync(Encoding.ASCII.GetBytes(head), timeout.Token).ConfigureAwait(false);
-            await client.SendAsync(bytes, timeout.Token).ConfigureAwait(false);
+            if (!request.StartsWith("HEAD ", StringComparison.Ordinal))
+            {
+                await client.SendAsync(bytes, timeout.Token).ConfigureAwait(false); // HEAD: the same head, no body
+            }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or IOException)
         {
             // The scraper left or was too slow; nothing to answer.
         }
+    }
+
+    /// <summary>
+    /// What a request gets, as HTTP says: GET and HEAD of /metrics the scrape (HEAD its head alone), another
+    /// method there 405 with Allow, another path 404, a request line that is not one 400.
+    /// </summary>
+    private (string Status, string Body, bool Allow) Route(string request)
+    {
+        var line = request.Split("\r\n", 2)[0].Split(' ');
+        if (line is not [var method, var target, var version] || !version.StartsWith("HTTP/1.", StringComparison.Ordinal))
+        {
+            return ("400 Bad Request", "Bad request: expected GET /metrics HTTP/1.1\n", false);
+        }
+
+        var path = target.Split('?', 2)[0];
+        return path != "/metrics" ? ("404 Not Found", "Not found: metrics are at /metrics\n", false)
+            : method is "GET" or "HEAD" ? ("200 OK", _exporter.Scrape(), false)
+            : ("405 Method Not Allowed", $"{method} is not allowed here: GET /metrics (or HEAD)\n", true);
     }
 
     /// <summary>Reads up to the blank line that ends the request head (at most 8 KiB).</summary>

@@ -23,6 +23,7 @@ internal sealed class NbdConnection
     // abandoned by shutting the socket both ways, so a server stop cannot hang on such a client.
     private static readonly TimeSpan s_lastRepliesGrace = TimeSpan.FromSeconds(1);
 
+    private readonly long _opened = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly ConnectionTransport _transport;
     private readonly ExportRegistry _exports;
     private readonly NbdServerOptions _options;
@@ -172,7 +173,15 @@ internal sealed class NbdConnection
         finally
         {
             await _transport.CloseAsync().ConfigureAwait(false);
-            ServerLog.Closed(_logger, Id);
+            if (Export is { } attached)
+            {
+                // As loud as the attach: who was on which export, and for how long.
+                ServerLog.Detached(_logger, Id, Identity.ToString(), attached.Name, Math.Round(System.Diagnostics.Stopwatch.GetElapsedTime(_opened).TotalSeconds, 1));
+            }
+            else
+            {
+                ServerLog.Closed(_logger, Id, Identity.ToString());
+            }
         }
     }
 

@@ -60,16 +60,5 @@ public static class NbdMetrics
         _ => "other",
     };
 
-    private static string ErrorName(NbdError error) => error switch
-    {
-        NbdError.NotPermitted => "EPERM",
-        NbdError.IO => "EIO",
-        NbdError.NoMemory => "ENOMEM",
-        NbdError.Invalid => "EINVAL",
-        NbdError.NoSpace => "ENOSPC",
-        NbdError.Overflow => "EOVERFLOW",
-        NbdError.NotSupported => "ENOTSUP",
-        NbdError.Shutdown => "ESHUTDOWN",
-        _ => "other",
-    };
+    private static string ErrorName(NbdError error) => NbdErrorNames.Of(error);
 }

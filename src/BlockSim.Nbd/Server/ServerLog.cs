@@ -12,14 +12,17 @@ internal static partial class ServerLog
     [LoggerMessage(1001, LogLevel.Debug, "Connection {ConnectionId} from {Remote}")]
     public static partial void Accepted(ILogger logger, long connectionId, string remote);
 
-    [LoggerMessage(1002, LogLevel.Debug, "Connection {ConnectionId} closed")]
-    public static partial void Closed(ILogger logger, long connectionId);
+    [LoggerMessage(1002, LogLevel.Debug, "Connection {ConnectionId} ({Client}) closed")]
+    public static partial void Closed(ILogger logger, long connectionId, string client);
+
+    [LoggerMessage(1016, LogLevel.Information, "Connection {ConnectionId} ({Client}) detached from export '{Export}' after {Seconds} s")]
+    public static partial void Detached(ILogger logger, long connectionId, string client, string export, double seconds);
 
     [LoggerMessage(1003, LogLevel.Warning, "Refusing a connection from {Remote}: {Count} connections already open (limit)")]
     public static partial void TooManyConnections(ILogger logger, string remote, int count);
 
-    [LoggerMessage(1004, LogLevel.Information, "Connection {ConnectionId} attached export '{Export}' ({Size} bytes, structured replies: {Structured})")]
-    public static partial void Attached(ILogger logger, long connectionId, string export, long size, bool structured);
+    [LoggerMessage(1004, LogLevel.Information, "Connection {ConnectionId} ({Client}) attached export '{Export}' ({Size} bytes, structured replies: {Structured})")]
+    public static partial void Attached(ILogger logger, long connectionId, string client, string export, long size, bool structured);
 
     [LoggerMessage(1005, LogLevel.Warning, "Connection {ConnectionId} failed")]
     public static partial void ConnectionFailed(ILogger logger, long connectionId, Exception exception);

@@ -163,7 +163,7 @@ internal sealed partial class NbdHandshake
     private OptionOutcome Attach(INbdExport export)
     {
         var session = _negotiated.SessionFor(export, Identity);
-        ServerLog.Attached(_logger, _connectionId, export.Name, export.Size, session.StructuredReplies);
+        ServerLog.Attached(_logger, _connectionId, Identity.ToString(), export.Name, export.Size, session.StructuredReplies);
         return OptionOutcome.Transmit(session);
     }
 
