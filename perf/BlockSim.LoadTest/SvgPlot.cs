@@ -17,7 +17,7 @@ public static class SvgPlot
     private const int Right = 150; // room for the legend
     private const int PanelHeight = 220;
     private const int PanelGap = 70;
-    private const int WrapAt = 120;
+    private const int WrapAt = 105; // at about 7 px a character, inside the 900 px canvas from the left margin
 
     private static readonly string[] s_colours = ["#1f77b4", "#d62728", "#2ca02c"];
 
