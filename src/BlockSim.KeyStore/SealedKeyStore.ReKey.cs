@@ -88,8 +88,8 @@ public sealed partial class SealedKeyStore
                     plan.RemovedTypes.Add(slot.Type);
                     plan.Removed.Add(slot.Type switch
                     {
-                        "passphrase" => "a passphrase slot (its passphrase is not held by this process, and a slot cannot be re-sealed without it)",
-                        "kmip" => $"a kmip slot whose key manager refuses to open it (KMIP key {slot.Kmip?.ObjectId} on {slot.Kmip?.Server})",
+                        KeySlotTypes.Passphrase => "a passphrase slot (its passphrase is not held by this process, and a slot cannot be re-sealed without it)",
+                        KeySlotTypes.Kmip => $"a kmip slot whose key manager refuses to open it (KMIP key {slot.Kmip?.ObjectId} on {slot.Kmip?.Server})",
                         _ => $"a key-file slot whose key file is not known or no longer opens it ({slot.KeyFile ?? "path not recorded"})",
                     });
                 }
@@ -136,12 +136,12 @@ public sealed partial class SealedKeyStore
             yield return unlocker;
         }
 
-        if (slot.Type == "keyfile" && slot.KeyFile is { } recorded)
+        if (slot.Type == KeySlotTypes.KeyFile && slot.KeyFile is { } recorded)
         {
             yield return new KeyFileUnlocker(KeyFileOfSlot(recorded));
         }
 
-        if (slot.Type == "kmip" && !_held.OfType<KmipUnlocker>().Any())
+        if (slot.Type == KeySlotTypes.Kmip && !_held.OfType<KmipUnlocker>().Any())
         {
             yield return KmipUnlocker.Recorded; // the slot says where its key manager is
         }

@@ -55,7 +55,7 @@ public sealed partial class SealedKeyStore
     /// <summary>The key files this process holds or the copies' slots name that have a <c>KEYFILE.next</c> beside them.</summary>
     private List<string> PendingKeyFiles(IReadOnlyList<StoreFile> copies) =>
         [.. _held.OfType<KeyFileUnlocker>().Select(k => Path.GetFullPath(k.Path))
-            .Concat(copies.SelectMany(c => c.Slots).Where(s => s.Type == "keyfile" && s.KeyFile is not null).Select(s => KeyFileOfSlot(s.KeyFile!)))
+            .Concat(copies.SelectMany(c => c.Slots).Where(s => s.Type == KeySlotTypes.KeyFile && s.KeyFile is not null).Select(s => KeyFileOfSlot(s.KeyFile!)))
             .Distinct(StringComparer.Ordinal)
             .Where(p => File.Exists(PendingKeyFile.NextPath(p)))];
 
@@ -79,7 +79,7 @@ public sealed partial class SealedKeyStore
         try
         {
             // A kmip slot opens through the key manager it records, whatever this process was opened with.
-            IEnumerable<Unlocker> openers = copies.Any(c => c.Slots.Any(s => s.Type == "kmip")) && !_held.OfType<KmipUnlocker>().Any()
+            IEnumerable<Unlocker> openers = copies.Any(c => c.Slots.Any(s => s.Type == KeySlotTypes.Kmip)) && !_held.OfType<KmipUnlocker>().Any()
                 ? [.. _held, KmipUnlocker.Recorded]
                 : _held;
             if (!openers.Any(u => TryUnwrapAny(u, copies, root, out _, out _)))

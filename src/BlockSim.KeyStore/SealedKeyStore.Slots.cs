@@ -117,7 +117,7 @@ public sealed partial class SealedKeyStore
         var scratch = GC.AllocateArray<byte>(32, pinned: true);
         foreach (var unlocker in _held.Where(u => u.SlotType == removed.Type).ToList())
         {
-            if (unlocker is KmipUnlocker ? !_slots.Any(s => s.Type == "kmip") : OpensCurrentRoot(unlocker, removed, scratch))
+            if (unlocker is KmipUnlocker ? !_slots.Any(s => s.Type == KeySlotTypes.Kmip) : OpensCurrentRoot(unlocker, removed, scratch))
             {
                 _held.Remove(unlocker);
             }
@@ -126,9 +126,9 @@ public sealed partial class SealedKeyStore
 
     private static KeySlotInfo Describe(int index, KeySlot slot) => slot.Type switch
     {
-        "keyfile" => new(index, slot.Type, $"key file {slot.KeyFile ?? "(path not recorded)"}", slot.Created, slot.KeyFile, null, null),
-        "passphrase" => new(index, slot.Type, $"passphrase (Argon2id m={slot.Argon2MemoryKiB} KiB, t={slot.Argon2Iterations}, p={slot.Argon2Parallelism})", slot.Created, null, null, null),
-        "kmip" when slot.Kmip is { } k => new(index, slot.Type, $"KMIP key {k.ObjectId} on {k.Server} ({k.Mode}; client certificate {k.CertificateFile})", slot.Created, null, k.Server, k.ObjectId),
+        KeySlotTypes.KeyFile => new(index, slot.Type, $"key file {slot.KeyFile ?? "(path not recorded)"}", slot.Created, slot.KeyFile, null, null),
+        KeySlotTypes.Passphrase => new(index, slot.Type, $"passphrase (Argon2id m={slot.Argon2MemoryKiB} KiB, t={slot.Argon2Iterations}, p={slot.Argon2Parallelism})", slot.Created, null, null, null),
+        KeySlotTypes.Kmip when slot.Kmip is { } k => new(index, slot.Type, $"KMIP key {k.ObjectId} on {k.Server} ({k.Mode}; client certificate {k.CertificateFile})", slot.Created, null, k.Server, k.ObjectId),
         _ => new(index, slot.Type, $"{slot.Type} (not a kind this version knows)", slot.Created, null, null, null),
     };
 

@@ -372,7 +372,7 @@ internal static class CliContext
             return new PassphraseUnlocker(fromEnvironment);
         }
 
-        if (File.Exists(data.KeyFilePath) || slots.Any(s => s.Type == "kmip"))
+        if (File.Exists(data.KeyFilePath) || slots.Any(s => s.Type == KeySlotTypes.Kmip))
         {
             return data.DefaultUnlocker(slots);
         }

@@ -1,3 +1,4 @@
+using BlockSim.KeyStore.Sealing;
 using BlockSim.Daemon.Service;
 using BlockSim.Daemon.Volumes;
 using BlockSim.KeyStore;
@@ -86,12 +87,12 @@ internal static class ServeCheck
             }
 
             var slots = SealedKeyStore.PeekSlots(medium);
-            var opener = File.Exists(data.KeyFilePath) && slots.Any(s => s.Type == "keyfile") ? $"its key file {data.KeyFilePath}"
-                : slots.FirstOrDefault(s => s.Type == "kmip") is { } kmip ? $"slot {kmip.Index}: {kmip.Description}"
+            var opener = File.Exists(data.KeyFilePath) && slots.Any(s => s.Type == KeySlotTypes.KeyFile) ? $"its key file {data.KeyFilePath}"
+                : slots.FirstOrDefault(s => s.Type == KeySlotTypes.Kmip) is { } kmip ? $"slot {kmip.Index}: {kmip.Description}"
                 : null;
             if (opener is null)
             {
-                problems.Add((ExitCodes.NotFound, $"{data.KeyStorePath}: serve opens the store with its key file ({data.KeyFilePath}: {(File.Exists(data.KeyFilePath) ? "it has no key-file slot" : "missing")}) or a kmip slot, and it has neither{(slots.Any(s => s.Type == "passphrase") ? "; a passphrase slot opens it only with BLOCKSIM_PASSPHRASE set" : "")}."));
+                problems.Add((ExitCodes.NotFound, $"{data.KeyStorePath}: serve opens the store with its key file ({data.KeyFilePath}: {(File.Exists(data.KeyFilePath) ? "it has no key-file slot" : "missing")}) or a kmip slot, and it has neither{(slots.Any(s => s.Type == KeySlotTypes.Passphrase) ? "; a passphrase slot opens it only with BLOCKSIM_PASSPHRASE set" : "")}."));
                 return "cannot be opened";
             }
 

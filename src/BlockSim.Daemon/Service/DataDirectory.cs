@@ -91,8 +91,8 @@ internal sealed partial class DataDirectory
     /// </summary>
     public Unlocker DefaultUnlocker(IReadOnlyList<KeySlotInfo> slots)
     {
-        var hasKmip = slots.Any(s => s.Type == "kmip");
-        if (File.Exists(KeyFilePath) && (!hasKmip || slots.Any(s => s.Type == "keyfile")))
+        var hasKmip = slots.Any(s => s.Type == KeySlotTypes.Kmip);
+        if (File.Exists(KeyFilePath) && (!hasKmip || slots.Any(s => s.Type == KeySlotTypes.KeyFile)))
         {
             return new KeyFileUnlocker(KeyFilePath); // refuses a key file its group or others may read
         }

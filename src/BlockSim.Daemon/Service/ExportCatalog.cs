@@ -1,3 +1,4 @@
+using BlockSim.KeyStore.Sealing;
 using BlockSim.Daemon.Volumes;
 using BlockSim.KeyStore;
 using BlockSim.Nbd.Exports;
@@ -222,7 +223,7 @@ internal sealed class ExportCatalog : IDisposable
             throw new ConfigurationProblem($"The default export '{DefaultExport}' is not among the exports ({string.Join(", ", exports.Keys)}).");
         }
 
-        if (_store is not null && _store.OpenedWithType == "keyfile")
+        if (_store is not null && _store.OpenedWithType == KeySlotTypes.KeyFile)
         {
             DaemonLog.KeyFileWarning(logger, data.KeyFilePath, BlockSim.KeyStore.Sealing.KeyFileUnlocker.DescribeMode(data.KeyFilePath), _store.AuditLogPath);
         }

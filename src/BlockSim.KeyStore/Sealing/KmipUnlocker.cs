@@ -29,7 +29,7 @@ public sealed class KmipUnlocker : Unlocker
     /// <summary>The key the new slot was sealed under (after it was added; the one given, or the one created).</summary>
     public string? ObjectId { get; private set; }
 
-    internal override string SlotType => "kmip";
+    internal override string SlotType => KeySlotTypes.Kmip;
 
     internal override KeySlot NewSlot()
     {

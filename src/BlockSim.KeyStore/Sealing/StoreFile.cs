@@ -128,8 +128,8 @@ internal sealed class StoreFile
         slot.Nonce is { Length: 12 }
         && slot.WrappedRootKey is { Length: 48 }
         && slot.Salt is { Length: >= 16 and <= 64 }
-        && (slot.Type != "kmip" || slot.Kmip is { } kmip && kmip.IsWellFormed())
-        && (slot.Type != "passphrase" || slot.Argon2MemoryKiB is >= 8 and <= 1024 * 1024 && slot.Argon2Iterations is >= 1 and <= 64 && slot.Argon2Parallelism is >= 1 and <= 64);
+        && (slot.Type != KeySlotTypes.Kmip || slot.Kmip is { } kmip && kmip.IsWellFormed())
+        && (slot.Type != KeySlotTypes.Passphrase || slot.Argon2MemoryKiB is >= 8 and <= 1024 * 1024 && slot.Argon2Iterations is >= 1 and <= 64 && slot.Argon2Parallelism is >= 1 and <= 64);
 
     public static KeySlot Seal(Unlocker unlocker, ReadOnlySpan<byte> rootKey)
     {

@@ -33,7 +33,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
 
     public string Path { get; } = path;
 
-    internal override string SlotType => "keyfile";
+    internal override string SlotType => KeySlotTypes.KeyFile;
 
     /// <summary>Creates a random key file readable only by its owner (0600); refuses to overwrite one.</summary>
     public static KeyFileUnlocker Create(string path)
@@ -57,7 +57,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
 
     internal override KeySlot NewSlot() => NewKeyFileSlot();
 
-    internal static KeySlot NewKeyFileSlot() => new() { Type = "keyfile", Salt = RandomNumberGenerator.GetBytes(16) };
+    internal static KeySlot NewKeyFileSlot() => new() { Type = KeySlotTypes.KeyFile, Salt = RandomNumberGenerator.GetBytes(16) };
 
     /// <summary>The slot key for a key file holding <paramref name="secret"/> (also used before a new key file is written).</summary>
     internal static void DeriveSlotKey(ReadOnlySpan<byte> secret, KeySlot slot, Span<byte> slotKey) =>
@@ -111,7 +111,7 @@ public sealed class KeyFileUnlocker(string path) : Unlocker
 /// <summary>A passphrase, through Argon2id (by default m = 64 MiB, t = 3, p = 4, 16-byte salt).</summary>
 public sealed class PassphraseUnlocker(string passphrase, int memoryKiB = 65536, int iterations = 3, int parallelism = 4) : Unlocker
 {
-    internal override string SlotType => "passphrase";
+    internal override string SlotType => KeySlotTypes.Passphrase;
 
     internal override KeySlot NewSlot() => new()
     {
