@@ -74,11 +74,12 @@ public class NbdkitHabitsTests
         var pidFile = temp.File("blocksim.pid");
         var daemon = $"dotnet {Path.Combine(AppContext.BaseDirectory, "blocksim.dll")} serve --memory --listen 127.0.0.1:0 --socket none --exit-with-parent --pid-file {pidFile}";
 
-        // The parent: starts the daemon in the background, waits until it listens, and exits.
-        var parent = Process.Start(new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", $"{daemon} >daemon.log 2>&1 & for i in $(seq 300); do [ -f {pidFile} ] && exit 0; sleep 0.1; done; exit 1" }, WorkingDirectory = temp.Path })!;
+        // The parent: starts the daemon in the background, waits until it listens, keeps its pid (the daemon
+        // removes the pid file as it stops, which may be before this test looks), and exits.
+        var parent = Process.Start(new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", $"{daemon} >daemon.log 2>&1 & for i in $(seq 300); do [ -f {pidFile} ] && cp {pidFile} seen.pid && exit 0; sleep 0.1; done; exit 1" }, WorkingDirectory = temp.Path })!;
         await parent.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         Assert.True(parent.ExitCode == 0, File.ReadAllText(temp.File("daemon.log")));
-        var pid = int.Parse(File.ReadAllText(pidFile).Trim());
+        var pid = int.Parse(File.ReadAllText(temp.File("seen.pid")).Trim());
 
         var clock = Stopwatch.StartNew();
         while (Directory.Exists($"/proc/{pid}") && clock.Elapsed < TimeSpan.FromSeconds(30))
